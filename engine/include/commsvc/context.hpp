@@ -1,0 +1,47 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "commsvc/channel.hpp"
+#include "commsvc/logger.hpp"
+#include "commsvc/metrics.hpp"
+#include "commsvc/publisher.hpp"
+
+namespace commsvc {
+
+/// The Kafka settings of the pipeline, for plugins that talk to Kafka.
+struct KafkaSettings {
+  std::string brokers;          ///< bootstrap servers (the embedded broker's address when embedded)
+  std::string topic;            ///< the events topic
+  std::string group;            ///< the consumer group
+  std::string deadLetterTopic;  ///< where invalid events go
+  /// librdkafka properties every client of this pipeline must use
+  /// (security.protocol, sasl.*, ssl.*, ...), from the `kafka.properties` block.
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
+/// What the engine offers a plugin instance while it is created and for its
+/// whole life. Owned by the engine; outlives every plugin object.
+class Context {
+ public:
+  virtual ~Context() = default;
+
+  /// The instance's name in pipelines.yaml, e.g. "channels.smtp" or "handlers[0]".
+  virtual const std::string& instanceName() const = 0;
+  /// A logger whose lines name this instance.
+  virtual Logger& logger() = 0;
+  /// The engine's metrics registry.
+  virtual Metrics& metrics() = 0;
+  /// For handlers: the channel named by `channel:` in the handler entry, or
+  /// nullptr when the entry names none. Always nullptr for other kinds.
+  virtual Channel* channel() = 0;
+  /// For handlers: the publisher named by `publisher:`, or nullptr.
+  virtual Publisher* publisher() = 0;
+  /// The pipeline's Kafka settings.
+  virtual const KafkaSettings& kafka() const = 0;
+};
+
+}  // namespace commsvc

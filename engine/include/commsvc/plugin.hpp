@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "commsvc/channel.hpp"
+#include "commsvc/config.hpp"
+#include "commsvc/context.hpp"
+#include "commsvc/handler.hpp"
+#include "commsvc/publisher.hpp"
+
+namespace commsvc {
+
+/// Version of the plugin ABI: the layout of PluginInfo and of every SDK
+/// interface. Raised on any incompatible change; the loader refuses
+/// plugins built for another version.
+inline constexpr std::uint32_t kAbiVersion = 1;
+
+/// The exported symbol every plugin library defines, once:
+///   extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {...};
+inline constexpr const char* kPluginSymbol = "commsvc_plugin";
+
+/// What a plugin provides.
+enum class PluginKind : std::uint32_t { Handler = 1, Channel = 2, Publisher = 3 };
+
+/// Creates a handler from its validated block; throws ConfigError (or any
+/// std::exception) when it cannot.
+using HandlerFactory = std::unique_ptr<Handler> (*)(const Config& config, Context& context);
+/// Creates a channel; throws as HandlerFactory.
+using ChannelFactory = std::unique_ptr<Channel> (*)(const Config& config, Context& context);
+/// Creates a publisher; throws as HandlerFactory.
+using PublisherFactory = std::unique_ptr<Publisher> (*)(const Config& config, Context& context);
+
+/// The plugin descriptor. `abiVersion` must stay the first member so that
+/// any version can be read and refused safely.
+struct PluginInfo {
+  std::uint32_t abiVersion;  ///< kAbiVersion of the SDK the plugin was built with
+  PluginKind kind;           ///< what it provides
+  const char* name;          ///< the `type:` that selects it, unique per kind ("smtp")
+  const char* description;   ///< one line for `commsvc plugins`
+  const OptionSpec* options;  ///< its YAML options
+  std::size_t optionCount;    ///< number of entries in `options`
+  HandlerFactory createHandler;      ///< set when kind == Handler
+  ChannelFactory createChannel;      ///< set when kind == Channel
+  PublisherFactory createPublisher;  ///< set when kind == Publisher
+};
+
+}  // namespace commsvc

@@ -1,0 +1,119 @@
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "commsvc/config.hpp"
+
+namespace commsvc::config {
+
+/// One problem found in a configuration file, with its place.
+struct Problem {
+  std::string file;
+  int line = 0;    ///< 1-based; 0 when unknown
+  int column = 0;  ///< 1-based; 0 when unknown
+  std::string path;     ///< dotted place in the document, e.g. "channels.smtp.port"
+  std::string message;  ///< what is wrong, e.g. "unknown key 'hots' (valid keys: host, port, tls)"
+
+  /// "file:line:column: path: message".
+  std::string toString() const;
+};
+
+/// Thrown when a configuration has problems; carries all of them.
+/// what() lists every problem, one per line.
+class ConfigErrors : public std::runtime_error {
+ public:
+  explicit ConfigErrors(std::vector<Problem> problems);
+  const std::vector<Problem>& problems() const { return problems_; }
+
+ private:
+  std::vector<Problem> problems_;
+};
+
+/// Looks up an environment variable; nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+/// The process environment (getenv).
+EnvLookup processEnvironment();
+
+/// Expands ${VAR} and ${VAR:-default} in `text`. An unset variable without
+/// a default, or a malformed reference, sets `error` and returns "".
+/// "$$" is a literal "$".
+std::string expandVariables(std::string_view text, const EnvLookup& env, std::string& error);
+
+/// A block of pipelines.yaml that configures one plugin instance.
+struct PluginBlock {
+  std::string name;  ///< channel/publisher name, or "handlers[i]" for handlers
+  std::string path;  ///< dotted path, e.g. "channels.smtp"
+  std::string type;  ///< the plugin selected by `type:`
+  int line = 0;      ///< where the block starts
+  int column = 0;
+  YAML::Node node;  ///< the block, variables already expanded
+};
+
+/// A `handlers:` entry.
+struct HandlerEntry {
+  PluginBlock block;
+  std::string event;      ///< event type routed to this handler
+  std::string channel;    ///< channel name, or empty
+  std::string publisher;  ///< publisher name, or empty
+};
+
+/// The keys the engine itself reads in each kind of block (never passed to
+/// plugin validation as unknown keys).
+inline constexpr std::string_view kChannelEngineKeys[] = {"type"};
+inline constexpr std::string_view kPublisherEngineKeys[] = {"type"};
+inline constexpr std::string_view kHandlerEngineKeys[] = {"event", "type", "channel", "publisher"};
+
+/// Option declarations of the engine's own sections, for validation and
+/// for `commsvc plugins`.
+std::span<const OptionSpec> engineOptions();    ///< `engine:` (workers, max_in_flight, ...)
+std::span<const OptionSpec> kafkaOptions();     ///< `kafka:` (brokers, topic, properties, ...)
+std::span<const OptionSpec> databaseOptions();  ///< `database:` (url, ...)
+std::span<const OptionSpec> httpOptions();      ///< `http:` (port, ...)
+
+/// A parsed and structurally validated pipelines.yaml. Plugin blocks are
+/// kept as YAML until the plugins' own option declarations are known.
+struct PipelineConfig {
+  std::string file;                  ///< the path it was read from
+  std::vector<std::string> plugins;  ///< `plugins:` entries, in order
+  Config engine;                     ///< `engine:` validated against engineOptions()
+  Config kafka;                      ///< `kafka:` validated against kafkaOptions()
+  Config database;                   ///< `database:` validated against databaseOptions()
+  Config http;                       ///< `http:` validated against httpOptions()
+  std::vector<PluginBlock> channels;    ///< in file order
+  std::vector<PluginBlock> publishers;  ///< in file order
+  std::vector<HandlerEntry> handlers;   ///< in file order
+};
+
+/// Reads `path`, expands variables in every scalar, and checks everything
+/// that does not depend on plugins: YAML syntax (line of the error), the
+/// top-level keys, the engine sections, that each plugin block has a `type`,
+/// that handlers name existing channels/publishers, no event type twice.
+/// Throws ConfigErrors with every problem found; std::runtime_error when the
+/// file cannot be read.
+PipelineConfig loadPipeline(const std::string& path, const EnvLookup& env = processEnvironment());
+
+/// Same, from text; `file` is used in messages.
+PipelineConfig parsePipeline(const std::string& text, const std::string& file,
+                             const EnvLookup& env = processEnvironment());
+
+/// Validates `node` (a mapping) against `options`: unknown keys (with the
+/// list of valid keys), missing required keys, wrong types, out-of-range
+/// integers, values outside `choices`. Keys in `engineKeys` are skipped.
+/// Appends problems to `problems` (prefixed with `file` and `path`) and
+/// returns the values, defaults filled in, as a Config.
+Config validateBlock(const YAML::Node& node, std::span<const OptionSpec> options,
+                     std::span<const std::string_view> engineKeys, const std::string& file,
+                     const std::string& path, std::vector<Problem>& problems);
+
+}  // namespace commsvc::config

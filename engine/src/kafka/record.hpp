@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "commsvc/event.hpp"
+
+namespace commsvc::kafka {
+
+/// A consumed Kafka record, copied out of librdkafka memory.
+struct Record {
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  std::string key;
+  std::string value;
+  std::vector<Header> headers;
+};
+
+/// A partition's position: the offset of the next record to read.
+struct PartitionOffset {
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+};
+
+}  // namespace commsvc::kafka
