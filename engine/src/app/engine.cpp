@@ -1,0 +1,232 @@
+#include "app/engine.hpp"
+
+#include <chrono>
+#include <future>
+#include <map>
+
+#include "kafka/embedded_broker.hpp"
+#include "kafka/producer.hpp"
+#include "logging/log.hpp"
+#include "logging/metrics_registry.hpp"
+#include "runtime/consumer_loop.hpp"
+#include "runtime/dispatcher.hpp"
+#include "runtime/router.hpp"
+
+namespace commsvc::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+kafka::Properties toProperties(const std::map<std::string, std::string>& map) {
+  return {map.begin(), map.end()};
+}
+
+/// The Context handed to one plugin instance.
+class PluginContext final : public Context {
+ public:
+  PluginContext(std::string name, Metrics& metrics, const KafkaSettings& kafka,
+                Channel* channel = nullptr, Publisher* publisher = nullptr)
+      : name_(std::move(name)),
+        logger_(logging::makeLogger(name_)),
+        metrics_(metrics),
+        kafka_(kafka),
+        channel_(channel),
+        publisher_(publisher) {}
+
+  const std::string& instanceName() const override { return name_; }
+  Logger& logger() override { return *logger_; }
+  Metrics& metrics() override { return metrics_; }
+  Channel* channel() override { return channel_; }
+  Publisher* publisher() override { return publisher_; }
+  const KafkaSettings& kafka() const override { return kafka_; }
+
+ private:
+  std::string name_;
+  std::unique_ptr<Logger> logger_;
+  Metrics& metrics_;
+  const KafkaSettings& kafka_;
+  Channel* channel_;
+  Publisher* publisher_;
+};
+
+/// Dead letters through a RawProducer, waiting for each acknowledgement.
+class KafkaDeadLetterSink final : public runtime::DeadLetterSink {
+ public:
+  KafkaDeadLetterSink(kafka::RawProducer& producer, std::string topic)
+      : producer_(producer), topic_(std::move(topic)) {}
+
+  bool send(const runtime::DeadLetter& letter) override {
+    auto promise = std::make_shared<std::promise<bool>>();
+    auto result = promise->get_future();
+    producer_.send(topic_, letter.key, letter.value,
+                   kafka::deadLetterHeaders(letter.headers, letter.reason, letter.detail,
+                                            letter.topic, letter.partition, letter.offset),
+                   [promise](bool ok, const std::string&) { promise->set_value(ok); });
+    return result.get();
+  }
+
+ private:
+  kafka::RawProducer& producer_;
+  std::string topic_;
+};
+
+/// A plugin object that keeps its library loaded while it lives.
+template <typename T>
+struct Instance {
+  std::unique_ptr<PluginContext> context;
+  std::unique_ptr<T> object;
+};
+
+[[noreturn]] void refuse(const config::PipelineConfig& config, const config::PluginBlock& block,
+                         const std::string& why) {
+  throw config::ConfigErrors({{config.file, block.line, block.column, block.path, why}});
+}
+
+}  // namespace
+
+struct Engine::State {
+  ValidatedPipeline pipeline;  // first: the plugin libraries are unloaded last
+  logging::MetricsRegistry metrics;
+  std::unique_ptr<Logger> logger = logging::makeLogger("engine");
+  std::unique_ptr<kafka::EmbeddedBroker> broker;
+  KafkaSettings kafka;
+  std::map<std::string, Instance<Publisher>> publishers;
+  std::map<std::string, Instance<Channel>> channels;
+  std::vector<Instance<Handler>> handlers;
+  runtime::Router router;
+  std::unique_ptr<kafka::RawProducer> deadLetterProducer;
+  std::unique_ptr<KafkaDeadLetterSink> deadLetterSink;
+  std::unique_ptr<runtime::Dispatcher> dispatcher;
+  std::unique_ptr<runtime::ConsumerLoop> loop;
+
+  explicit State(ValidatedPipeline p) : pipeline(std::move(p)) {}
+};
+
+Engine::Engine(ValidatedPipeline pipeline) : state_(std::make_unique<State>(std::move(pipeline))) {
+  State& s = *state_;
+  const auto& cfg = s.pipeline.config;
+  const Config& kafkaCfg = cfg.kafka;
+  const Config& engineCfg = cfg.engine;
+
+  s.kafka.topic = kafkaCfg.getString("topic");
+  s.kafka.group = kafkaCfg.getString("group");
+  s.kafka.deadLetterTopic = kafkaCfg.getString("dead_letter_topic");
+  s.kafka.properties = toProperties(kafkaCfg.getMap("properties"));
+  s.kafka.brokers = kafkaCfg.getString("brokers");
+  if (s.kafka.brokers == "embedded") {
+    const int partitions = static_cast<int>(kafkaCfg.getInt("embedded_partitions"));
+    s.broker = std::make_unique<kafka::EmbeddedBroker>(
+        1, std::vector<std::pair<std::string, int>>{{s.kafka.topic, partitions},
+                                                    {s.kafka.deadLetterTopic, partitions}});
+    s.kafka.brokers = s.broker->bootstrapServers();
+    const auto& file = kafkaCfg.getString("bootstrap_file");
+    s.broker->writeBootstrapFile(file);
+    s.logger->info("embedded Kafka broker started",
+                   {{"bootstrap", s.kafka.brokers}, {"bootstrap_file", file}});
+  }
+
+  auto create = [&](auto factory, const Config& config, const config::PluginBlock& block,
+                    auto& instance) {
+    try {
+      instance.object = factory(config, *instance.context);
+    } catch (const std::exception& e) {
+      refuse(cfg, block, std::string("plugin '") + block.type + "' refused its configuration: " +
+                             e.what());
+    }
+    if (!instance.object) refuse(cfg, block, "plugin '" + block.type + "' created nothing");
+  };
+
+  for (std::size_t i = 0; i < cfg.publishers.size(); ++i) {
+    const auto& block = cfg.publishers[i];
+    auto& inst = s.publishers[block.name];
+    inst.context = std::make_unique<PluginContext>(block.path, s.metrics, s.kafka);
+    const auto* plugin = s.pipeline.registry.find(PluginKind::Publisher, block.type);
+    create(plugin->info->createPublisher, s.pipeline.publisherConfigs[i], block, inst);
+  }
+  for (std::size_t i = 0; i < cfg.channels.size(); ++i) {
+    const auto& block = cfg.channels[i];
+    auto& inst = s.channels[block.name];
+    inst.context = std::make_unique<PluginContext>(block.path, s.metrics, s.kafka);
+    const auto* plugin = s.pipeline.registry.find(PluginKind::Channel, block.type);
+    create(plugin->info->createChannel, s.pipeline.channelConfigs[i], block, inst);
+  }
+  for (std::size_t i = 0; i < cfg.handlers.size(); ++i) {
+    const auto& entry = cfg.handlers[i];
+    Channel* channel = entry.channel.empty() ? nullptr : s.channels.at(entry.channel).object.get();
+    Publisher* publisher =
+        entry.publisher.empty() ? nullptr : s.publishers.at(entry.publisher).object.get();
+    auto& inst = s.handlers.emplace_back();
+    inst.context =
+        std::make_unique<PluginContext>(entry.block.path, s.metrics, s.kafka, channel, publisher);
+    const auto* plugin = s.pipeline.registry.find(PluginKind::Handler, entry.block.type);
+    create(plugin->info->createHandler, s.pipeline.handlerConfigs[i], entry.block, inst);
+    s.router.add(entry.event, *inst.object);
+  }
+
+  kafka::Properties common{{"bootstrap.servers", s.kafka.brokers}};
+  common.insert(common.end(), s.kafka.properties.begin(), s.kafka.properties.end());
+
+  kafka::Properties producerProps = common;
+  for (const auto& kv : kafkaCfg.getMap("producer_properties")) producerProps.push_back(kv);
+  s.deadLetterProducer = std::make_unique<kafka::RawProducer>(producerProps, *s.logger);
+  s.deadLetterSink =
+      std::make_unique<KafkaDeadLetterSink>(*s.deadLetterProducer, s.kafka.deadLetterTopic);
+
+  runtime::DispatcherSettings dispatch;
+  dispatch.workers = static_cast<std::size_t>(engineCfg.getInt("workers"));
+  dispatch.maxRetries = static_cast<int>(engineCfg.getInt("max_retries"));
+  dispatch.retryBackoff = std::chrono::milliseconds(engineCfg.getInt("retry_backoff_ms"));
+  dispatch.retryBackoffMax = std::chrono::milliseconds(engineCfg.getInt("retry_backoff_max_ms"));
+  s.dispatcher = std::make_unique<runtime::Dispatcher>(s.router, *s.deadLetterSink, dispatch,
+                                                       *s.logger, s.metrics);
+
+  kafka::Properties consumerProps = common;
+  consumerProps.emplace_back("group.id", s.kafka.group);
+  for (const auto& kv : kafkaCfg.getMap("consumer_properties")) consumerProps.push_back(kv);
+  runtime::ConsumerLoopSettings loop;
+  loop.maxInFlight = static_cast<std::size_t>(engineCfg.getInt("max_in_flight"));
+  loop.commitInterval = std::chrono::milliseconds(kafkaCfg.getInt("commit_interval_ms"));
+  loop.pollBatch = static_cast<std::size_t>(kafkaCfg.getInt("poll_batch"));
+  loop.shutdownTimeout = std::chrono::milliseconds(engineCfg.getInt("shutdown_timeout_ms"));
+  s.loop = std::make_unique<runtime::ConsumerLoop>(consumerProps, s.kafka.topic, *s.dispatcher,
+                                                   loop, *s.logger, s.metrics);
+  s.logger->info("pipeline ready", {{"file", cfg.file},
+                                    {"topic", s.kafka.topic},
+                                    {"group", s.kafka.group},
+                                    {"handlers", std::to_string(cfg.handlers.size())},
+                                    {"workers", std::to_string(dispatch.workers)}});
+}
+
+Engine::~Engine() = default;
+
+RunResult Engine::run(const std::atomic<bool>& stop) {
+  State& s = *state_;
+  const auto started = std::chrono::steady_clock::now();
+  const auto bound = std::chrono::milliseconds(s.pipeline.config.engine.getInt("shutdown_timeout_ms"));
+  const runtime::DrainResult drained = s.loop->run(stop);
+  const auto remaining = [&] {
+    const auto left = bound - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - started);
+    return std::max(left, std::chrono::milliseconds(1000));
+  };
+  for (auto& [name, inst] : s.publishers) {
+    if (!inst.object->flush(remaining())) {
+      s.logger->warn("publisher did not flush everything before the bound", {{"publisher", name}});
+    }
+  }
+  s.deadLetterProducer->flush(remaining());
+  const auto counters = s.metrics.snapshot();
+  LogFields fields;
+  for (const auto& [name, value] : counters) {
+    fields.emplace_back(name, std::to_string(static_cast<long long>(value)));
+  }
+  s.logger->info("final counters", fields);
+  switch (drained) {
+    case runtime::DrainResult::Finished: return RunResult::Drained;
+    case runtime::DrainResult::Abandoned: return RunResult::TimedOut;
+    case runtime::DrainResult::Stuck: return RunResult::Stuck;
+  }
+  return RunResult::TimedOut;
+}
+
+}  // namespace commsvc::app

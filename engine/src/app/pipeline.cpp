@@ -1,0 +1,72 @@
+#include "app/pipeline.hpp"
+
+namespace commsvc::app {
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none loaded" : out;
+}
+
+Config validatePluginBlock(const config::PluginBlock& block, PluginKind kind,
+                           std::span<const std::string_view> engineKeys,
+                           const ValidatedPipeline& pipeline, const config::EnvLookup& env,
+                           std::vector<config::Problem>& problems) {
+  const auto* plugin = pipeline.registry.find(kind, block.type);
+  if (plugin == nullptr) {
+    problems.push_back({pipeline.config.file, block.line, block.column, block.path + ".type",
+                        "no " + std::string(plugin::kindName(kind)) + " plugin named '" +
+                            block.type + "' (loaded " + std::string(plugin::kindName(kind)) +
+                            " plugins: " + joined(pipeline.registry.names(kind)) +
+                            "; add its library to `plugins:`)"});
+    return {};
+  }
+  const std::span<const OptionSpec> options(plugin->info->options, plugin->info->optionCount);
+  return config::validateBlock(block.node, options, engineKeys, pipeline.config.file, block.path,
+                               problems, env);
+}
+
+}  // namespace
+
+std::vector<std::string> resolvePluginDirs(const config::PipelineConfig& config,
+                                           const std::vector<std::string>& overrideDirs) {
+  if (!overrideDirs.empty()) return overrideDirs;
+  const auto& configured = config.engine.getString("plugin_dir");
+  if (!configured.empty()) return plugin::splitPluginDirs(configured);
+  return plugin::defaultPluginDirs();
+}
+
+ValidatedPipeline validatePipeline(const std::string& path,
+                                   const std::vector<std::string>& pluginDirs,
+                                   const config::EnvLookup& env) {
+  ValidatedPipeline pipeline;
+  pipeline.config = config::loadPipeline(path, env);
+  std::vector<config::Problem> problems;
+
+  const auto dirs = resolvePluginDirs(pipeline.config, pluginDirs);
+  for (const auto& name : pipeline.config.plugins) {
+    try {
+      pipeline.registry.load(name, dirs);
+    } catch (const plugin::PluginError& e) {
+      problems.push_back({pipeline.config.file, 0, 0, "plugins", e.what()});
+    }
+  }
+
+  for (const auto& block : pipeline.config.channels) {
+    pipeline.channelConfigs.push_back(validatePluginBlock(
+        block, PluginKind::Channel, config::kChannelEngineKeys, pipeline, env, problems));
+  }
+  for (const auto& block : pipeline.config.publishers) {
+    pipeline.publisherConfigs.push_back(validatePluginBlock(
+        block, PluginKind::Publisher, config::kPublisherEngineKeys, pipeline, env, problems));
+  }
+  for (const auto& entry : pipeline.config.handlers) {
+    pipeline.handlerConfigs.push_back(validatePluginBlock(
+        entry.block, PluginKind::Handler, config::kHandlerEngineKeys, pipeline, env, problems));
+  }
+  if (!problems.empty()) throw config::ConfigErrors(std::move(problems));
+  return pipeline;
+}
+
+}  // namespace commsvc::app

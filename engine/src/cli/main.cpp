@@ -1,0 +1,275 @@
+// The commsvc command line: run, validate, plugins, produce, broker.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <thread>
+
+#include "app/engine.hpp"
+#include "app/pipeline.hpp"
+#include "commsvc/event.hpp"
+#include "kafka/embedded_broker.hpp"
+#include "kafka/producer.hpp"
+#include "logging/log.hpp"
+
+#ifndef COMMSVC_VERSION
+#define COMMSVC_VERSION "unknown"
+#endif
+
+namespace {
+
+using namespace commsvc;
+
+std::atomic<bool> gStop{false};
+
+/// Blocks SIGTERM/SIGINT in every thread and turns them into gStop on a
+/// dedicated thread, so no handler code runs in signal context.
+void installSignalThread() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set] {
+    int signal = 0;
+    while (sigwait(&set, &signal) == 0) {
+      if (gStop.exchange(true)) {
+        std::cerr << "second signal: exiting now\n";
+        std::_Exit(1);
+      }
+    }
+  }).detach();
+}
+
+std::string optionDefault(const OptionSpec& o) {
+  if (o.defaultValue == nullptr) return "(required)";
+  if (o.secret) return "(secret)";
+  return std::string("\"") + o.defaultValue + "\"";
+}
+
+const char* typeName(OptionType t) {
+  switch (t) {
+    case OptionType::String: return "string";
+    case OptionType::Integer: return "integer";
+    case OptionType::Boolean: return "boolean";
+    case OptionType::Number: return "number";
+    case OptionType::StringMap: return "map";
+    case OptionType::StringList: return "list";
+  }
+  return "?";
+}
+
+void printOptions(std::span<const OptionSpec> options) {
+  for (const auto& o : options) {
+    std::cout << "    " << o.name << " (" << typeName(o.type) << ", default " << optionDefault(o);
+    if (o.choices) std::cout << ", one of " << o.choices;
+    if (o.type == OptionType::Integer && (o.min != std::numeric_limits<std::int64_t>::min() ||
+                                          o.max != std::numeric_limits<std::int64_t>::max())) {
+      std::cout << ", " << o.min << ".." << o.max;
+    }
+    std::cout << "): " << (o.description ? o.description : "") << "\n";
+  }
+}
+
+int listPlugins(const std::vector<std::string>& overrideDirs) {
+  const auto dirs = overrideDirs.empty() ? plugin::defaultPluginDirs() : overrideDirs;
+  plugin::PluginRegistry registry;
+  int failures = 0;
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      if (entry.path().extension() == ".so") files.push_back(entry.path());
+    }
+    if (ec) {
+      std::cerr << "cannot read plugin directory " << dir << ": " << ec.message() << "\n";
+      ++failures;
+      continue;
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      try {
+        const auto& p = registry.loadFile(file.string());
+        std::cout << file.stem().string() << "  " << plugin::kindName(p.info->kind) << " '"
+                  << p.info->name << "': " << (p.info->description ? p.info->description : "")
+                  << "\n";
+        printOptions({p.info->options, p.info->optionCount});
+      } catch (const std::exception& e) {
+        std::cerr << "refused: " << e.what() << "\n";
+        ++failures;
+      }
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+std::string resolveBrokers(const Config& kafka) {
+  const auto& brokers = kafka.getString("brokers");
+  if (brokers != "embedded") return brokers;
+  const auto& file = kafka.getString("bootstrap_file");
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line) || line.empty()) {
+    throw std::runtime_error("brokers is 'embedded' but " + file +
+                             " holds no bootstrap address: is `commsvc run` (or `commsvc broker`) "
+                             "running from this directory?");
+  }
+  return line;
+}
+
+int produce(const std::string& file, const std::string& type, const std::string& key, const std::string& payload,
+            int count) {
+  nlohmann::json parsed;
+  try {
+    parsed = nlohmann::json::parse(payload);
+  } catch (const std::exception& e) {
+    std::cerr << "--payload is not JSON: " << e.what() << "\n";
+    return 2;
+  }
+  if (!parsed.is_object()) {
+    std::cerr << "--payload must be a JSON object\n";
+    return 2;
+  }
+  const auto pipeline = config::loadPipeline(file);
+  kafka::Properties props{{"bootstrap.servers", resolveBrokers(pipeline.kafka)}};
+  for (const auto& kv : pipeline.kafka.getMap("properties")) props.push_back(kv);
+  for (const auto& kv : pipeline.kafka.getMap("producer_properties")) props.push_back(kv);
+  auto logger = logging::makeLogger("produce");
+  kafka::RawProducer producer(props, *logger);
+  const auto& topic = pipeline.kafka.getString("topic");
+  std::atomic<int> failed{0};
+  for (int i = 0; i < count; ++i) {
+    const Event event =
+        makeEvent(type, key, parsed.dump(), pipeline.engine.getString("service_name"));
+    producer.send(topic, event.key, toEnvelopeJson(event), {},
+                  [&failed, id = event.id](bool ok, const std::string& error) {
+                    if (!ok) {
+                      ++failed;
+                      std::cerr << "event " << id << " not delivered: " << error << "\n";
+                    } else {
+                      std::cout << id << "\n";
+                    }
+                  });
+  }
+  if (!producer.flush(std::chrono::seconds(30))) {
+    std::cerr << "timed out waiting for delivery\n";
+    return 1;
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+int runBroker(int partitions, std::vector<std::string> topics, const std::string& bootstrapFile) {
+  if (topics.empty()) topics = {"communication-events", "communication-events.dlq"};
+  std::vector<std::pair<std::string, int>> spec;
+  for (const auto& t : topics) spec.emplace_back(t, partitions);
+  kafka::EmbeddedBroker broker(1, spec);
+  broker.writeBootstrapFile(bootstrapFile);
+  std::cout << broker.bootstrapServers() << std::endl;
+  auto logger = logging::makeLogger("broker");
+  logger->info("embedded Kafka broker running; stop with SIGTERM",
+               {{"bootstrap", broker.bootstrapServers()}, {"bootstrap_file", bootstrapFile}});
+  while (!gStop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"commsvc: a plugin-based event-processing engine (communication service)"};
+  cli.set_version_flag("--version", std::string("commsvc ") + COMMSVC_VERSION);
+  cli.require_subcommand(1);
+
+  std::string logFormat = "text";
+  std::string logLevel = "info";
+  std::string pluginDirList;
+  cli.add_option("--log-format", logFormat, "Log line format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cli.add_option("--log-level", logLevel, "Minimum level: debug, info, warn, error")
+      ->capture_default_str();
+  cli.add_option("--plugin-dir", pluginDirList,
+                 "Plugin directories, colon-separated (default: lib/commsvc/plugins beside bin/)");
+
+  std::string configFile = "pipelines.yaml";
+  auto* run = cli.add_subcommand("run", "Run the pipelines of a configuration file");
+  run->add_option("-c,--config", configFile, "pipelines.yaml to run")->capture_default_str();
+  auto* validate = cli.add_subcommand(
+      "validate", "Check a configuration file and its plugins; no network, no side effects");
+  validate->add_option("-c,--config", configFile, "pipelines.yaml to check")
+      ->capture_default_str();
+  auto* plugins = cli.add_subcommand("plugins", "List the plugins found and their options");
+
+  std::string type, key, payload = "{}";
+  int count = 1;
+  auto* produceCmd = cli.add_subcommand("produce", "Put a well-formed event on the topic");
+  produceCmd->add_option("-c,--config", configFile, "pipelines.yaml naming the brokers and topic")
+      ->capture_default_str();
+  produceCmd->add_option("--type", type, "eventType, e.g. communication.send_email")->required();
+  produceCmd->add_option("--key", key, "record key: the entity id")->required();
+  produceCmd->add_option("--payload", payload, "payload JSON object")->capture_default_str();
+  produceCmd->add_option("--count", count, "how many such events")->check(CLI::Range(1, 10000000));
+
+  int partitions = 3;
+  std::vector<std::string> topics;
+  std::string bootstrapFile = ".commsvc/kafka-bootstrap";
+  auto* broker = cli.add_subcommand(
+      "broker", "Run an embedded Kafka broker (librdkafka mock cluster) for development and tests");
+  broker->add_option("--partitions", partitions, "partitions per topic")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  broker->add_option("--topic", topics,
+                     "topic to create (repeatable; default the events topic and its .dlq)");
+  broker->add_option("--bootstrap-file", bootstrapFile, "where to write the bootstrap address")
+      ->capture_default_str();
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e);
+  }
+
+  try {
+    logging::configure(logFormat == "json" ? logging::LogFormat::Json : logging::LogFormat::Text,
+                       logging::parseLevel(logLevel));
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 2;
+  }
+  const auto pluginDirs = plugin::splitPluginDirs(pluginDirList);
+
+  try {
+    if (*validate) {
+      const auto pipeline = app::validatePipeline(configFile, pluginDirs);
+      std::cout << configFile << ": valid (" << pipeline.config.plugins.size() << " plugins, "
+                << pipeline.config.channels.size() << " channels, "
+                << pipeline.config.publishers.size() << " publishers, "
+                << pipeline.config.handlers.size() << " handlers)\n";
+      return 0;
+    }
+    if (*plugins) return listPlugins(pluginDirs);
+    installSignalThread();
+    if (*produceCmd) return produce(configFile, type, key, payload, count);
+    if (*broker) return runBroker(partitions, topics, bootstrapFile);
+    if (*run) {
+      auto engine = std::make_unique<app::Engine>(app::validatePipeline(configFile, pluginDirs));
+      const auto result = engine->run(gStop);
+      if (result == app::RunResult::Stuck) std::_Exit(0);  // a handler still runs: don't unload
+      engine.reset();
+      return 0;
+    }
+  } catch (const config::ConfigErrors& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

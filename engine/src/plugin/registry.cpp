@@ -1,0 +1,104 @@
+#include "plugin/registry.hpp"
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+#include <algorithm>
+#include <filesystem>
+
+namespace commsvc::plugin {
+
+std::string_view kindName(PluginKind kind) {
+  switch (kind) {
+    case PluginKind::Handler: return "handler";
+    case PluginKind::Channel: return "channel";
+    case PluginKind::Publisher: return "publisher";
+  }
+  return "unknown";
+}
+
+std::vector<std::string> defaultPluginDirs() {
+  const std::filesystem::path exe = boost::dll::program_location().string();
+  return {(exe.parent_path().parent_path() / "lib" / "commsvc" / "plugins").string()};
+}
+
+std::vector<std::string> splitPluginDirs(std::string_view list) {
+  std::vector<std::string> dirs;
+  while (!list.empty()) {
+    const auto colon = list.find(':');
+    const auto part = list.substr(0, colon);
+    if (!part.empty()) dirs.emplace_back(part);
+    if (colon == std::string_view::npos) break;
+    list.remove_prefix(colon + 1);
+  }
+  return dirs;
+}
+
+const LoadedPlugin& PluginRegistry::load(const std::string& name,
+                                         const std::vector<std::string>& dirs) {
+  for (const auto& dir : dirs) {
+    const auto candidate = std::filesystem::path(dir) / (name + ".so");
+    if (std::filesystem::exists(candidate)) return loadFile(candidate.string());
+  }
+  std::string searched;
+  for (const auto& dir : dirs) searched += (searched.empty() ? "" : ", ") + dir;
+  throw PluginError("plugin '" + name + "': no file " + name + ".so in " +
+                    (searched.empty() ? std::string("(no plugin directory)") : searched));
+}
+
+const LoadedPlugin& PluginRegistry::loadFile(const std::string& path) {
+  auto library = std::make_shared<boost::dll::shared_library>();
+  boost::system::error_code ec;
+  library->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  if (ec) throw PluginError(path + ": cannot load: " + ec.message());
+  if (!library->has(kPluginSymbol)) {
+    throw PluginError(path + ": not a commsvc plugin: it exports no '" +
+                      std::string(kPluginSymbol) + "' descriptor");
+  }
+  const auto& info = library->get<const PluginInfo>(kPluginSymbol);
+  if (info.abiVersion != kAbiVersion) {
+    throw PluginError(path + ": built for plugin ABI version " + std::to_string(info.abiVersion) +
+                      ", but this engine has ABI version " + std::to_string(kAbiVersion) +
+                      "; rebuild the plugin against this engine's SDK");
+  }
+  if (info.name == nullptr || *info.name == '\0') {
+    throw PluginError(path + ": descriptor has no name");
+  }
+  const bool factoryOk = (info.kind == PluginKind::Handler && info.createHandler) ||
+                         (info.kind == PluginKind::Channel && info.createChannel) ||
+                         (info.kind == PluginKind::Publisher && info.createPublisher);
+  if (kindName(info.kind) == "unknown") {
+    throw PluginError(path + ": descriptor has an unknown kind " +
+                      std::to_string(static_cast<std::uint32_t>(info.kind)));
+  }
+  if (!factoryOk) {
+    throw PluginError(path + ": " + std::string(kindName(info.kind)) + " plugin '" + info.name +
+                      "' has no " + std::string(kindName(info.kind)) + " factory");
+  }
+  if (info.optionCount > 0 && info.options == nullptr) {
+    throw PluginError(path + ": descriptor declares options but gives none");
+  }
+  if (const auto* existing = find(info.kind, info.name)) {
+    throw PluginError(path + ": duplicate " + std::string(kindName(info.kind)) + " plugin name '" +
+                      info.name + "', already loaded from " + existing->file);
+  }
+  plugins_.push_back(LoadedPlugin{path, &info, std::move(library)});
+  return plugins_.back();
+}
+
+const LoadedPlugin* PluginRegistry::find(PluginKind kind, std::string_view name) const {
+  for (const auto& p : plugins_) {
+    if (p.info->kind == kind && name == p.info->name) return &p;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> PluginRegistry::names(PluginKind kind) const {
+  std::vector<std::string> out;
+  for (const auto& p : plugins_) {
+    if (p.info->kind == kind) out.emplace_back(p.info->name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace commsvc::plugin

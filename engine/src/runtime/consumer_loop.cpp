@@ -1,0 +1,160 @@
+#include "runtime/consumer_loop.hpp"
+
+namespace commsvc::runtime {
+namespace {
+
+constexpr std::chrono::milliseconds kPollTimeout{20};
+constexpr std::chrono::seconds kCommitAnswerTimeout{10};
+
+}  // namespace
+
+ConsumerLoop::ConsumerLoop(const kafka::Properties& properties, std::string topic,
+                           Dispatcher& dispatcher, ConsumerLoopSettings settings, Logger& logger,
+                           Metrics& metrics)
+    : dispatcher_(dispatcher),
+      settings_(settings),
+      logger_(logger),
+      commits_(metrics.counter("offset_commits_total", "Offset commits sent to Kafka")),
+      pauses_(metrics.counter("consumer_pauses_total",
+                              "Times consumption paused because max_in_flight was reached")) {
+  source_ = std::make_unique<kafka::KafkaSource>(properties, std::move(topic), *this, logger);
+  lastCommit_ = std::chrono::steady_clock::now();
+}
+
+ConsumerLoop::~ConsumerLoop() = default;
+
+std::shared_ptr<PartitionTracker>& ConsumerLoop::trackerFor(const std::string& topic,
+                                                             std::int32_t partition) {
+  auto& tracker = trackers_[{topic, partition}];
+  if (!tracker) tracker = std::make_shared<PartitionTracker>(topic, partition);
+  return tracker;
+}
+
+std::vector<kafka::PartitionOffset> ConsumerLoop::assigned() const {
+  std::vector<kafka::PartitionOffset> out;
+  for (const auto& [key, tracker] : trackers_) out.push_back({key.first, key.second, -1});
+  return out;
+}
+
+void ConsumerLoop::dispatchBatch() {
+  for (auto& record : batch_) {
+    auto& tracker = trackerFor(record.topic, record.partition);
+    tracker->dispatched(record.offset);
+    ++uncommitted_;
+    items_.push_back(WorkItem{std::move(record), tracker});
+  }
+  batch_.clear();
+  dispatcher_.dispatch(items_);
+}
+
+void ConsumerLoop::storeFinished() {
+  std::vector<kafka::PartitionOffset> toStore;
+  for (auto& [key, tracker] : trackers_) {
+    if (auto position = tracker->advance()) toStore.push_back({key.first, key.second, *position});
+  }
+  if (!toStore.empty()) {
+    source_->store(toStore);
+    storedSinceCommit_ = true;
+  }
+}
+
+void ConsumerLoop::maybeCommit(bool force) {
+  const auto now = std::chrono::steady_clock::now();
+  if (commitInFlight_ && now - lastCommit_ > kCommitAnswerTimeout) {
+    logger_.warn("no answer to an offset commit; committing again");
+    commitInFlight_ = false;
+  }
+  if (!storedSinceCommit_ || commitInFlight_) return;
+  const bool due = force || now - lastCommit_ >= settings_.commitInterval ||
+                   uncommitted_ >= settings_.maxInFlight / 2;
+  if (!due) return;
+  storedSinceCommit_ = false;
+  commitInFlight_ = true;
+  lastCommit_ = now;
+  commits_.add();
+  source_->commit(true);
+}
+
+void ConsumerLoop::applyFlowControl() {
+  if (!paused_ && uncommitted_ >= settings_.maxInFlight) {
+    paused_ = true;
+    pauses_.add();
+    source_->pause(assigned());
+  } else if (paused_ && uncommitted_ < settings_.maxInFlight / 2) {
+    paused_ = false;
+    source_->resume(assigned());
+  }
+}
+
+void ConsumerLoop::onAssigned(const std::vector<kafka::PartitionOffset>& partitions) {
+  for (const auto& p : partitions) {
+    auto& tracker = trackers_[{p.topic, p.partition}];
+    tracker = std::make_shared<PartitionTracker>(p.topic, p.partition);
+  }
+  logger_.info("partitions assigned", {{"count", std::to_string(partitions.size())}});
+  if (paused_) source_->pause(partitions);
+}
+
+void ConsumerLoop::onRevoked(const std::vector<kafka::PartitionOffset>& partitions) {
+  std::vector<kafka::PartitionOffset> toStore;
+  for (const auto& p : partitions) {
+    const auto it = trackers_.find({p.topic, p.partition});
+    if (it == trackers_.end()) continue;
+    if (auto position = it->second->advance()) toStore.push_back({p.topic, p.partition, *position});
+    it->second->revoke();
+    uncommitted_ -= std::min(uncommitted_, it->second->uncommitted());
+    trackers_.erase(it);
+  }
+  if (!toStore.empty()) source_->store(toStore);
+  logger_.info("partitions revoked", {{"count", std::to_string(partitions.size())}});
+}
+
+void ConsumerLoop::onCommitted(const std::vector<kafka::PartitionOffset>& offsets,
+                               const std::string& error) {
+  commitInFlight_ = false;
+  if (!error.empty()) {
+    logger_.warn("offset commit failed; will retry", {{"error", error}});
+    storedSinceCommit_ = true;
+    return;
+  }
+  for (const auto& o : offsets) {
+    const auto it = trackers_.find({o.topic, o.partition});
+    if (it == trackers_.end() || o.offset < 0) continue;
+    const std::size_t before = it->second->uncommitted();
+    it->second->committed(o.offset);
+    uncommitted_ -= std::min(uncommitted_, before - it->second->uncommitted());
+  }
+}
+
+DrainResult ConsumerLoop::run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) {
+    source_->poll(batch_, settings_.pollBatch, kPollTimeout);
+    dispatchBatch();
+    storeFinished();
+    maybeCommit(false);
+    applyFlowControl();
+  }
+
+  logger_.info("stopping: finishing in-flight events",
+               {{"pending", std::to_string(dispatcher_.pending())}});
+  const auto deadline = std::chrono::steady_clock::now() + settings_.shutdownTimeout;
+  if (!paused_) {
+    paused_ = true;
+    source_->pause(assigned());
+  }
+  while (dispatcher_.pending() > 0 && std::chrono::steady_clock::now() < deadline) {
+    source_->poll(batch_, settings_.pollBatch, kPollTimeout);
+    batch_.clear();  // not dispatched, not stored: the next owner reads them again
+    storeFinished();
+    maybeCommit(false);
+  }
+  const DrainResult result = dispatcher_.drain(deadline);
+  storeFinished();
+  source_->close();
+  logger_.info(result == DrainResult::Finished
+                   ? "stopped: all in-flight events finished, offsets committed"
+                   : "stopped at the shutdown bound; unfinished events will be redelivered");
+  return result;
+}
+
+}  // namespace commsvc::runtime

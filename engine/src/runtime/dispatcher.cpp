@@ -1,0 +1,222 @@
+#include "runtime/dispatcher.hpp"
+
+#include <algorithm>
+#include <functional>
+
+#include "kafka/envelope.hpp"
+
+namespace commsvc::runtime {
+
+Dispatcher::Dispatcher(const Router& router, DeadLetterSink& sink, DispatcherSettings settings,
+                       Logger& logger, Metrics& metrics)
+    : router_(router),
+      sink_(sink),
+      settings_(settings),
+      logger_(logger),
+      received_(metrics.counter("events_received_total", "Records taken from the source")),
+      handled_(metrics.counter("events_handled_total", "Events a handler finished")),
+      unhandled_(metrics.counter("events_unhandled_total",
+                                 "Events skipped because no handler takes their type")),
+      deadLettered_(metrics.counter("events_dead_lettered_total",
+                                    "Records written to the dead-letter topic")),
+      retries_(metrics.counter("handler_retries_total", "Retry outcomes of handlers")) {
+  const std::size_t n = std::max<std::size_t>(1, settings_.workers);
+  scratch_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>());
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->thread = std::thread([this, worker] { workerLoop(*worker); });
+  }
+}
+
+Dispatcher::~Dispatcher() {
+  if (!joined_) drain(std::chrono::steady_clock::now());
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.detach();
+  }
+}
+
+std::size_t Dispatcher::workerFor(const kafka::Record& record) const {
+  const std::size_t h = record.key.empty()
+                            ? std::hash<std::int32_t>{}(record.partition) ^
+                                  std::hash<std::string>{}(record.topic)
+                            : std::hash<std::string>{}(record.key);
+  return h % workers_.size();
+}
+
+void Dispatcher::dispatch(std::vector<WorkItem>& items) {
+  if (items.empty()) return;
+  pending_.fetch_add(items.size(), std::memory_order_acq_rel);
+  for (auto& item : items) scratch_[workerFor(item.record)].push_back(std::move(item));
+  items.clear();
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    auto& batch = scratch_[i];
+    if (batch.empty()) continue;
+    Worker& worker = *workers_[i];
+    {
+      std::lock_guard lock(worker.mutex);
+      if (worker.queue.empty()) {
+        worker.queue.swap(batch);
+      } else {
+        std::move(batch.begin(), batch.end(), std::back_inserter(worker.queue));
+      }
+    }
+    batch.clear();
+    worker.wake.notify_one();
+  }
+}
+
+void Dispatcher::workerLoop(Worker& worker) {
+  std::vector<WorkItem> local;
+  for (;;) {
+    {
+      std::unique_lock lock(worker.mutex);
+      worker.wake.wait(lock, [&] {
+        return !worker.queue.empty() || stopping_.load() || abandon_.load();
+      });
+      if (abandon_.load() || (worker.queue.empty() && stopping_.load())) break;
+      local.swap(worker.queue);
+    }
+    for (auto& item : local) {
+      if (abandon_.load(std::memory_order_relaxed)) break;
+      process(item);
+    }
+    // Whatever was not processed is abandoned: not finished, so redelivered.
+    pending_.fetch_sub(local.size(), std::memory_order_acq_rel);
+    local.clear();
+  }
+  {
+    std::lock_guard lock(worker.mutex);
+    pending_.fetch_sub(worker.queue.size(), std::memory_order_acq_rel);
+    worker.queue.clear();
+  }
+  exited_.fetch_add(1);
+  notifyState();
+}
+
+void Dispatcher::notifyState() {
+  { std::lock_guard lock(stateMutex_); }  // orders the change before a waiter's check
+  stateChanged_.notify_all();
+}
+
+bool Dispatcher::sleepUnlessAbandoned(std::chrono::milliseconds duration) {
+  std::unique_lock lock(stateMutex_);
+  return !stateChanged_.wait_for(lock, duration, [&] { return abandon_.load(); });
+}
+
+bool Dispatcher::deadLetter(const DeadLetter& letter, PartitionTracker& tracker) {
+  logger_.warn("dead-lettering record", {{"reason", std::string(letter.reason)},
+                                         {"detail", std::string(letter.detail)},
+                                         {"topic", letter.topic},
+                                         {"partition", std::to_string(letter.partition)},
+                                         {"offset", std::to_string(letter.offset)}});
+  auto backoff = settings_.retryBackoff;
+  while (!sink_.send(letter)) {
+    logger_.error("dead-letter write failed; retrying",
+                  {{"offset", std::to_string(letter.offset)}});
+    if (!sleepUnlessAbandoned(backoff)) return false;
+    backoff = std::min(backoff * 2, settings_.retryBackoffMax);
+  }
+  deadLettered_.add();
+  tracker.finished(letter.offset);
+  return true;
+}
+
+void Dispatcher::process(WorkItem& item) {
+  kafka::Record& record = item.record;
+  PartitionTracker& tracker = *item.tracker;
+  if (tracker.revoked()) return;  // the partition's new owner will handle it
+  received_.add();
+
+  Event event;
+  std::string detail;
+  const auto error = kafka::parseEnvelope(record, event, detail);
+  if (error != kafka::EnvelopeError::None) {
+    deadLetter({record.key, record.value, record.headers, record.topic, record.partition,
+                record.offset, kafka::envelopeErrorName(error), detail},
+               tracker);
+    return;
+  }
+
+  Handler* handler = router_.find(event.type);
+  if (handler == nullptr) {
+    unhandled_.add();
+    tracker.finished(event.offset);
+    return;
+  }
+
+  auto backoff = settings_.retryBackoff;
+  for (int attempt = 0;; ++attempt) {
+    HandleResult result;
+    try {
+      result = handler->handle(event);
+    } catch (const std::exception& e) {
+      result = HandleResult::retry(std::string("handler threw: ") + e.what());
+    } catch (...) {
+      result = HandleResult::retry("handler threw a non-standard exception");
+    }
+    switch (result.outcome) {
+      case HandleResult::Outcome::Done:
+        handled_.add();
+        tracker.finished(event.offset);
+        return;
+      case HandleResult::Outcome::Reject:
+        deadLetter({event.key, record.value, event.headers, event.topic, event.partition,
+                    event.offset, "rejected", result.reason},
+                   tracker);
+        return;
+      case HandleResult::Outcome::Retry:
+        if (attempt >= settings_.maxRetries) {
+          deadLetter({event.key, record.value, event.headers, event.topic, event.partition,
+                      event.offset, "retries_exhausted", result.reason},
+                     tracker);
+          return;
+        }
+        retries_.add();
+        logger_.info("handler asked to retry",
+                     {{"type", event.type},
+                      {"key", event.key},
+                      {"attempt", std::to_string(attempt + 1)},
+                      {"reason", result.reason}});
+        if (!sleepUnlessAbandoned(backoff)) return;
+        backoff = std::min(backoff * 2, settings_.retryBackoffMax);
+        break;
+    }
+  }
+}
+
+DrainResult Dispatcher::drain(std::chrono::steady_clock::time_point deadline) {
+  stopping_.store(true);
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->mutex);
+    w->wake.notify_all();
+  }
+  {
+    std::unique_lock lock(stateMutex_);
+    stateChanged_.wait_until(lock, deadline, [&] { return exited_.load() == workers_.size(); });
+  }
+  const bool finished = exited_.load() == workers_.size();
+  abandon_.store(true);
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->mutex);
+    w->wake.notify_all();
+  }
+  notifyState();
+  {
+    std::unique_lock lock(stateMutex_);
+    const bool allExited =
+        stateChanged_.wait_for(lock, std::chrono::seconds(2),
+                               [&] { return exited_.load() == workers_.size(); });
+    if (!allExited) {
+      logger_.error("a handler is still running after the shutdown bound");
+      return DrainResult::Stuck;
+    }
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  joined_ = true;
+  return finished ? DrainResult::Finished : DrainResult::Abandoned;
+}
+
+}  // namespace commsvc::runtime

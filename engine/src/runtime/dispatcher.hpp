@@ -1,0 +1,127 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commsvc/logger.hpp"
+#include "commsvc/metrics.hpp"
+#include "kafka/record.hpp"
+#include "runtime/partition_tracker.hpp"
+#include "runtime/router.hpp"
+
+namespace commsvc::runtime {
+
+/// A record on its way to the dead-letter topic.
+struct DeadLetter {
+  const std::string& key;
+  const std::string& value;  ///< the original bytes
+  const std::vector<Header>& headers;
+  const std::string& topic;
+  std::int32_t partition;
+  std::int64_t offset;
+  std::string_view reason;  ///< machine-readable, e.g. "not_json", "rejected"
+  std::string_view detail;  ///< human-readable
+};
+
+/// Where records that cannot be handled go.
+class DeadLetterSink {
+ public:
+  virtual ~DeadLetterSink() = default;
+  /// Writes `letter` durably; blocks until it is acknowledged or failed
+  /// (bounded by the sink's own timeout). Returns false on failure: the
+  /// caller retries later, so nothing is lost.
+  virtual bool send(const DeadLetter& letter) = 0;
+};
+
+/// How the dispatcher treats handler outcomes.
+struct DispatcherSettings {
+  std::size_t workers = 8;                          ///< worker threads
+  int maxRetries = 5;                               ///< Retry outcomes before dead-lettering
+  std::chrono::milliseconds retryBackoff{200};      ///< first backoff, doubled per attempt
+  std::chrono::milliseconds retryBackoffMax{10000};  ///< backoff ceiling
+};
+
+/// How a drain ended.
+enum class DrainResult {
+  Finished,   ///< everything queued was finished
+  Abandoned,  ///< the deadline passed; unfinished records were abandoned
+  Stuck,      ///< a handler still runs 2 s after the deadline; workers not joined
+};
+
+/// One record handed to a worker, with the tracker of its partition.
+struct WorkItem {
+  kafka::Record record;
+  std::shared_ptr<PartitionTracker> tracker;
+};
+
+/// A pool of workers that parse, route and handle records. Records with the
+/// same key (or, without a key, the same partition) go to the same worker
+/// and are handled in order; different keys run in parallel. dispatch()
+/// never waits on a handler. Each record ends in exactly one of: handled,
+/// unhandled (no handler for its type), dead-lettered — and is then marked
+/// finished on its tracker — or abandoned at shutdown (not finished, so it
+/// is redelivered).
+class Dispatcher {
+ public:
+  /// Starts `settings.workers` threads. `router`, `sink`, `logger` and
+  /// `metrics` must outlive the dispatcher.
+  Dispatcher(const Router& router, DeadLetterSink& sink, DispatcherSettings settings,
+             Logger& logger, Metrics& metrics);
+  /// Abandons queued work and joins the workers.
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  /// Hands `items` to their workers (moving them out; `items` is cleared).
+  void dispatch(std::vector<WorkItem>& items);
+  /// Records handed over and not yet finished or abandoned.
+  std::size_t pending() const { return pending_.load(std::memory_order_acquire); }
+  /// Lets workers finish what is queued until `deadline`, then abandons the
+  /// rest (interrupting retry backoffs) and joins the workers. On Stuck
+  /// the workers are not joined: the caller must end the process rather
+  /// than unload plugins.
+  DrainResult drain(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  struct Worker {
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::vector<WorkItem> queue;
+    std::thread thread;
+  };
+
+  void workerLoop(Worker& worker);
+  void process(WorkItem& item);
+  bool deadLetter(const DeadLetter& letter, PartitionTracker& tracker);
+  bool sleepUnlessAbandoned(std::chrono::milliseconds duration);
+  void notifyState();
+  std::size_t workerFor(const kafka::Record& record) const;
+
+  const Router& router_;
+  DeadLetterSink& sink_;
+  DispatcherSettings settings_;
+  Logger& logger_;
+  Counter& received_;
+  Counter& handled_;
+  Counter& unhandled_;
+  Counter& deadLettered_;
+  Counter& retries_;
+
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::vector<WorkItem>> scratch_;  // per-worker batch, dispatch() thread only
+  std::atomic<std::size_t> pending_{0};
+  std::atomic<std::size_t> exited_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> abandon_{false};
+  std::mutex stateMutex_;
+  std::condition_variable stateChanged_;
+  bool joined_ = false;
+};
+
+}  // namespace commsvc::runtime

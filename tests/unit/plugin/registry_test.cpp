@@ -1,0 +1,88 @@
+#include "plugin/registry.hpp"
+
+#include <gtest/gtest.h>
+
+namespace commsvc::plugin {
+namespace {
+
+const std::string kShipped = COMMSVC_PLUGIN_OUTPUT_DIR;
+const std::string kFixtures = COMMSVC_TEST_PLUGIN_DIR;
+
+std::string refusal(const std::string& file) {
+  PluginRegistry registry;
+  try {
+    registry.loadFile(file);
+  } catch (const PluginError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(PluginRegistry, LoadsShippedPluginsByNameFromTheSearchPath) {
+  PluginRegistry registry;
+  const auto& log = registry.load("transport-log", {"/nonexistent", kShipped});
+  EXPECT_EQ(log.info->kind, PluginKind::Channel);
+  EXPECT_STREQ(log.info->name, "log");
+  registry.load("transport-mock", {kShipped});
+  registry.load("publisher-log", {kShipped});
+  EXPECT_NE(registry.find(PluginKind::Channel, "mock"), nullptr);
+  EXPECT_NE(registry.find(PluginKind::Publisher, "log"), nullptr)
+      << "names are unique per kind: a channel and a publisher may both be called log";
+  EXPECT_EQ(registry.find(PluginKind::Handler, "log"), nullptr);
+  EXPECT_EQ(registry.names(PluginKind::Channel), (std::vector<std::string>{"log", "mock"}));
+}
+
+TEST(PluginRegistry, MissingLibraryNamesTheDirectoriesSearched) {
+  PluginRegistry registry;
+  try {
+    registry.load("transport-carrier-pigeon", {kShipped});
+    FAIL() << "expected a PluginError";
+  } catch (const PluginError& e) {
+    EXPECT_NE(std::string(e.what()).find("transport-carrier-pigeon.so"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find(kShipped), std::string::npos);
+  }
+}
+
+TEST(PluginRegistry, RefusesAnotherAbiVersionNamingBothVersionsAndTheFile) {
+  const auto file = kFixtures + "/bad-abi.so";
+  const auto message = refusal(file);
+  EXPECT_NE(message.find(file), std::string::npos) << message;
+  EXPECT_NE(message.find("ABI version " + std::to_string(kAbiVersion + 1000)), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("ABI version " + std::to_string(kAbiVersion) + ";"), std::string::npos)
+      << message;
+}
+
+TEST(PluginRegistry, RefusesALibraryWithoutDescriptor) {
+  const auto file = kFixtures + "/no-descriptor.so";
+  const auto message = refusal(file);
+  EXPECT_NE(message.find(file), std::string::npos) << message;
+  EXPECT_NE(message.find("no 'commsvc_plugin' descriptor"), std::string::npos) << message;
+}
+
+TEST(PluginRegistry, RefusesADuplicateNameNamingBothFiles) {
+  PluginRegistry registry;
+  registry.load("transport-log", {kShipped});
+  try {
+    registry.loadFile(kFixtures + "/duplicate-log.so");
+    FAIL() << "expected a PluginError";
+  } catch (const PluginError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("duplicate-log.so"), std::string::npos) << message;
+    EXPECT_NE(message.find("transport-log.so"), std::string::npos) << message;
+    EXPECT_NE(message.find("'log'"), std::string::npos) << message;
+  }
+}
+
+TEST(PluginRegistry, RefusesAFileThatIsNotALibrary) {
+  const auto message = refusal(std::string(COMMSVC_SOURCE_DIR) + "/CMakeLists.txt");
+  EXPECT_NE(message.find("cannot load"), std::string::npos) << message;
+}
+
+TEST(PluginRegistry, SplitsPluginDirectoryLists) {
+  EXPECT_EQ(splitPluginDirs("a::b:"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(splitPluginDirs("").empty());
+}
+
+}  // namespace
+}  // namespace commsvc::plugin
