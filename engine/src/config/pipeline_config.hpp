@@ -14,17 +14,30 @@
 
 #include "commsvc/config.hpp"
 
+// Loading and validation of pipelines.yaml.
+//
+// Line numbers: yaml-cpp's YAML::Clone drops marks (every cloned node reports
+// line 0), so variables are NOT expanded into a new tree. parsePipeline()
+// parses the document once and rewrites every scalar value (never a key) in
+// place with its expanded text; node marks survive that assignment. Every
+// PluginBlock::node is therefore a node of the original document: it already
+// holds expanded values AND still knows the line/column of each key and
+// value, so the engine's later validateBlock() call with the plugin's own
+// OptionSpecs reports problems at the right place. validateBlock() itself
+// never expands variables.
+
 namespace commsvc::config {
 
 /// One problem found in a configuration file, with its place.
 struct Problem {
-  std::string file;
-  int line = 0;    ///< 1-based; 0 when unknown
-  int column = 0;  ///< 1-based; 0 when unknown
+  std::string file;     ///< the configuration file, as given to the loader
+  int line = 0;         ///< 1-based; 0 when unknown
+  int column = 0;       ///< 1-based; 0 when unknown
   std::string path;     ///< dotted place in the document, e.g. "channels.smtp.port"
   std::string message;  ///< what is wrong, e.g. "unknown key 'hots' (valid keys: host, port, tls)"
 
-  /// "file:line:column: path: message".
+  /// "file:line:column: path: message". A part that is unknown (line or
+  /// column 0, empty path) is left out together with its separator.
   std::string toString() const;
 };
 
@@ -32,7 +45,9 @@ struct Problem {
 /// what() lists every problem, one per line.
 class ConfigErrors : public std::runtime_error {
  public:
+  /// Takes the problems found (in the order they should be shown).
   explicit ConfigErrors(std::vector<Problem> problems);
+  /// Every problem, e.g. for tests or structured output.
   const std::vector<Problem>& problems() const { return problems_; }
 
  private:
@@ -47,7 +62,10 @@ EnvLookup processEnvironment();
 
 /// Expands ${VAR} and ${VAR:-default} in `text`. An unset variable without
 /// a default, or a malformed reference, sets `error` and returns "".
-/// "$$" is a literal "$".
+/// "$$" is a literal "$"; a "$" not followed by "{" or "$" is kept as is.
+/// Shell semantics: ":-default" is used when VAR is unset OR empty;
+/// ${VAR:-} gives "" for an unset VAR. The default may itself contain
+/// references (${A:-${B:-x}}). `error` is cleared on success.
 std::string expandVariables(std::string_view text, const EnvLookup& env, std::string& error);
 
 /// A block of pipelines.yaml that configures one plugin instance.
@@ -55,9 +73,11 @@ struct PluginBlock {
   std::string name;  ///< channel/publisher name, or "handlers[i]" for handlers
   std::string path;  ///< dotted path, e.g. "channels.smtp"
   std::string type;  ///< the plugin selected by `type:`
-  int line = 0;      ///< where the block starts
-  int column = 0;
-  YAML::Node node;  ///< the block, variables already expanded
+  int line = 0;      ///< where the block starts (1-based)
+  int column = 0;    ///< column where the block starts (1-based)
+  /// The block as a node of the parsed document: variables already expanded
+  /// in place, marks kept, so validateBlock() can report the line of each key.
+  YAML::Node node;
 };
 
 /// A `handlers:` entry.
@@ -84,12 +104,12 @@ std::span<const OptionSpec> httpOptions();      ///< `http:` (port, ...)
 /// A parsed and structurally validated pipelines.yaml. Plugin blocks are
 /// kept as YAML until the plugins' own option declarations are known.
 struct PipelineConfig {
-  std::string file;                  ///< the path it was read from
-  std::vector<std::string> plugins;  ///< `plugins:` entries, in order
-  Config engine;                     ///< `engine:` validated against engineOptions()
-  Config kafka;                      ///< `kafka:` validated against kafkaOptions()
-  Config database;                   ///< `database:` validated against databaseOptions()
-  Config http;                       ///< `http:` validated against httpOptions()
+  std::string file;                     ///< the path it was read from
+  std::vector<std::string> plugins;     ///< `plugins:` entries, in order
+  Config engine;                        ///< `engine:` validated against engineOptions()
+  Config kafka;                         ///< `kafka:` validated against kafkaOptions()
+  Config database;                      ///< `database:` validated against databaseOptions()
+  Config http;                          ///< `http:` validated against httpOptions()
   std::vector<PluginBlock> channels;    ///< in file order
   std::vector<PluginBlock> publishers;  ///< in file order
   std::vector<HandlerEntry> handlers;   ///< in file order
@@ -108,10 +128,17 @@ PipelineConfig parsePipeline(const std::string& text, const std::string& file,
                              const EnvLookup& env = processEnvironment());
 
 /// Validates `node` (a mapping) against `options`: unknown keys (with the
-/// list of valid keys), missing required keys, wrong types, out-of-range
-/// integers, values outside `choices`. Keys in `engineKeys` are skipped.
-/// Appends problems to `problems` (prefixed with `file` and `path`) and
-/// returns the values, defaults filled in, as a Config.
+/// list of valid keys), duplicate keys, missing required keys, wrong types,
+/// out-of-range integers, values outside `choices`. Keys in `engineKeys` are
+/// skipped. A null/undefined node is an empty block (defaults only).
+/// Appends problems to `problems` (with `file`, the line of the offending key
+/// or value, and `path` / `path.key`) and returns the values, defaults filled
+/// in, as a Config whose where() is "file:line" of the block. Default texts
+/// are converted to the declared type; for StringMap "k=v,k2=v2" and for
+/// StringList "a,b" ("" = empty). Does not expand variables (the node is
+/// expected to come from parsePipeline(), which already did). Never throws
+/// for bad input; an option whose value is wrong keeps its default (a
+/// required one is left out), so use the Config only when no problem was added.
 Config validateBlock(const YAML::Node& node, std::span<const OptionSpec> options,
                      std::span<const std::string_view> engineKeys, const std::string& file,
                      const std::string& path, std::vector<Problem>& problems);
