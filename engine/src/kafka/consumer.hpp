@@ -23,7 +23,8 @@ class RebalanceListener {
   virtual void onRevoked(const std::vector<PartitionOffset>& partitions) = 0;
   /// A commit finished: `offsets` are the committed positions; `error` is
   /// empty on success.
-  virtual void onCommitted(const std::vector<PartitionOffset>& offsets, const std::string& error) = 0;
+  virtual void onCommitted(const std::vector<PartitionOffset>& offsets,
+                           const std::string& error) = 0;
 };
 
 /// A KafkaConsumer (consumer group member) on one topic, with automatic

@@ -40,9 +40,9 @@ class RawProducer {
 };
 
 /// Header names of a dead-lettered record.
-inline constexpr std::string_view kDlqReasonHeader = "x-dlq-reason";        ///< e.g. "not_json"
-inline constexpr std::string_view kDlqDetailHeader = "x-dlq-detail";        ///< human-readable why
-inline constexpr std::string_view kDlqTopicHeader = "x-dlq-source-topic";   ///< original topic
+inline constexpr std::string_view kDlqReasonHeader = "x-dlq-reason";       ///< e.g. "not_json"
+inline constexpr std::string_view kDlqDetailHeader = "x-dlq-detail";       ///< human-readable why
+inline constexpr std::string_view kDlqTopicHeader = "x-dlq-source-topic";  ///< original topic
 inline constexpr std::string_view kDlqPartitionHeader = "x-dlq-source-partition";  ///< decimal
 inline constexpr std::string_view kDlqOffsetHeader = "x-dlq-source-offset";        ///< decimal
 

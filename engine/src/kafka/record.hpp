@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -7,6 +8,10 @@
 #include "commsvc/event.hpp"
 
 namespace commsvc::kafka {
+
+/// Spare capacity KafkaSource reserves after every record value so that the
+/// JSON parser can read it in place (simdjson's SIMDJSON_PADDING).
+inline constexpr std::size_t kValuePadding = 64;
 
 /// A consumed Kafka record, copied out of librdkafka memory.
 struct Record {

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "commsvc/config.hpp"
+#include "commsvc/context.hpp"
+#include "commsvc/event.hpp"
+#include "commsvc/logger.hpp"
+#include "commsvc/publisher.hpp"
+
+namespace commsvc::plugins::publisher_kafka {
+
+/// What a KafkaPublisher needs, resolved from its YAML block and the
+/// pipeline's Kafka settings.
+struct KafkaPublisherOptions {
+  std::string topic;  ///< where events go
+  /// librdkafka producer properties in the order applied (later ones win):
+  /// bootstrap.servers, the pipeline's common properties, the block's own.
+  std::vector<std::pair<std::string, std::string>> properties;
+  std::chrono::milliseconds flushTimeout{10000};  ///< how long the destructor waits
+};
+
+/// Resolves the options of a `kafka` publisher block: `topic` (empty = the
+/// pipeline's topic), `properties`, `flush_timeout_ms`. Throws ConfigError
+/// when no topic or no bootstrap servers are known.
+KafkaPublisherOptions resolveOptions(const Config& config, const KafkaSettings& kafka);
+
+/// Publishes events to a Kafka topic as SPEC §1 envelopes (key = event.key),
+/// through an idempotent producer with acks=all. Delivery reports are
+/// served by an internal thread, which is where PublishCallbacks run.
+/// Thread-safe.
+class KafkaPublisher : public Publisher {
+ public:
+  /// Creates the producer; enable.idempotence=true and acks=all are forced.
+  /// Throws ConfigError naming the property librdkafka refuses.
+  KafkaPublisher(const KafkaPublisherOptions& options, Logger& logger);
+  /// Flushes for up to `flushTimeout`; what is still undelivered then is
+  /// reported as failed to its callback.
+  ~KafkaPublisher() override;
+  KafkaPublisher(const KafkaPublisher&) = delete;
+  KafkaPublisher& operator=(const KafkaPublisher&) = delete;
+
+  /// Queues `event` (waiting while librdkafka's local queue is full); `done`
+  /// runs once with the broker's answer. Never throws for Kafka errors:
+  /// they are reported through `done`.
+  void publish(Event event, PublishCallback done = nullptr) override;
+
+  /// Waits until every queued event is reported or `timeout` passes.
+  bool flush(std::chrono::milliseconds timeout) override;
+
+  /// The topic events are published to.
+  const std::string& topic() const;
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace commsvc::plugins::publisher_kafka
