@@ -11,7 +11,7 @@ std::string joined(const std::vector<std::string>& names) {
 
 Config validatePluginBlock(const config::PluginBlock& block, PluginKind kind,
                            std::span<const std::string_view> engineKeys,
-                           const ValidatedPipeline& pipeline, const config::EnvLookup& env,
+                           const ValidatedPipeline& pipeline,
                            std::vector<config::Problem>& problems) {
   const auto* plugin = pipeline.registry.find(kind, block.type);
   if (plugin == nullptr) {
@@ -24,7 +24,7 @@ Config validatePluginBlock(const config::PluginBlock& block, PluginKind kind,
   }
   const std::span<const OptionSpec> options(plugin->info->options, plugin->info->optionCount);
   return config::validateBlock(block.node, options, engineKeys, pipeline.config.file, block.path,
-                               problems, env);
+                               problems);
 }
 
 }  // namespace
@@ -55,15 +55,15 @@ ValidatedPipeline validatePipeline(const std::string& path,
 
   for (const auto& block : pipeline.config.channels) {
     pipeline.channelConfigs.push_back(validatePluginBlock(
-        block, PluginKind::Channel, config::kChannelEngineKeys, pipeline, env, problems));
+        block, PluginKind::Channel, config::kChannelEngineKeys, pipeline, problems));
   }
   for (const auto& block : pipeline.config.publishers) {
     pipeline.publisherConfigs.push_back(validatePluginBlock(
-        block, PluginKind::Publisher, config::kPublisherEngineKeys, pipeline, env, problems));
+        block, PluginKind::Publisher, config::kPublisherEngineKeys, pipeline, problems));
   }
   for (const auto& entry : pipeline.config.handlers) {
     pipeline.handlerConfigs.push_back(validatePluginBlock(
-        entry.block, PluginKind::Handler, config::kHandlerEngineKeys, pipeline, env, problems));
+        entry.block, PluginKind::Handler, config::kHandlerEngineKeys, pipeline, problems));
   }
   if (!problems.empty()) throw config::ConfigErrors(std::move(problems));
   return pipeline;
