@@ -22,7 +22,7 @@ class RebalanceListener {
   /// then commits synchronously and unassigns.
   virtual void onRevoked(const std::vector<PartitionOffset>& partitions) = 0;
   /// A commit finished: `offsets` are the committed positions; `error` is
-  /// empty on success.
+  /// empty on success. Not called for a commit that had nothing stored.
   virtual void onCommitted(const std::vector<PartitionOffset>& offsets,
                            const std::string& error) = 0;
 };
@@ -32,8 +32,10 @@ class RebalanceListener {
 /// Not thread-safe: one polling thread owns it.
 class KafkaSource {
  public:
-  /// `properties` are applied first (bootstrap.servers, group.id, security,
-  /// tuning); the source then forces enable.auto.offset.store=false and
+  /// Throughput and timeout defaults (auto.offset.reset=earliest, raised
+  /// queued.min.messages / queued.max.messages.kbytes, socket timeouts) come
+  /// first; `properties` are applied over them (bootstrap.servers, group.id,
+  /// security, tuning); the source then forces enable.auto.offset.store=false and
   /// enable.auto.commit=false (logging a warning if they were set otherwise).
   /// Throws std::runtime_error when the configuration is refused.
   KafkaSource(const Properties& properties, std::string topic, RebalanceListener& listener,
