@@ -172,7 +172,8 @@ TEST(Consumption, SigtermFinishesInFlightWorkCommitsAndExitsWithinTheBound) {
   PipelineSpec spec;
   spec.brokers = broker.bootstrap();
   spec.workers = 4;
-  spec.sleepMs = 100;  // each worker is mid-event most of the time
+  spec.sleepMs = 100;      // each worker is mid-event most of the time
+  spec.maxInFlight = 16;   // what is dispatched (and must be finished) at any time
   spec.shutdownTimeoutMs = 5000;
   spec.recorderFile = (dir / "run1.jsonl").string();
   auto engine = startEngine(dir, "run1", spec);

@@ -113,6 +113,7 @@ std::vector<std::string> readLines(const std::filesystem::path& path) {
   std::vector<std::string> lines;
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
+    if (in.eof()) break;  // no newline yet: a line still being written
     if (!line.empty()) lines.push_back(line);
   }
   return lines;

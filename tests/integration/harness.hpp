@@ -73,7 +73,7 @@ class BrokerProcess {
 void writeFile(const std::filesystem::path& path, const std::string& text);
 /// Reads `path` whole ("" when missing).
 std::string readFile(const std::filesystem::path& path);
-/// The lines of `path` (none when missing).
+/// The complete (newline-terminated) lines of `path` (none when missing).
 std::vector<std::string> readLines(const std::filesystem::path& path);
 /// Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout);

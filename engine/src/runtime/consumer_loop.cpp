@@ -1,5 +1,7 @@
 #include "runtime/consumer_loop.hpp"
 
+#include <algorithm>
+
 namespace commsvc::runtime {
 namespace {
 
@@ -36,14 +38,27 @@ std::vector<kafka::PartitionOffset> ConsumerLoop::assigned() const {
   return out;
 }
 
-void ConsumerLoop::dispatchBatch() {
-  for (auto& record : batch_) {
+void ConsumerLoop::pollAndDispatch() {
+  // Records beyond max_in_flight wait in held_, unprocessed: a crash never
+  // redelivers more than max_in_flight handled records. Polling goes on even
+  // at the bound (for one record at most) so callbacks keep being served.
+  const std::size_t room =
+      settings_.maxInFlight > uncommitted_ ? settings_.maxInFlight - uncommitted_ : 0;
+  const std::size_t want =
+      held_.size() >= room ? 1 : std::min(settings_.pollBatch, room - held_.size());
+  source_->poll(batch_, want, kPollTimeout);
+  std::move(batch_.begin(), batch_.end(), std::back_inserter(held_));
+  batch_.clear();
+
+  const std::size_t take = std::min(room, held_.size());
+  for (std::size_t i = 0; i < take; ++i) {
+    kafka::Record& record = held_.front();
     auto& tracker = trackerFor(record.topic, record.partition);
     tracker->dispatched(record.offset);
     ++uncommitted_;
     items_.push_back(WorkItem{std::move(record), tracker});
+    held_.pop_front();
   }
-  batch_.clear();
   dispatcher_.dispatch(items_);
 }
 
@@ -106,6 +121,11 @@ void ConsumerLoop::onRevoked(const std::vector<kafka::PartitionOffset>& partitio
     trackers_.erase(it);
   }
   if (!toStore.empty()) source_->store(toStore);
+  std::erase_if(held_, [&](const kafka::Record& r) {
+    return std::any_of(partitions.begin(), partitions.end(), [&](const kafka::PartitionOffset& p) {
+      return p.topic == r.topic && p.partition == r.partition;
+    });
+  });
   logger_.info("partitions revoked", {{"count", std::to_string(partitions.size())}});
 }
 
@@ -128,8 +148,7 @@ void ConsumerLoop::onCommitted(const std::vector<kafka::PartitionOffset>& offset
 
 DrainResult ConsumerLoop::run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
-    source_->poll(batch_, settings_.pollBatch, kPollTimeout);
-    dispatchBatch();
+    pollAndDispatch();
     storeFinished();
     maybeCommit(false);
     applyFlowControl();
@@ -143,8 +162,8 @@ DrainResult ConsumerLoop::run(const std::atomic<bool>& stop) {
     source_->pause(assigned());
   }
   while (dispatcher_.pending() > 0 && std::chrono::steady_clock::now() < deadline) {
-    source_->poll(batch_, settings_.pollBatch, kPollTimeout);
-    batch_.clear();  // not dispatched, not stored: the next owner reads them again
+    source_->poll(batch_, 1, kPollTimeout);
+    batch_.clear();  // not dispatched, not stored: read again after restart
     storeFinished();
     maybeCommit(false);
   }

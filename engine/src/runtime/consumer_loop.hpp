@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,7 +53,7 @@ class ConsumerLoop final : public kafka::RebalanceListener {
   void onCommitted(const std::vector<kafka::PartitionOffset>& offsets,
                    const std::string& error) override;
 
-  void dispatchBatch();
+  void pollAndDispatch();
   void storeFinished();
   void maybeCommit(bool force);
   void applyFlowControl();
@@ -67,7 +68,8 @@ class ConsumerLoop final : public kafka::RebalanceListener {
   std::unique_ptr<kafka::KafkaSource> source_;
 
   std::map<PartitionKey, std::shared_ptr<PartitionTracker>> trackers_;
-  std::vector<kafka::Record> batch_;
+  std::vector<kafka::Record> batch_;  // what the last poll returned
+  std::deque<kafka::Record> held_;    // polled, waiting for room under max_in_flight
   std::vector<WorkItem> items_;
   std::size_t uncommitted_ = 0;
   bool storedSinceCommit_ = false;
