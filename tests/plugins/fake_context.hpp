@@ -142,6 +142,7 @@ class FakeContext : public Context {
   Publisher* publisher() override { return publisher_; }
   /// Default Kafka settings.
   const KafkaSettings& kafka() const override { return kafka_; }
+  Database* database() override { return nullptr; }
 
   FakeLogger logger_;               ///< the logger handed out
   FakeMetrics metrics_;             ///< the metrics handed out

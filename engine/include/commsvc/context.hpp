@@ -12,6 +12,8 @@
 
 namespace commsvc {
 
+class Database;
+
 /// The Kafka settings of the pipeline, for plugins that talk to Kafka.
 struct KafkaSettings {
   std::string brokers;          ///< bootstrap servers (the embedded broker's address when embedded)
@@ -42,6 +44,9 @@ class Context {
   virtual Publisher* publisher() = 0;
   /// The pipeline's Kafka settings.
   virtual const KafkaSettings& kafka() const = 0;
+  /// The PostgreSQL pool (include commsvc/database.hpp), or nullptr when
+  /// `database.url` is empty. Connects lazily: never fails here.
+  virtual Database* database() = 0;
 };
 
 }  // namespace commsvc

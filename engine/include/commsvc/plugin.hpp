@@ -15,7 +15,7 @@ namespace commsvc {
 /// Version of the plugin ABI: the layout of PluginInfo and of every SDK
 /// interface. Raised on any incompatible change; the loader refuses
 /// plugins built for another version.
-inline constexpr std::uint32_t kAbiVersion = 1;
+inline constexpr std::uint32_t kAbiVersion = 2;
 
 /// The exported symbol every plugin library defines, once:
 ///   extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {...};
@@ -32,6 +32,15 @@ using ChannelFactory = std::unique_ptr<Channel> (*)(const Config& config, Contex
 /// Creates a publisher; throws as HandlerFactory.
 using PublisherFactory = std::unique_ptr<Publisher> (*)(const Config& config, Context& context);
 
+/// One versioned schema change a plugin ships. `commsvc migrate` (and
+/// `run`, unless told not to) applies each plugin's pending migrations in
+/// version order, each in its own transaction, and records them.
+struct Migration {
+  std::int32_t version;  ///< increasing per plugin, starting at 1; never reused
+  const char* name;      ///< short description, e.g. "create emails"
+  const char* sql;       ///< the statements (may be several, separated by ';')
+};
+
 /// The plugin descriptor. `abiVersion` must stay the first member so that
 /// any version can be read and refused safely.
 struct PluginInfo {
@@ -44,6 +53,8 @@ struct PluginInfo {
   HandlerFactory createHandler;      ///< set when kind == Handler
   ChannelFactory createChannel;      ///< set when kind == Channel
   PublisherFactory createPublisher;  ///< set when kind == Publisher
+  const Migration* migrations = nullptr;  ///< schema changes, in version order
+  std::size_t migrationCount = 0;         ///< number of entries in `migrations`
 };
 
 }  // namespace commsvc

@@ -39,6 +39,7 @@ class PluginContext final : public Context {
   Channel* channel() override { return channel_; }
   Publisher* publisher() override { return publisher_; }
   const KafkaSettings& kafka() const override { return kafka_; }
+  Database* database() override { return nullptr; }  // the pool arrives with engine/src/database
 
  private:
   std::string name_;
