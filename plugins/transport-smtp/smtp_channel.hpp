@@ -1,0 +1,100 @@
+#pragma once
+
+// The `smtp` channel: delivers messages over SMTP with libcurl, reusing
+// connections through a small pool of curl easy handles.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "commsvc/channel.hpp"
+#include "commsvc/logger.hpp"
+#include "commsvc/message.hpp"
+#include "commsvc/metrics.hpp"
+#include "mime.hpp"
+
+namespace commsvc::plugins::transport_smtp {
+
+/// How the connection is secured.
+enum class TlsMode {
+  None,      ///< plain SMTP (tests, local relays)
+  StartTls,  ///< smtp:// upgraded with STARTTLS, which is required (CURLUSESSL_ALL)
+  Implicit,  ///< smtps:// (TLS from the first byte)
+};
+
+/// Parses "none", "starttls" or "tls"; throws ConfigError otherwise.
+TlsMode parseTlsMode(const std::string& text);
+
+/// Settings of an SmtpChannel, read from its YAML block.
+struct SmtpSettings {
+  std::string host = "localhost";                   ///< server host name or address
+  std::int64_t port = 587;                          ///< server port
+  TlsMode tls = TlsMode::StartTls;                  ///< connection security
+  std::string username;                             ///< AUTH user; empty = no AUTH
+  std::string password;                             ///< AUTH password
+  SenderDefaults sender;                            ///< sender when a message names none
+  std::chrono::milliseconds connectTimeout{10000};  ///< TCP + TLS connect bound
+  std::chrono::milliseconds timeout{30000};         ///< bound of one whole delivery
+  std::int64_t poolSize = 4;                        ///< connections kept (and used at once)
+  bool verifyTls = true;                            ///< verify the server certificate and name
+  std::string heloDomain;                           ///< EHLO name; empty = libcurl's default
+};
+
+/// A Channel that sends each message as a MIME email over SMTP. Thread-safe:
+/// each deliver() checks out one of `poolSize` curl easy handles (waiting
+/// when all are busy), and each handle keeps its connection open between
+/// messages. Nothing connects before the first deliver().
+class SmtpChannel : public Channel {
+ public:
+  /// Keeps the settings; does not connect. Throws ConfigError when they are
+  /// unusable (pool size < 1, empty host). `logger` and `metrics` must
+  /// outlive the channel.
+  SmtpChannel(SmtpSettings settings, Logger& logger, Metrics& metrics);
+  /// Closes every pooled connection (sending QUIT). No deliver() may run.
+  ~SmtpChannel() override;
+  SmtpChannel(const SmtpChannel&) = delete;
+  SmtpChannel& operator=(const SmtpChannel&) = delete;
+
+  /// Sends `message`. An invalid message (CR/LF in a header, bad address)
+  /// is a PermanentFailure without any connection; SMTP 5xx replies are
+  /// PermanentFailure; 4xx replies, connection errors and timeouts are
+  /// TransientFailure. Failure details carry the server's last reply line.
+  DeliveryResult deliver(const Message& message) override;
+
+  /// The SMTP URL used ("smtp://host:port/helo" or "smtps://...").
+  std::string url() const;
+
+ private:
+  struct Handle;
+  struct HandleDeleter {
+    void operator()(Handle* handle) const;
+  };
+  using HandlePtr = std::unique_ptr<Handle, HandleDeleter>;
+
+  // Takes an idle handle, creates one while fewer than poolSize exist, or
+  // waits up to the delivery timeout; nullptr when none became free.
+  HandlePtr checkout();
+  // Puts `handle` back into the pool.
+  void checkin(HandlePtr handle);
+  // A new handle with the connection-level options set.
+  HandlePtr createHandle() const;
+  // Runs one SMTP transaction on `handle`.
+  DeliveryResult send(Handle& handle, const MimeMessage& mime);
+
+  const SmtpSettings settings_;
+  const std::string url_;
+  Logger& logger_;
+  Counter& sent_;
+  Counter& failed_;
+
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<HandlePtr> idle_;
+  std::int64_t created_ = 0;
+};
+
+}  // namespace commsvc::plugins::transport_smtp

@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""A real SMTP server for tests (aiosmtpd): stores every message it accepts.
+
+Run with /usr/bin/python3 (Debian's python3-aiosmtpd). Examples:
+
+  smtp_sink.py --port 0 --port-file /tmp/p --dir /tmp/mails
+  smtp_sink.py --port 2525 --dir out --fail-first 2 --fail-code 451
+  smtp_sink.py --port 0 --port-file p --dir out --always-fail-code 550 --fail-text "no such user"
+
+Each accepted message is written to DIR/msg-NNNN.eml (the raw DATA bytes,
+written atomically) with DIR/msg-NNNN.env holding "MAIL FROM" and the
+recipients. The number of TCP connections seen is kept in
+--connections-file (rewritten atomically on each new connection) so tests
+can check connection reuse. With --port 0 the kernel picks a free port; it
+is printed on stdout and written to --port-file. SIGTERM/SIGINT stop it
+cleanly (exit 0). aiosmtpd itself refuses lines over 1000 octets with
+"500 Line too long", like strict production servers.
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import sys
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+
+def write_atomically(path, data):
+    """Writes `data` (bytes or str) to `path` via a temporary file + rename."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(tmp, mode) as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+class SinkHandler:
+    """aiosmtpd handler: stores messages, or fails as told on the command line."""
+
+    def __init__(self, args):
+        self.args = args
+        self.attempts = 0  # transactions that reached the failing command
+        self.stored = 0
+
+    def _failure(self):
+        """The reply for a transaction that must fail, or None to accept it."""
+        self.attempts += 1
+        if self.args.always_fail_code:
+            return f"{self.args.always_fail_code} {self.args.fail_text}"
+        if self.attempts <= self.args.fail_first:
+            return f"{self.args.fail_code} {self.args.fail_text}"
+        return None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.args.fail_on == "rcpt":
+            failure = self._failure()
+            if failure:
+                return failure
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.args.fail_on == "data":
+            failure = self._failure()
+            if failure:
+                return failure
+        self.stored += 1
+        base = os.path.join(self.args.dir, f"msg-{self.stored:04d}")
+        write_atomically(base + ".env",
+                         "MAIL FROM:" + str(envelope.mail_from) + "\n" +
+                         "".join("RCPT TO:" + r + "\n" for r in envelope.rcpt_tos))
+        write_atomically(base + ".eml", envelope.original_content or b"")
+        return f"250 OK queued as {self.stored}"
+
+
+class CountingSMTP(SMTP):
+    """aiosmtpd's SMTP session that counts the connections it is made for."""
+
+    connections = 0
+    connections_file = None
+
+    def connection_made(self, transport):
+        CountingSMTP.connections += 1
+        if CountingSMTP.connections_file:
+            write_atomically(CountingSMTP.connections_file, f"{CountingSMTP.connections}\n")
+        super().connection_made(transport)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="port; 0 = pick a free one")
+    parser.add_argument("--port-file", help="write the port here once listening")
+    parser.add_argument("--dir", required=True, help="directory for received messages")
+    parser.add_argument("--connections-file", help="keep the number of connections here")
+    parser.add_argument("--fail-first", type=int, default=0,
+                        help="the first N transactions get --fail-code, then 250")
+    parser.add_argument("--fail-code", type=int, default=451, help="reply code of --fail-first")
+    parser.add_argument("--always-fail-code", type=int, default=0,
+                        help="every transaction gets this reply code (e.g. 550)")
+    parser.add_argument("--fail-text", default="Requested action aborted: try again later",
+                        help="text after the failure reply code")
+    parser.add_argument("--fail-on", choices=["data", "rcpt"], default="data",
+                        help="which command the failure replies to")
+    parser.add_argument("--auth", help="require AUTH with USER:PASSWORD (plain text allowed)")
+    return parser.parse_args(argv)
+
+
+async def serve(args):
+    handler = SinkHandler(args)
+    CountingSMTP.connections_file = args.connections_file
+    if args.connections_file:
+        write_atomically(args.connections_file, "0\n")
+
+    smtp_options = {"hostname": "sink.test", "ident": "commsvc test sink"}
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and
+                  auth_data.password.decode() == password)
+            return AuthResult(success=ok)
+
+        smtp_options.update(authenticator=authenticator, auth_required=True,
+                            auth_require_tls=False)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.listen(128)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: CountingSMTP(handler, **smtp_options), sock=sock)
+    port = sock.getsockname()[1]
+
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if args.port_file:
+        write_atomically(args.port_file, f"{port}\n")
+    print(port, flush=True)
+
+    await stop.wait()
+    server.close()
+    await server.wait_closed()
+    print(f"smtp_sink: {CountingSMTP.connections} connections, {handler.stored} messages",
+          file=sys.stderr, flush=True)
+
+
+def main(argv):
+    args = parse_args(argv)
+    os.makedirs(args.dir, exist_ok=True)
+    asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
