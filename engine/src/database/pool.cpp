@@ -1,0 +1,146 @@
+#include "database/pool.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+namespace commsvc::database {
+namespace {
+
+// True for errors that mean "this connection is gone", not "this SQL failed".
+bool connectionLost(const std::exception& error) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) return true;
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
+    const std::string& state = sql->sqlstate();
+    return state.rfind("08", 0) == 0 || state.rfind("57P0", 0) == 0;
+  }
+  return false;
+}
+
+bool isUrl(const std::string& url) {
+  return url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+}
+
+}  // namespace
+
+PoolSettings poolSettingsFrom(const Config& database) {
+  PoolSettings settings;
+  settings.url = database.getString("url");
+  settings.size = static_cast<std::size_t>(database.getInt("pool_size"));
+  settings.connectTimeout = std::chrono::seconds(database.getInt("connect_timeout_s"));
+  settings.acquireTimeout = settings.connectTimeout;
+  return settings;
+}
+
+std::string withConnectTimeout(const std::string& url, std::chrono::seconds timeout) {
+  if (url.find("connect_timeout") != std::string::npos) return url;
+  const std::string value = std::to_string(std::max<long long>(timeout.count(), 1));
+  if (isUrl(url)) {
+    return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=" + value;
+  }
+  return url + (url.empty() ? "" : " ") + "connect_timeout=" + value;
+}
+
+ConnectionPool::ConnectionPool(PoolSettings settings, Logger* logger)
+    : settings_(std::move(settings)),
+      conninfo_(withConnectTimeout(settings_.url, settings_.connectTimeout)),
+      logger_(logger) {
+  if (settings_.size == 0) throw std::invalid_argument("database pool size must be at least 1");
+  if (settings_.maxAttempts < 1) settings_.maxAttempts = 1;
+  idle_.resize(settings_.size);
+}
+
+ConnectionPool::~ConnectionPool() = default;
+
+std::size_t ConnectionPool::openConnections() const {
+  std::lock_guard lock(mutex_);
+  return open_;
+}
+
+ConnectionPool::Connection ConnectionPool::acquire() {
+  std::unique_lock lock(mutex_);
+  if (!freed_.wait_for(lock, settings_.acquireTimeout, [&] { return !idle_.empty(); })) {
+    throw std::runtime_error("no database connection free within " +
+                             std::to_string(settings_.acquireTimeout.count()) + " ms (pool of " +
+                             std::to_string(settings_.size) + ")");
+  }
+  // Prefer an open connection over an unopened slot.
+  auto it =
+      std::find_if(idle_.begin(), idle_.end(), [](const Connection& c) { return c != nullptr; });
+  if (it == idle_.end()) it = idle_.begin();
+  Connection connection = std::move(*it);
+  idle_.erase(it);
+  return connection;
+}
+
+void ConnectionPool::release(Connection connection) {
+  {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(connection));
+  }
+  freed_.notify_one();
+}
+
+ConnectionPool::Connection ConnectionPool::connect() {
+  auto connection = std::make_unique<pqxx::connection>(conninfo_);
+  std::lock_guard lock(mutex_);
+  ++open_;
+  return connection;
+}
+
+void ConnectionPool::transaction(const std::function<void(pqxx::work& tx)>& work) {
+  Connection connection = acquire();
+  // Gives the slot back however this function ends.
+  struct Returner {
+    ConnectionPool& pool;
+    Connection& connection;
+    ~Returner() { pool.release(std::move(connection)); }
+  } returner{*this, connection};
+
+  auto drop = [&] {
+    if (!connection) return;
+    connection.reset();
+    std::lock_guard lock(mutex_);
+    --open_;
+  };
+
+  auto backoff = settings_.retryBackoff;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      if (connection && !connection->is_open()) drop();
+      if (!connection) connection = connect();
+      pqxx::work tx(*connection);
+      work(tx);
+      tx.commit();
+      return;
+    } catch (const pqxx::in_doubt_error&) {
+      drop();  // the commit's outcome is unknown: never run `work` again
+      throw;
+    } catch (const std::exception& error) {
+      if (!connectionLost(error)) {
+        if (connection && !connection->is_open()) drop();
+        throw;  // pqxx::work's destructor rolled back already
+      }
+      drop();
+      if (attempt >= settings_.maxAttempts) throw;
+      if (logger_ != nullptr) {
+        logger_->warn("database connection lost, reconnecting",
+                      {{"attempt", std::to_string(attempt)}, {"error", error.what()}});
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff *= 2;
+    }
+  }
+}
+
+bool ConnectionPool::ping(std::string* error) {
+  try {
+    transaction([](pqxx::work& tx) { tx.exec("SELECT 1"); });
+    return true;
+  } catch (const std::exception& e) {
+    if (error != nullptr) *error = e.what();
+    return false;
+  }
+}
+
+}  // namespace commsvc::database

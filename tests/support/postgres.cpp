@@ -1,0 +1,133 @@
+#include "postgres.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+namespace commsvc::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// PostgreSQL's bin directory: $COMMSVC_PG_BIN, else the newest
+// /usr/lib/postgresql/*/bin, else empty (programs found on PATH).
+std::string findBinDir() {
+  if (const char* env = std::getenv("COMMSVC_PG_BIN"); env != nullptr && *env != '\0') return env;
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+    if (fs::exists(entry.path() / "bin" / "pg_ctl")) found.push_back(entry.path() / "bin");
+  }
+  if (found.empty()) return {};
+  std::sort(found.begin(), found.end(), [](const fs::path& a, const fs::path& b) {
+    return std::atoi(a.parent_path().filename().c_str()) <
+           std::atoi(b.parent_path().filename().c_str());
+  });
+  return found.back().string();
+}
+
+// A TCP port on 127.0.0.1 nobody listens on right now.
+int freePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port");
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+std::string tail(const std::string& file) {
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::string out;
+  for (std::size_t i = lines.size() > 20 ? lines.size() - 20 : 0; i < lines.size(); ++i) {
+    out += "\n  " + lines[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+TemporaryPostgres::TemporaryPostgres(std::string database) : database_(std::move(database)) {
+  binDir_ = findBinDir();
+  std::string pattern = (fs::temp_directory_path() / "commsvc-pg-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  root_ = pattern;
+  dataDir_ = root_ + "/data";
+  socketDir_ = root_ + "/sock";
+  logFile_ = root_ + "/server.log";
+  fs::create_directories(socketDir_);
+  asPostgres_ = ::geteuid() == 0;
+  if (asPostgres_) {
+    const passwd* pw = ::getpwnam("postgres");
+    if (pw == nullptr) throw std::runtime_error("running as root but there is no user 'postgres'");
+    for (const auto& path : {root_, socketDir_}) {
+      if (::chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+        throw std::runtime_error("cannot chown " + path + " to postgres");
+      }
+    }
+  }
+  run("initdb -D " + dataDir_ + " -A trust -U postgres -E UTF8 --no-locale --no-sync", "initdb");
+  port_ = freePort();
+  start();
+  run("createdb -h " + socketDir_ + " -p " + std::to_string(port_) + " -U postgres " + database_,
+      "createdb");
+}
+
+TemporaryPostgres::~TemporaryPostgres() {
+  try {
+    stop();
+  } catch (...) {
+  }
+  std::error_code ec;
+  fs::remove_all(root_, ec);
+}
+
+std::string TemporaryPostgres::url() const {
+  return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/" + database_;
+}
+
+void TemporaryPostgres::start() {
+  if (running_) return;
+  run("pg_ctl -w -t 30 -D " + dataDir_ + " -l " + logFile_ + " -o \"-p " + std::to_string(port_) +
+          " -k " + socketDir_ + " -c listen_addresses=127.0.0.1 -c fsync=off\" start",
+      "pg_ctl start");
+  running_ = true;
+}
+
+void TemporaryPostgres::stop() {
+  if (!running_) return;
+  running_ = false;
+  run("pg_ctl -w -t 30 -D " + dataDir_ + " -m fast stop", "pg_ctl stop");
+}
+
+void TemporaryPostgres::run(const std::string& command, const std::string& what) {
+  const std::string program = binDir_.empty() ? command : binDir_ + "/" + command;
+  const std::string output = root_ + "/" + what.substr(0, what.find(' ')) + ".out";
+  std::string line = asPostgres_ ? "runuser -u postgres -- " + program : program;
+  line += " >>" + output + " 2>&1";
+  if (std::system(line.c_str()) != 0) {
+    throw std::runtime_error(what + " failed: " + line + tail(output) + tail(logFile_));
+  }
+}
+
+}  // namespace commsvc::testing

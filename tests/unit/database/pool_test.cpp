@@ -1,0 +1,138 @@
+#include <atomic>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "database_fixture.hpp"
+
+namespace commsvc::database {
+namespace {
+
+using namespace std::chrono_literals;
+
+long long count(ConnectionPool& pool, const std::string& sql) {
+  long long n = 0;
+  pool.transaction([&](pqxx::work& tx) { n = tx.exec1(sql)[0].as<long long>(); });
+  return n;
+}
+
+TEST(ConnectTimeout, AddedToUrlsAndConninfo) {
+  EXPECT_EQ(withConnectTimeout("postgresql://u@h:1/db", 5s),
+            "postgresql://u@h:1/db?connect_timeout=5");
+  EXPECT_EQ(withConnectTimeout("postgres://h/db?sslmode=disable", 3s),
+            "postgres://h/db?sslmode=disable&connect_timeout=3");
+  EXPECT_EQ(withConnectTimeout("host=h dbname=db", 7s), "host=h dbname=db connect_timeout=7");
+  EXPECT_EQ(withConnectTimeout("postgresql://h/db?connect_timeout=9", 3s),
+            "postgresql://h/db?connect_timeout=9");
+}
+
+TEST(Lazy, ConstructorNeverConnects) {
+  PoolSettings s;
+  s.url = "postgresql://postgres@127.0.0.1:1/none";  // nothing listens on port 1
+  s.connectTimeout = 1s;
+  s.maxAttempts = 2;
+  s.retryBackoff = 10ms;
+  ConnectionPool pool(s);  // must not throw
+  EXPECT_EQ(pool.openConnections(), 0u);
+  std::string error;
+  EXPECT_FALSE(pool.ping(&error));
+  EXPECT_FALSE(error.empty());
+  EXPECT_THROW(pool.transaction([](pqxx::work&) {}), pqxx::broken_connection);
+}
+
+TEST_F(DatabaseTest, CommitsAndRollsBackOnException) {
+  ConnectionPool pool(settings());
+  EXPECT_EQ(pool.openConnections(), 0u);
+  EXPECT_TRUE(pool.ping());
+  pool.transaction([](pqxx::work& tx) { tx.exec("CREATE TABLE t_commit (v int)"); });
+  pool.transaction([](pqxx::work& tx) { tx.exec_params("INSERT INTO t_commit VALUES ($1)", 1); });
+  EXPECT_THROW(pool.transaction([](pqxx::work& tx) {
+    tx.exec_params("INSERT INTO t_commit VALUES ($1)", 2);
+    throw std::logic_error("handler failed");
+  }),
+               std::logic_error);
+  EXPECT_THROW(pool.transaction([](pqxx::work& tx) {
+    tx.exec_params("INSERT INTO t_commit VALUES ($1)", 3);
+    tx.exec("SELECT * FROM no_such_table");
+  }),
+               pqxx::sql_error);
+  EXPECT_EQ(count(pool, "SELECT count(*) FROM t_commit"), 1);
+  EXPECT_EQ(count(pool, "SELECT max(v) FROM t_commit"), 1);
+  EXPECT_EQ(pool.openConnections(), 1u);  // the connection survived the errors
+}
+
+TEST_F(DatabaseTest, TwoConnectionsServeEightThreads) {
+  ConnectionPool pool(settings(2));
+  pool.transaction([](pqxx::work& tx) {
+    tx.exec("CREATE TABLE t_counter (n int); INSERT INTO t_counter VALUES (0)");
+  });
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        try {
+          pool.transaction([](pqxx::work& tx) { tx.exec("UPDATE t_counter SET n = n + 1"); });
+        } catch (const std::exception&) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(count(pool, "SELECT n FROM t_counter"), 400);
+  EXPECT_LE(pool.openConnections(), 2u);
+}
+
+TEST_F(DatabaseTest, AcquireTimesOutWhenAllConnectionsAreHeld) {
+  auto s = settings(1);
+  s.acquireTimeout = 200ms;
+  ConnectionPool pool(s);
+  std::promise<void> holding, release;
+  auto released = release.get_future().share();
+  std::thread holder([&] {
+    pool.transaction([&](pqxx::work&) {
+      holding.set_value();
+      released.wait();
+    });
+  });
+  holding.get_future().wait();
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_THROW(pool.transaction([](pqxx::work&) {}), std::runtime_error);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 190ms);
+  release.set_value();
+  holder.join();
+  EXPECT_TRUE(pool.ping());  // the slot came back
+}
+
+TEST_F(DatabaseTest, ReconnectsAfterPostgresRestart) {
+  ConnectionPool pool(settings(2));
+  pool.transaction([](pqxx::work& tx) { tx.exec("CREATE TABLE t_restart (v int)"); });
+  server().stop();
+  server().start();
+  int runs = 0;
+  pool.transaction([&](pqxx::work& tx) {
+    ++runs;
+    tx.exec_params("INSERT INTO t_restart VALUES ($1)", 7);
+  });
+  EXPECT_GE(runs, 1);
+  EXPECT_EQ(count(pool, "SELECT count(*) FROM t_restart"), 1);
+  EXPECT_TRUE(pool.ping());
+}
+
+TEST_F(DatabaseTest, FailsWhenPostgresStaysDown) {
+  auto s = settings(1);
+  s.maxAttempts = 2;
+  ConnectionPool pool(s);
+  EXPECT_TRUE(pool.ping());
+  server().stop();
+  EXPECT_THROW(pool.transaction([](pqxx::work& tx) { tx.exec("SELECT 1"); }),
+               pqxx::broken_connection);
+  EXPECT_FALSE(pool.ping());
+  server().start();
+  EXPECT_TRUE(pool.ping());
+}
+
+}  // namespace
+}  // namespace commsvc::database
