@@ -275,13 +275,14 @@ MimeMessage buildMimeMessage(const Message& message, const SenderDefaults& defau
 
   if (message.htmlBody.empty()) {
     appendPart(data, "text/plain", message.textBody);
-    data += "\r\n";
+    // The message ends with a line break (not doubled when the text has one).
+    if (data.size() < 2 || data.compare(data.size() - 2, 2, "\r\n") != 0) data += "\r\n";
     return out;
   }
   // "=_" never occurs in quoted-printable output, so the boundary cannot
   // collide with either part.
   const std::string boundary = "=_commsvc_" + randomHex(12);
-  data += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n";
+  data += "Content-Type: multipart/alternative;\r\n boundary=\"" + boundary + "\"\r\n\r\n";
   data += "This is a multi-part message in MIME format.\r\n";
   data += "\r\n--" + boundary + "\r\n";
   appendPart(data, "text/plain", message.textBody);

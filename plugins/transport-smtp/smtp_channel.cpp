@@ -41,8 +41,9 @@ struct SlistDeleter {
 // keeps its connection open between transfers.
 struct SmtpChannel::Handle {
   CURL* curl = nullptr;
-  bool used = false;      // a transfer ran on it before
-  std::string lastReply;  // last reply line read from the server
+  bool used = false;       // a transfer ran on it before
+  std::string lastReply;   // last reply line read from the server
+  std::string errorReply;  // last 4xx/5xx reply line (QUIT's 221 may follow it)
   char errorBuffer[CURL_ERROR_SIZE] = {};
   const std::string* upload = nullptr;  // the message being sent
   std::size_t uploadOffset = 0;
@@ -65,7 +66,9 @@ struct SmtpChannel::Handle {
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
     const auto lineStart = text.find_last_of('\n');
     if (lineStart != std::string_view::npos) text.remove_prefix(lineStart + 1);
-    if (!text.empty()) self->lastReply.assign(text);
+    if (text.empty()) return 0;
+    self->lastReply.assign(text);
+    if (replyCodeOf(text) >= 400) self->errorReply.assign(text);
     return 0;
   }
 };
@@ -190,11 +193,11 @@ DeliveryResult SmtpChannel::send(Handle& handle, const MimeMessage& mime) {
     handle.upload = &mime.data;
     handle.uploadOffset = 0;
     handle.lastReply.clear();
+    handle.errorReply.clear();
     handle.errorBuffer[0] = '\0';
     rc = curl_easy_perform(curl);
-    code = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    if (code == 0) code = replyCodeOf(handle.lastReply);
+    code = replyCodeOf(handle.errorReply);
+    if (code == 0) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
     const bool noReply = handle.lastReply.empty();
     if (!(reused && noReply &&
           (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING))) {
@@ -207,7 +210,8 @@ DeliveryResult SmtpChannel::send(Handle& handle, const MimeMessage& mime) {
   if (rc == CURLE_OK) return DeliveryResult::delivered();
 
   std::string detail;
-  if (!handle.lastReply.empty()) detail = "server replied: " + handle.lastReply + "; ";
+  const std::string& reply = handle.errorReply.empty() ? handle.lastReply : handle.errorReply;
+  if (!reply.empty()) detail = "server replied: " + reply + "; ";
   detail += "curl: ";
   detail += handle.errorBuffer[0] != '\0' ? handle.errorBuffer : curl_easy_strerror(rc);
   if (code >= 500 && code <= 599) return DeliveryResult::permanent(std::move(detail));

@@ -1,0 +1,263 @@
+#include "smtp_channel.hpp"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commsvc/config.hpp"
+#include "fake_context.hpp"
+#include "mime_decode.hpp"
+#include "smtp_sink_process.hpp"
+
+namespace commsvc::plugins::transport_smtp {
+namespace {
+
+using namespace transport_smtp::testing;
+using commsvc::testing::FakeLogger;
+using commsvc::testing::FakeMetrics;
+using Status = DeliveryResult::Status;
+using std::chrono::milliseconds;
+
+SmtpSettings settingsFor(int port) {
+  SmtpSettings settings;
+  settings.host = "127.0.0.1";
+  settings.port = port;
+  settings.tls = TlsMode::None;
+  settings.sender = {"service@example.net", "Kommunikation"};
+  settings.connectTimeout = milliseconds(1000);
+  settings.timeout = milliseconds(5000);
+  settings.poolSize = 2;
+  settings.heloDomain = "client.test";
+  return settings;
+}
+
+Message messageNumber(int n) {
+  Message message;
+  message.id = std::to_string(n);
+  message.toAddress = "user" + std::to_string(n) + "@example.com";
+  message.toName = "Jürgen Nummer " + std::to_string(n);
+  message.subject = "Bestätigung Nr. " + std::to_string(n);
+  message.textBody = "Hallo Jürgen,\nalles gut.\n";
+  message.htmlBody = "<p>Hallo <b>Jürgen</b>, alles gut.</p>\n";
+  return message;
+}
+
+class SmtpChannelTest : public ::testing::Test {
+ protected:
+  FakeLogger logger_;
+  FakeMetrics metrics_;
+};
+
+TEST_F(SmtpChannelTest, DeliversOneMessageWithHeadersAndBothParts) {
+  SmtpSinkProcess sink;
+  SmtpChannel channel(settingsFor(sink.port()), logger_, metrics_);
+
+  const auto result = channel.deliver(messageNumber(1));
+  ASSERT_TRUE(result.ok()) << result.detail;
+
+  const auto messages = sink.messages();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(sink.envelopes()[0], "MAIL FROM:service@example.net\nRCPT TO:user1@example.com\n");
+  const Entity email = parseEntity(messages[0]);
+  EXPECT_EQ(email.header("from"), "\"Kommunikation\" <service@example.net>");
+  EXPECT_EQ(decodeHeaderWords(email.header("to")), "Jürgen Nummer 1");
+  EXPECT_NE(email.header("to").find("<user1@example.com>"), std::string::npos);
+  EXPECT_EQ(decodeHeaderWords(email.header("subject")), "Bestätigung Nr. 1");
+  EXPECT_NE(email.header("message-id").find("@example.net>"), std::string::npos);
+  EXPECT_FALSE(email.header("date").empty());
+  EXPECT_EQ(email.header("mime-version"), "1.0");
+  const auto parts = partsOf(email);
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(decodeQuotedPrintable(parts[0].body), "Hallo Jürgen,\r\nalles gut.\r\n");
+  EXPECT_EQ(decodeQuotedPrintable(parts[1].body), "<p>Hallo <b>Jürgen</b>, alles gut.</p>\r\n");
+  EXPECT_EQ(metrics_.value("smtp_messages_sent_total"), 1);
+  EXPECT_EQ(metrics_.value("smtp_failures_total"), 0);
+}
+
+TEST_F(SmtpChannelTest, HugeSingleLineBodyPassesAServerThatRefusesLongLines) {
+  SmtpSinkProcess sink;  // aiosmtpd answers "500 Line too long" above 1000 octets
+  SmtpChannel channel(settingsFor(sink.port()), logger_, metrics_);
+  Message message = messageNumber(1);
+  message.textBody.clear();
+  while (message.textBody.size() < 5000) message.textBody += "Sehr lange Zeile ohne Umbruch ö ";
+  message.htmlBody = "<div>" + std::string(5000, 'y') + "</div>";
+
+  const auto result = channel.deliver(message);
+  ASSERT_TRUE(result.ok()) << result.detail;
+  ASSERT_EQ(sink.messages().size(), 1u);
+  const auto parts = partsOf(parseEntity(sink.messages()[0]));
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(decodeQuotedPrintable(parts[0].body), message.textBody);
+  EXPECT_EQ(decodeQuotedPrintable(parts[1].body), message.htmlBody);
+}
+
+TEST_F(SmtpChannelTest, InvalidHeadersFailPermanentlyWithoutAnyConnection) {
+  SmtpSinkProcess sink;
+  SmtpChannel channel(settingsFor(sink.port()), logger_, metrics_);  // must not connect
+
+  Message badSubject = messageNumber(1);
+  badSubject.subject = "Hi\r\nBcc: victim@example.com";
+  const auto first = channel.deliver(badSubject);
+  EXPECT_EQ(first.status, Status::PermanentFailure);
+  EXPECT_NE(first.detail.find("subject"), std::string::npos) << first.detail;
+
+  Message badRecipient = messageNumber(2);
+  badRecipient.toAddress = "user@example.com\nRCPT TO:<other@example.com>";
+  EXPECT_EQ(channel.deliver(badRecipient).status, Status::PermanentFailure);
+
+  Message badName = messageNumber(3);
+  badName.toName = "Max\rMustermann";
+  EXPECT_EQ(channel.deliver(badName).status, Status::PermanentFailure);
+
+  EXPECT_EQ(sink.connections(), 0);
+  EXPECT_TRUE(sink.messages().empty());
+  EXPECT_EQ(metrics_.value("smtp_failures_total"), 3);
+}
+
+TEST_F(SmtpChannelTest, Reply5xxIsPermanentWithTheServerText) {
+  SmtpSinkProcess sink({"--always-fail-code", "550", "--fail-text", "5.7.1 Relaying denied here"});
+  SmtpChannel channel(settingsFor(sink.port()), logger_, metrics_);
+
+  const auto result = channel.deliver(messageNumber(1));
+  EXPECT_EQ(result.status, Status::PermanentFailure);
+  EXPECT_NE(result.detail.find("550 5.7.1 Relaying denied here"), std::string::npos)
+      << result.detail;
+  EXPECT_TRUE(sink.messages().empty());
+  EXPECT_EQ(metrics_.value("smtp_failures_total"), 1);
+}
+
+TEST_F(SmtpChannelTest, RecipientRefusedWith5xxIsPermanent) {
+  SmtpSinkProcess sink(
+      {"--always-fail-code", "550", "--fail-on", "rcpt", "--fail-text", "5.1.1 No such user"});
+  SmtpChannel channel(settingsFor(sink.port()), logger_, metrics_);
+
+  const auto result = channel.deliver(messageNumber(1));
+  EXPECT_EQ(result.status, Status::PermanentFailure);
+  EXPECT_NE(result.detail.find("550 5.1.1 No such user"), std::string::npos) << result.detail;
+}
+
+TEST_F(SmtpChannelTest, Reply4xxIsTransientAndARetrySucceeds) {
+  SmtpSinkProcess sink(
+      {"--fail-first", "2", "--fail-code", "451", "--fail-text", "4.3.0 Try again later"});
+  SmtpChannel channel(settingsFor(sink.port()), logger_, metrics_);
+
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto result = channel.deliver(messageNumber(1));
+    EXPECT_EQ(result.status, Status::TransientFailure);
+    EXPECT_NE(result.detail.find("451 4.3.0 Try again later"), std::string::npos) << result.detail;
+  }
+  const auto third = channel.deliver(messageNumber(1));
+  EXPECT_TRUE(third.ok()) << third.detail;
+  EXPECT_EQ(sink.messages().size(), 1u);
+  EXPECT_EQ(metrics_.value("smtp_failures_total"), 2);
+  EXPECT_EQ(metrics_.value("smtp_messages_sent_total"), 1);
+}
+
+TEST_F(SmtpChannelTest, ManyMessagesFromManyThreadsReuseThePooledConnections) {
+  SmtpSinkProcess sink;
+  SmtpChannel channel(settingsFor(sink.port()), logger_, metrics_);  // pool_size 2
+
+  std::atomic<int> delivered{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        const auto result = channel.deliver(messageNumber(t * 5 + i));
+        if (result.ok()) ++delivered;
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+
+  EXPECT_EQ(delivered.load(), 20);
+  EXPECT_EQ(sink.messages().size(), 20u);
+  EXPECT_GE(sink.connections(), 1);
+  EXPECT_LE(sink.connections(), 2);
+}
+
+TEST_F(SmtpChannelTest, AuthenticatesWithUsernameAndPassword) {
+  SmtpSinkProcess sink({"--auth", "mailer:s3cret"});
+  SmtpSettings settings = settingsFor(sink.port());
+  settings.username = "mailer";
+  settings.password = "s3cret";
+  SmtpChannel good(settings, logger_, metrics_);
+  const auto ok = good.deliver(messageNumber(1));
+  EXPECT_TRUE(ok.ok()) << ok.detail;
+
+  settings.password = "wrong";
+  SmtpChannel bad(settings, logger_, metrics_);
+  const auto refused = bad.deliver(messageNumber(2));
+  EXPECT_EQ(refused.status, Status::PermanentFailure);
+  EXPECT_NE(refused.detail.find("535"), std::string::npos) << refused.detail;
+  EXPECT_EQ(sink.messages().size(), 1u);
+}
+
+TEST_F(SmtpChannelTest, UnreachablePortIsTransientAndQuick) {
+  SmtpChannel channel(settingsFor(unusedPort()), logger_, metrics_);
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = channel.deliver(messageNumber(1));
+  EXPECT_EQ(result.status, Status::TransientFailure);
+  EXPECT_FALSE(result.detail.empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(2000));
+}
+
+TEST_F(SmtpChannelTest, SilentServerTimesOutAsTransient) {
+  // Accepts TCP connections (the kernel does) but never sends a greeting.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+  socklen_t length = sizeof(address);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+
+  SmtpSettings settings = settingsFor(ntohs(address.sin_port));
+  settings.timeout = milliseconds(400);
+  SmtpChannel channel(settings, logger_, metrics_);
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = channel.deliver(messageNumber(1));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  EXPECT_EQ(result.status, Status::TransientFailure);
+  EXPECT_NE(result.detail.find("imed out"), std::string::npos) << result.detail;
+  EXPECT_LT(elapsed, milliseconds(1500));
+}
+
+TEST_F(SmtpChannelTest, SinkExitsCleanlyOnSigterm) {
+  SmtpSinkProcess sink;
+  const int status = sink.stop();
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(SmtpSettingsTest, TlsModesAndUrls) {
+  EXPECT_EQ(parseTlsMode("none"), TlsMode::None);
+  EXPECT_EQ(parseTlsMode("starttls"), TlsMode::StartTls);
+  EXPECT_EQ(parseTlsMode("tls"), TlsMode::Implicit);
+  EXPECT_THROW(parseTlsMode("ssl"), ConfigError);
+
+  FakeLogger logger;
+  FakeMetrics metrics;
+  SmtpSettings settings = settingsFor(465);
+  settings.host = "mail.example.com";
+  settings.tls = TlsMode::Implicit;
+  EXPECT_EQ(SmtpChannel(settings, logger, metrics).url(),
+            "smtps://mail.example.com:465/client.test");
+  settings.host = "::1";
+  settings.tls = TlsMode::StartTls;
+  settings.heloDomain.clear();
+  EXPECT_EQ(SmtpChannel(settings, logger, metrics).url(), "smtp://[::1]:465/");
+  settings.poolSize = 0;
+  EXPECT_THROW(SmtpChannel(settings, logger, metrics), ConfigError);
+}
+
+}  // namespace
+}  // namespace commsvc::plugins::transport_smtp
