@@ -9,11 +9,13 @@ Run with /usr/bin/python3 (Debian's python3-aiosmtpd). Examples:
 
 Each accepted message is written to DIR/msg-NNNN.eml (the raw DATA bytes,
 written atomically) with DIR/msg-NNNN.env holding "MAIL FROM" and the
-recipients. The number of TCP connections seen is kept in
+recipients and whether TLS was used ("TLS:yes"). The number of TCP connections seen is kept in
 --connections-file (rewritten atomically on each new connection) so tests
 can check connection reuse. With --port 0 the kernel picks a free port; it
 is printed on stdout and written to --port-file. SIGTERM/SIGINT stop it
-cleanly (exit 0). aiosmtpd itself refuses lines over 1000 octets with
+cleanly (exit 0). --tls starttls|implicit serves TLS with a fresh self-signed
+certificate (made with the openssl CLI) unless --tls-cert/--tls-key are given;
+--auth USER:PASSWORD requires AUTH. aiosmtpd itself refuses lines over 1000 octets with
 "500 Line too long", like strict production servers.
 """
 
@@ -23,6 +25,8 @@ import logging
 import os
 import signal
 import socket
+import ssl
+import subprocess
 import sys
 import warnings
 
@@ -70,9 +74,11 @@ class SinkHandler:
                 return failure
         self.stored += 1
         base = os.path.join(self.args.dir, f"msg-{self.stored:04d}")
+        tls = server.transport.get_extra_info("ssl_object") is not None
         write_atomically(base + ".env",
                          "MAIL FROM:" + str(envelope.mail_from) + "\n" +
-                         "".join("RCPT TO:" + r + "\n" for r in envelope.rcpt_tos))
+                         "".join("RCPT TO:" + r + "\n" for r in envelope.rcpt_tos) +
+                         f"TLS:{'yes' if tls else 'no'}\n")
         write_atomically(base + ".eml", envelope.original_content or b"")
         return f"250 OK queued as {self.stored}"
 
@@ -88,6 +94,18 @@ class CountingSMTP(SMTP):
         if CountingSMTP.connections_file:
             write_atomically(CountingSMTP.connections_file, f"{CountingSMTP.connections}\n")
         super().connection_made(transport)
+
+
+def certificate(args):
+    """(cert, key) paths: the given ones, or a self-signed pair made in --dir."""
+    if args.tls_cert:
+        return args.tls_cert, args.tls_key
+    cert = os.path.join(args.dir, "sink-cert.pem")
+    key = os.path.join(args.dir, "sink-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
 
 
 def parse_args(argv):
@@ -108,6 +126,10 @@ def parse_args(argv):
     parser.add_argument("--fail-on", choices=["data", "rcpt"], default="data",
                         help="which command the failure replies to")
     parser.add_argument("--auth", help="require AUTH with USER:PASSWORD (plain text allowed)")
+    parser.add_argument("--tls", choices=["none", "starttls", "implicit"], default="none",
+                        help="offer and require STARTTLS, or speak TLS from the first byte")
+    parser.add_argument("--tls-cert", help="PEM certificate; default: a fresh self-signed one")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     return parser.parse_args(argv)
 
 
@@ -132,12 +154,20 @@ async def serve(args):
         smtp_options.update(authenticator=authenticator, auth_required=True,
                             auth_require_tls=False)
 
+    ssl_context = None
+    if args.tls != "none":
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(*certificate(args))
+        if args.tls == "starttls":
+            smtp_options.update(tls_context=ssl_context, require_starttls=True)
+
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     sock.listen(128)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: CountingSMTP(handler, **smtp_options), sock=sock)
+    server = await loop.create_server(lambda: CountingSMTP(handler, **smtp_options), sock=sock,
+                                      ssl=ssl_context if args.tls == "implicit" else None)
     port = sock.getsockname()[1]
 
     stop = asyncio.Event()

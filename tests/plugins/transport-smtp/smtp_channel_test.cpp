@@ -64,7 +64,8 @@ TEST_F(SmtpChannelTest, DeliversOneMessageWithHeadersAndBothParts) {
 
   const auto messages = sink.messages();
   ASSERT_EQ(messages.size(), 1u);
-  EXPECT_EQ(sink.envelopes()[0], "MAIL FROM:service@example.net\nRCPT TO:user1@example.com\n");
+  EXPECT_EQ(sink.envelopes()[0],
+            "MAIL FROM:service@example.net\nRCPT TO:user1@example.com\nTLS:no\n");
   const Entity email = parseEntity(messages[0]);
   EXPECT_EQ(email.header("from"), "\"Kommunikation\" <service@example.net>");
   EXPECT_EQ(decodeHeaderWords(email.header("to")), "Jürgen Nummer 1");
@@ -197,6 +198,51 @@ TEST_F(SmtpChannelTest, AuthenticatesWithUsernameAndPassword) {
   EXPECT_EQ(refused.status, Status::PermanentFailure);
   EXPECT_NE(refused.detail.find("535"), std::string::npos) << refused.detail;
   EXPECT_EQ(sink.messages().size(), 1u);
+}
+
+TEST_F(SmtpChannelTest, StartTlsUpgradesTheConnection) {
+  SmtpSinkProcess sink({"--tls", "starttls"});
+  SmtpSettings settings = settingsFor(sink.port());
+  settings.tls = TlsMode::StartTls;
+  settings.verifyTls = false;  // the sink's certificate is self-signed
+  SmtpChannel channel(settings, logger_, metrics_);
+  const auto result = channel.deliver(messageNumber(1));
+  ASSERT_TRUE(result.ok()) << result.detail;
+  ASSERT_EQ(sink.envelopes().size(), 1u);
+  EXPECT_NE(sink.envelopes()[0].find("TLS:yes"), std::string::npos);
+}
+
+TEST_F(SmtpChannelTest, ImplicitTlsSpeaksTlsFromTheFirstByte) {
+  SmtpSinkProcess sink({"--tls", "implicit"});
+  SmtpSettings settings = settingsFor(sink.port());
+  settings.tls = TlsMode::Implicit;
+  settings.verifyTls = false;
+  SmtpChannel channel(settings, logger_, metrics_);
+  const auto result = channel.deliver(messageNumber(1));
+  ASSERT_TRUE(result.ok()) << result.detail;
+  ASSERT_EQ(sink.envelopes().size(), 1u);
+  EXPECT_NE(sink.envelopes()[0].find("TLS:yes"), std::string::npos);
+}
+
+TEST_F(SmtpChannelTest, UntrustedCertificateIsRefusedWhenVerifying) {
+  SmtpSinkProcess sink({"--tls", "starttls"});
+  SmtpSettings settings = settingsFor(sink.port());
+  settings.tls = TlsMode::StartTls;
+  settings.verifyTls = true;
+  SmtpChannel channel(settings, logger_, metrics_);
+  const auto result = channel.deliver(messageNumber(1));
+  EXPECT_EQ(result.status, Status::TransientFailure);
+  EXPECT_TRUE(sink.messages().empty());
+}
+
+TEST_F(SmtpChannelTest, StartTlsIsRequiredNotOptional) {
+  SmtpSinkProcess sink;  // offers no STARTTLS
+  SmtpSettings settings = settingsFor(sink.port());
+  settings.tls = TlsMode::StartTls;
+  SmtpChannel channel(settings, logger_, metrics_);
+  const auto result = channel.deliver(messageNumber(1));
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(sink.messages().empty());  // never sent in plain text
 }
 
 TEST_F(SmtpChannelTest, UnreachablePortIsTransientAndQuick) {
