@@ -4,6 +4,7 @@
 #include <future>
 #include <map>
 
+#include "database/pool.hpp"
 #include "kafka/embedded_broker.hpp"
 #include "kafka/producer.hpp"
 #include "logging/log.hpp"
@@ -24,12 +25,13 @@ kafka::Properties toProperties(const std::map<std::string, std::string>& map) {
 /// The Context handed to one plugin instance.
 class PluginContext final : public Context {
  public:
-  PluginContext(std::string name, Metrics& metrics, const KafkaSettings& kafka,
+  PluginContext(std::string name, Metrics& metrics, const KafkaSettings& kafka, Database* database,
                 Channel* channel = nullptr, Publisher* publisher = nullptr)
       : name_(std::move(name)),
         logger_(logging::makeLogger(name_)),
         metrics_(metrics),
         kafka_(kafka),
+        database_(database),
         channel_(channel),
         publisher_(publisher) {}
 
@@ -39,13 +41,14 @@ class PluginContext final : public Context {
   Channel* channel() override { return channel_; }
   Publisher* publisher() override { return publisher_; }
   const KafkaSettings& kafka() const override { return kafka_; }
-  Database* database() override { return nullptr; }  // the pool arrives with engine/src/database
+  Database* database() override { return database_; }
 
  private:
   std::string name_;
   std::unique_ptr<Logger> logger_;
   Metrics& metrics_;
   const KafkaSettings& kafka_;
+  Database* database_;
   Channel* channel_;
   Publisher* publisher_;
 };
@@ -90,6 +93,7 @@ struct Engine::State {
   logging::MetricsRegistry metrics;
   std::unique_ptr<Logger> logger = logging::makeLogger("engine");
   std::unique_ptr<kafka::EmbeddedBroker> broker;
+  std::unique_ptr<database::ConnectionPool> database;  // before the plugins: outlives them
   KafkaSettings kafka;
   std::map<std::string, Instance<Publisher>> publishers;
   std::map<std::string, Instance<Channel>> channels;
@@ -103,11 +107,21 @@ struct Engine::State {
   explicit State(ValidatedPipeline p) : pipeline(std::move(p)) {}
 };
 
-Engine::Engine(ValidatedPipeline pipeline) : state_(std::make_unique<State>(std::move(pipeline))) {
+Engine::Engine(ValidatedPipeline pipeline, bool migrate)
+    : state_(std::make_unique<State>(std::move(pipeline))) {
   State& s = *state_;
   const auto& cfg = s.pipeline.config;
   const Config& kafkaCfg = cfg.kafka;
   const Config& engineCfg = cfg.engine;
+
+  const auto migrations = pluginMigrations(s.pipeline);
+  if (!cfg.database.getString("url").empty()) {
+    s.database = std::make_unique<database::ConnectionPool>(
+        database::poolSettingsFrom(cfg.database), s.logger.get());
+    if (migrate) database::migrate(*s.database, migrations, s.logger.get());
+  } else if (!migrations.empty()) {
+    s.logger->warn("plugins ship migrations but database.url is empty: not applied");
+  }
 
   s.kafka.topic = kafkaCfg.getString("topic");
   s.kafka.group = kafkaCfg.getString("group");
@@ -140,14 +154,16 @@ Engine::Engine(ValidatedPipeline pipeline) : state_(std::make_unique<State>(std:
   for (std::size_t i = 0; i < cfg.publishers.size(); ++i) {
     const auto& block = cfg.publishers[i];
     auto& inst = s.publishers[block.name];
-    inst.context = std::make_unique<PluginContext>(block.path, s.metrics, s.kafka);
+    inst.context =
+        std::make_unique<PluginContext>(block.path, s.metrics, s.kafka, s.database.get());
     const auto* plugin = s.pipeline.registry.find(PluginKind::Publisher, block.type);
     create(plugin->info->createPublisher, s.pipeline.publisherConfigs[i], block, inst);
   }
   for (std::size_t i = 0; i < cfg.channels.size(); ++i) {
     const auto& block = cfg.channels[i];
     auto& inst = s.channels[block.name];
-    inst.context = std::make_unique<PluginContext>(block.path, s.metrics, s.kafka);
+    inst.context =
+        std::make_unique<PluginContext>(block.path, s.metrics, s.kafka, s.database.get());
     const auto* plugin = s.pipeline.registry.find(PluginKind::Channel, block.type);
     create(plugin->info->createChannel, s.pipeline.channelConfigs[i], block, inst);
   }
@@ -157,8 +173,8 @@ Engine::Engine(ValidatedPipeline pipeline) : state_(std::make_unique<State>(std:
     Publisher* publisher =
         entry.publisher.empty() ? nullptr : s.publishers.at(entry.publisher).object.get();
     auto& inst = s.handlers.emplace_back();
-    inst.context =
-        std::make_unique<PluginContext>(entry.block.path, s.metrics, s.kafka, channel, publisher);
+    inst.context = std::make_unique<PluginContext>(entry.block.path, s.metrics, s.kafka,
+                                                   s.database.get(), channel, publisher);
     const auto* plugin = s.pipeline.registry.find(PluginKind::Handler, entry.block.type);
     create(plugin->info->createHandler, s.pipeline.handlerConfigs[i], entry.block, inst);
     s.router.add(entry.event, *inst.object);
@@ -199,6 +215,27 @@ Engine::Engine(ValidatedPipeline pipeline) : state_(std::make_unique<State>(std:
 }
 
 Engine::~Engine() = default;
+
+std::vector<database::PluginMigrations> pluginMigrations(const ValidatedPipeline& pipeline) {
+  std::vector<database::PluginMigrations> out;
+  for (const auto& plugin : pipeline.registry.plugins()) {
+    if (plugin.info->migrationCount == 0) continue;
+    out.push_back({plugin.info->name, {plugin.info->migrations, plugin.info->migrationCount}});
+  }
+  return out;
+}
+
+std::vector<database::AppliedMigration> migratePipeline(const ValidatedPipeline& pipeline) {
+  const auto migrations = pluginMigrations(pipeline);
+  database::checkMigrations(migrations);
+  if (migrations.empty()) return {};
+  if (pipeline.config.database.getString("url").empty()) {
+    throw std::runtime_error("plugins ship migrations but database.url is empty");
+  }
+  auto logger = logging::makeLogger("migrate");
+  database::ConnectionPool pool(database::poolSettingsFrom(pipeline.config.database), logger.get());
+  return database::migrate(pool, migrations, logger.get());
+}
 
 RunResult Engine::run(const std::atomic<bool>& stop) {
   State& s = *state_;

@@ -2,8 +2,10 @@
 
 #include <atomic>
 #include <memory>
+#include <vector>
 
 #include "app/pipeline.hpp"
+#include "database/migrations.hpp"
 
 namespace commsvc::app {
 
@@ -19,10 +21,13 @@ enum class RunResult {
 /// and the consumer loop, built from a validated pipeline.
 class Engine {
  public:
-  /// Instantiates everything (plugin factories run here). Throws
-  /// config::ConfigErrors when a factory refuses its configuration, naming
-  /// the block, and std::runtime_error for other start-up failures.
-  explicit Engine(ValidatedPipeline pipeline);
+  /// Instantiates everything (plugin factories run here). When
+  /// `database.url` is set, creates the PostgreSQL pool (connecting lazily)
+  /// handed to every plugin and, when `migrate` is true, first applies the
+  /// plugins' pending migrations (database::MigrationError when refused).
+  /// Throws config::ConfigErrors when a factory refuses its configuration,
+  /// naming the block, and std::runtime_error for other start-up failures.
+  explicit Engine(ValidatedPipeline pipeline, bool migrate = true);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -35,5 +40,15 @@ class Engine {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+/// The migrations every plugin of `pipeline` ships (by PluginInfo::name);
+/// plugins that ship none are left out.
+std::vector<database::PluginMigrations> pluginMigrations(const ValidatedPipeline& pipeline);
+
+/// `commsvc migrate`: applies the pending migrations of the pipeline's
+/// plugins through a pool built from its `database:` block and returns what
+/// was applied. Throws std::runtime_error when plugins ship migrations but
+/// `database.url` is empty, database::MigrationError when refused or failed.
+std::vector<database::AppliedMigration> migratePipeline(const ValidatedPipeline& pipeline);
 
 }  // namespace commsvc::app

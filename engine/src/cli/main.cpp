@@ -1,4 +1,4 @@
-// The commsvc command line: run, validate, plugins, produce, broker.
+// The commsvc command line: run, validate, migrate, plugins, produce, broker.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <pthread.h>
@@ -200,6 +200,12 @@ int main(int argc, char** argv) {
   std::string configFile = "pipelines.yaml";
   auto* run = cli.add_subcommand("run", "Run the pipelines of a configuration file");
   run->add_option("-c,--config", configFile, "pipelines.yaml to run")->capture_default_str();
+  bool noMigrate = false;
+  run->add_flag("--no-migrate", noMigrate, "Do not apply the plugins' pending database migrations");
+  auto* migrateCmd = cli.add_subcommand(
+      "migrate", "Apply the plugins' pending database migrations and print what was applied");
+  migrateCmd->add_option("-c,--config", configFile, "pipelines.yaml naming the database")
+      ->capture_default_str();
   auto* validate = cli.add_subcommand(
       "validate", "Check a configuration file and its plugins; no network, no side effects");
   validate->add_option("-c,--config", configFile, "pipelines.yaml to check")
@@ -254,11 +260,20 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*plugins) return listPlugins(pluginDirs);
+    if (*migrateCmd) {
+      const auto applied = app::migratePipeline(app::validatePipeline(configFile, pluginDirs));
+      for (const auto& m : applied) {
+        std::cout << "applied " << m.plugin << " " << m.version << ": " << m.name << "\n";
+      }
+      if (applied.empty()) std::cout << "no pending migrations\n";
+      return 0;
+    }
     installSignalThread();
     if (*produceCmd) return produce(configFile, type, key, payload, count);
     if (*broker) return runBroker(partitions, topics, bootstrapFile);
     if (*run) {
-      auto engine = std::make_unique<app::Engine>(app::validatePipeline(configFile, pluginDirs));
+      auto engine =
+          std::make_unique<app::Engine>(app::validatePipeline(configFile, pluginDirs), !noMigrate);
       const auto result = engine->run(gStop);
       if (result == app::RunResult::Stuck) std::_Exit(0);  // a handler still runs: don't unload
       engine.reset();
