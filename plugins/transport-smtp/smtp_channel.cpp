@@ -125,6 +125,11 @@ SmtpChannel::HandlePtr SmtpChannel::createHandle() const {
                    static_cast<long>(settings_.connectTimeout.count()));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.timeout.count()));
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  // Also bounds the QUIT exchange when a pooled handle is closed (libcurl's
+  // default waits up to 120 s for a reply); whole seconds, at least one.
+  curl_easy_setopt(
+      curl, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+      static_cast<long>(std::max<std::int64_t>(1, (settings_.timeout.count() + 999) / 1000)));
   curl_easy_setopt(
       curl, CURLOPT_USE_SSL,
       static_cast<long>(settings_.tls == TlsMode::StartTls ? CURLUSESSL_ALL : CURLUSESSL_NONE));

@@ -125,6 +125,8 @@ def parse_args(argv):
                         help="text after the failure reply code")
     parser.add_argument("--fail-on", choices=["data", "rcpt"], default="data",
                         help="which command the failure replies to")
+    parser.add_argument("--idle-timeout", type=float, default=300,
+                        help="close a connection idle for this many seconds")
     parser.add_argument("--auth", help="require AUTH with USER:PASSWORD (plain text allowed)")
     parser.add_argument("--tls", choices=["none", "starttls", "implicit"], default="none",
                         help="offer and require STARTTLS, or speak TLS from the first byte")
@@ -139,7 +141,8 @@ async def serve(args):
     if args.connections_file:
         write_atomically(args.connections_file, "0\n")
 
-    smtp_options = {"hostname": "sink.test", "ident": "commsvc test sink"}
+    smtp_options = {"hostname": "sink.test", "ident": "commsvc test sink",
+                    "timeout": args.idle_timeout}
     if args.auth:
         user, _, password = args.auth.partition(":")
 

@@ -183,6 +183,20 @@ TEST_F(SmtpChannelTest, ManyMessagesFromManyThreadsReuseThePooledConnections) {
   EXPECT_LE(sink.connections(), 2);
 }
 
+TEST_F(SmtpChannelTest, ConnectionClosedByTheServerWhileIdleIsReplaced) {
+  SmtpSinkProcess sink({"--idle-timeout", "0.3"});
+  SmtpSettings settings = settingsFor(sink.port());
+  settings.poolSize = 1;
+  SmtpChannel channel(settings, logger_, metrics_);
+  const auto first = channel.deliver(messageNumber(1));
+  ASSERT_TRUE(first.ok()) << first.detail;
+  std::this_thread::sleep_for(milliseconds(600));  // the sink drops the idle connection
+  const auto second = channel.deliver(messageNumber(2));
+  EXPECT_TRUE(second.ok()) << second.detail;
+  EXPECT_EQ(sink.messages().size(), 2u);
+  EXPECT_EQ(sink.connections(), 2);
+}
+
 TEST_F(SmtpChannelTest, AuthenticatesWithUsernameAndPassword) {
   SmtpSinkProcess sink({"--auth", "mailer:s3cret"});
   SmtpSettings settings = settingsFor(sink.port());
