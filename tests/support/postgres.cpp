@@ -86,7 +86,7 @@ TemporaryPostgres::TemporaryPostgres(std::string database) : database_(std::move
       }
     }
   }
-  run("initdb -D " + dataDir_ + " -A trust -U postgres -E UTF8 --no-locale --no-sync", "initdb");
+  copyTemplate();
   port_ = freePort();
   start();
   run("createdb -h " + socketDir_ + " -p " + std::to_string(port_) + " -U postgres " + database_,
@@ -118,6 +118,28 @@ void TemporaryPostgres::stop() {
   if (!running_) return;
   running_ = false;
   run("pg_ctl -w -t 30 -D " + dataDir_ + " -m fast stop", "pg_ctl stop");
+}
+
+void TemporaryPostgres::copyTemplate() {
+  // initdb takes most of the start-up time: do it once per machine (per
+  // user and server version) into a template, then copy that.
+  std::string key = binDir_;
+  std::replace(key.begin(), key.end(), '/', '_');
+  const std::string tmp = fs::temp_directory_path().string();
+  const std::string templateDir = tmp + "/commsvc-pg-template-" + std::to_string(::geteuid()) + key;
+  if (!fs::exists(templateDir + "/PG_VERSION")) {
+    const std::string staging = root_ + "/template";
+    run("initdb -D " + staging + " -A trust -U postgres -E UTF8 --no-locale --no-sync", "initdb");
+    std::error_code ec;
+    fs::rename(staging, templateDir, ec);  // atomic; loses harmlessly to a concurrent test
+  }
+  const std::string copy = "cp -a " + templateDir + " " + dataDir_;
+  if (std::system(copy.c_str()) != 0 || !fs::exists(dataDir_ + "/PG_VERSION")) {
+    // A broken template: initialise this instance directly.
+    std::error_code ec;
+    fs::remove_all(dataDir_, ec);
+    run("initdb -D " + dataDir_ + " -A trust -U postgres -E UTF8 --no-locale --no-sync", "initdb");
+  }
 }
 
 void TemporaryPostgres::run(const std::string& command, const std::string& what) {

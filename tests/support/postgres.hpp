@@ -4,7 +4,8 @@
 
 namespace commsvc::testing {
 
-/// A throw-away PostgreSQL server for tests: initdb into a fresh temporary
+/// A throw-away PostgreSQL server for tests: a copy of a cached initdb
+/// template (made once per user and server version under $TMPDIR) in a fresh temporary
 /// directory, started on a free 127.0.0.1 port with its own socket
 /// directory and trust authentication, with one database created. Works as
 /// root (the server runs as user `postgres` through runuser) and as any
@@ -29,6 +30,8 @@ class TemporaryPostgres {
   void start();
 
  private:
+  // Fills dataDir_ from a cached initdb template (made on first use).
+  void copyTemplate();
   // Runs `command` (as postgres when root); throws with the log on failure.
   void run(const std::string& command, const std::string& what);
 
