@@ -9,12 +9,16 @@ namespace {
 /// Defaults applied before the user's properties (which may override them).
 /// The prefetch limits are raised: with librdkafka's defaults the consumer
 /// stalls whenever 100k messages / 64 MB are queued (see ENV-NOTES).
+/// fetch.wait.max.ms is short because a broker answers a connection's
+/// requests in order: an offset commit queued behind a long-polling fetch
+/// waits for it, and the engine's in-flight window only moves on commits
+/// (bench: 100 ms -> 41k records/s, 10 ms -> 750k records/s).
 const Properties kConsumerDefaults = {
     {"auto.offset.reset", "earliest"},
     {"enable.partition.eof", "false"},
     {"queued.min.messages", "1000000"},
     {"queued.max.messages.kbytes", "262144"},
-    {"fetch.wait.max.ms", "100"},
+    {"fetch.wait.max.ms", "10"},
     {"socket.timeout.ms", "30000"},
     {"socket.connection.setup.timeout.ms", "10000"},
     {"session.timeout.ms", "45000"},
@@ -79,6 +83,9 @@ struct KafkaSource::Impl {
   std::string topic;
   KafkaHandle handle;
   KafkaQueue queue;
+  // Results of asynchronous commits. Kept apart from the consumer queue,
+  // where they would wait behind every prefetched message.
+  KafkaQueue commitQueue;
   bool closed = false;
   std::vector<rd_kafka_message_t*> batch;
   // Last topic handle seen and its name, to avoid a lookup per record.
@@ -138,16 +145,23 @@ struct KafkaSource::Impl {
 
   static void onCommit(rd_kafka_t*, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t* offsets, void* opaque) {
-    auto* self = static_cast<Impl*>(opaque);
-    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;  // nothing was stored
+    static_cast<Impl*>(opaque)->committed(err, offsets);
+  }
+
+  /// Reports an asynchronous commit's result to the listener.
+  void committed(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets) {
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET || offsets == nullptr) {  // nothing was stored
+      listener.onCommitted({}, "");
+      return;
+    }
     std::string error;
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       error = rd_kafka_err2str(err);
     } else {
       error = partitionErrors(offsets);
     }
-    if (!error.empty()) self->logger.warn("kafka commit failed", {{"error", error}});
-    self->listener.onCommitted(fromList(offsets), error);
+    if (!error.empty()) logger.warn("kafka commit failed", {{"error", error}});
+    listener.onCommitted(fromList(offsets), error);
   }
 
   static void onError(rd_kafka_t*, int err, const char* reason, void* opaque) {
@@ -172,7 +186,9 @@ struct KafkaSource::Impl {
   /// Commits stored offsets synchronously or not; false when a synchronous
   /// commit failed. Nothing stored is success.
   bool commitStored(bool async) {
-    const rd_kafka_resp_err_t err = rd_kafka_commit(handle.get(), nullptr, async ? 1 : 0);
+    const rd_kafka_resp_err_t err =
+        async ? rd_kafka_commit_queue(handle.get(), nullptr, commitQueue.get(), nullptr, nullptr)
+              : rd_kafka_commit(handle.get(), nullptr, 0);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return true;
     logger.warn("kafka commit failed",
                 {{"error", rd_kafka_err2str(err)}, {"async", async ? "true" : "false"}});
@@ -242,6 +258,7 @@ KafkaSource::KafkaSource(const Properties& properties, std::string topic,
     // Serve every callback (rebalance, commit, errors) from the consumer queue.
     rd_kafka_poll_set_consumer(rk);
     impl_->queue.reset(rd_kafka_queue_get_consumer(rk));
+    impl_->commitQueue.reset(rd_kafka_queue_new(rk));
 
     PartitionList subscription(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(subscription.get(), impl_->topic.c_str(),
@@ -252,6 +269,7 @@ KafkaSource::KafkaSource(const Properties& properties, std::string topic,
                                "': " + rd_kafka_err2str(err));
     }
   } catch (...) {
+    impl_->commitQueue.reset();
     impl_->queue.reset();
     impl_->handle.reset();
     delete impl_;
@@ -261,6 +279,7 @@ KafkaSource::KafkaSource(const Properties& properties, std::string topic,
 
 KafkaSource::~KafkaSource() {
   close();
+  impl_->commitQueue.reset();
   impl_->queue.reset();
   impl_->handle.reset();
   delete impl_;
@@ -268,7 +287,14 @@ KafkaSource::~KafkaSource() {
 
 std::size_t KafkaSource::poll(std::vector<Record>& out, std::size_t max,
                               std::chrono::milliseconds timeout) {
-  if (impl_->closed || max == 0) return 0;
+  if (impl_->closed) return 0;
+  while (rd_kafka_event_t* event = rd_kafka_queue_poll(impl_->commitQueue.get(), 0)) {
+    if (rd_kafka_event_type(event) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+      impl_->committed(rd_kafka_event_error(event), rd_kafka_event_topic_partition_list(event));
+    }
+    rd_kafka_event_destroy(event);
+  }
+  if (max == 0) return 0;
   auto& batch = impl_->batch;
   if (batch.size() < max) batch.resize(max);
   const ssize_t n = rd_kafka_consume_batch_queue(

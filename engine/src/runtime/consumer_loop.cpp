@@ -40,12 +40,16 @@ std::vector<kafka::PartitionOffset> ConsumerLoop::assigned() const {
 
 void ConsumerLoop::pollAndDispatch() {
   // Records beyond max_in_flight wait in held_, unprocessed: a crash never
-  // redelivers more than max_in_flight handled records. Polling goes on even
-  // at the bound (for one record at most) so callbacks keep being served.
+  // redelivers more than max_in_flight handled records. Up to another
+  // max_in_flight records are held before the partitions are paused (a
+  // pause throws away librdkafka's prefetched records and costs about a
+  // second to recover from). Polling goes on even then (one record at
+  // most) so callbacks keep being served.
   const std::size_t room =
       settings_.maxInFlight > uncommitted_ ? settings_.maxInFlight - uncommitted_ : 0;
+  const std::size_t holdLimit = room + settings_.maxInFlight;
   const std::size_t want =
-      held_.size() >= room ? 1 : std::min(settings_.pollBatch, room - held_.size());
+      held_.size() >= holdLimit ? 1 : std::min(settings_.pollBatch, holdLimit - held_.size());
   source_->poll(batch_, want, kPollTimeout);
   std::move(batch_.begin(), batch_.end(), std::back_inserter(held_));
   batch_.clear();
@@ -91,13 +95,13 @@ void ConsumerLoop::maybeCommit(bool force) {
 }
 
 void ConsumerLoop::applyFlowControl() {
-  if (!paused_ && uncommitted_ >= settings_.maxInFlight) {
+  if (!paused_ && held_.size() >= settings_.maxInFlight) {
     paused_ = true;
     pauses_.add();
-    source_->pause(assigned());
-  } else if (paused_ && uncommitted_ < settings_.maxInFlight / 2) {
+      source_->pause(assigned());
+  } else if (paused_ && held_.size() < settings_.maxInFlight / 2) {
     paused_ = false;
-    source_->resume(assigned());
+      source_->resume(assigned());
   }
 }
 

@@ -28,9 +28,10 @@ struct ConsumerLoopSettings {
 /// The poll loop: takes records from Kafka, hands them to the dispatcher,
 /// stores each partition's offset up to its last contiguous finished record
 /// and commits it. It never waits on a handler: when `maxInFlight` records
-/// are dispatched but not committed it pauses the partitions and keeps
-/// polling (so the group session stays alive) until commits catch up. So a
-/// crash redelivers at most `maxInFlight` records.
+/// are dispatched but not committed, further records are held back
+/// unprocessed (and past another `maxInFlight` held, the partitions are
+/// paused) while polling goes on, so the group session stays alive, until
+/// commits catch up. So a crash redelivers at most `maxInFlight` records.
 class ConsumerLoop final : public kafka::RebalanceListener {
  public:
   /// Creates the Kafka consumer from `properties` (bootstrap, group, ...)
