@@ -143,6 +143,8 @@ class FakeContext : public Context {
   /// Default Kafka settings.
   const KafkaSettings& kafka() const override { return kafka_; }
   Database* database() override { return nullptr; }
+  Outbox* outbox() override { return nullptr; }
+  void schedule(std::string, std::chrono::milliseconds, std::function<void()>) override {}
 
   FakeLogger logger_;               ///< the logger handed out
   FakeMetrics metrics_;             ///< the metrics handed out

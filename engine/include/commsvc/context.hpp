@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,6 +15,7 @@
 namespace commsvc {
 
 class Database;
+class Outbox;
 
 /// The Kafka settings of the pipeline, for plugins that talk to Kafka.
 struct KafkaSettings {
@@ -47,6 +50,16 @@ class Context {
   /// The PostgreSQL pool (include commsvc/database.hpp), or nullptr when
   /// `database.url` is empty. Connects lazily: never fails here.
   virtual Database* database() = 0;
+  /// For handlers with a `publisher:` and a database: the outbox whose
+  /// events go to that publisher (include commsvc/outbox.hpp); else nullptr.
+  virtual Outbox* outbox() = 0;
+  /// Runs `job` every `interval` on the engine's scheduler thread, first
+  /// soon after the pipeline starts, until shutdown begins (a running job is
+  /// waited for before plugins are destroyed). A job never overlaps itself;
+  /// an exception it throws is logged and the job runs again next interval.
+  /// Call only from a factory.
+  virtual void schedule(std::string name, std::chrono::milliseconds interval,
+                        std::function<void()> job) = 0;
 };
 
 }  // namespace commsvc

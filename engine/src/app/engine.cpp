@@ -12,6 +12,7 @@
 #include "runtime/consumer_loop.hpp"
 #include "runtime/dispatcher.hpp"
 #include "runtime/router.hpp"
+#include "runtime/scheduler.hpp"
 
 namespace commsvc::app {
 namespace {
@@ -22,35 +23,46 @@ kafka::Properties toProperties(const std::map<std::string, std::string>& map) {
   return {map.begin(), map.end()};
 }
 
+/// What every plugin instance shares: owned by the engine, outliving plugins.
+struct SharedServices {
+  Metrics& metrics;
+  const KafkaSettings& kafka;
+  Database* database;  // nullptr without database.url
+  runtime::Scheduler& scheduler;
+};
+
 /// The Context handed to one plugin instance.
 class PluginContext final : public Context {
  public:
-  PluginContext(std::string name, Metrics& metrics, const KafkaSettings& kafka, Database* database,
-                Channel* channel = nullptr, Publisher* publisher = nullptr)
+  PluginContext(std::string name, const SharedServices& shared, Channel* channel = nullptr,
+                Publisher* publisher = nullptr, Outbox* outbox = nullptr)
       : name_(std::move(name)),
         logger_(logging::makeLogger(name_)),
-        metrics_(metrics),
-        kafka_(kafka),
-        database_(database),
+        shared_(shared),
         channel_(channel),
-        publisher_(publisher) {}
+        publisher_(publisher),
+        outbox_(outbox) {}
 
   const std::string& instanceName() const override { return name_; }
   Logger& logger() override { return *logger_; }
-  Metrics& metrics() override { return metrics_; }
+  Metrics& metrics() override { return shared_.metrics; }
   Channel* channel() override { return channel_; }
   Publisher* publisher() override { return publisher_; }
-  const KafkaSettings& kafka() const override { return kafka_; }
-  Database* database() override { return database_; }
+  const KafkaSettings& kafka() const override { return shared_.kafka; }
+  Database* database() override { return shared_.database; }
+  Outbox* outbox() override { return outbox_; }
+  void schedule(std::string name, std::chrono::milliseconds interval,
+                std::function<void()> job) override {
+    shared_.scheduler.add(name_ + "/" + name, interval, std::move(job));
+  }
 
  private:
   std::string name_;
   std::unique_ptr<Logger> logger_;
-  Metrics& metrics_;
-  const KafkaSettings& kafka_;
-  Database* database_;
+  const SharedServices& shared_;
   Channel* channel_;
   Publisher* publisher_;
+  Outbox* outbox_;
 };
 
 /// Dead letters through a RawProducer, waiting for each acknowledgement.
@@ -95,6 +107,8 @@ struct Engine::State {
   std::unique_ptr<kafka::EmbeddedBroker> broker;
   std::unique_ptr<database::ConnectionPool> database;  // before the plugins: outlives them
   KafkaSettings kafka;
+  runtime::Scheduler scheduler{*logger};  // stopped before plugins are destroyed
+  SharedServices shared{metrics, kafka, nullptr, scheduler};
   std::map<std::string, Instance<Publisher>> publishers;
   std::map<std::string, Instance<Channel>> channels;
   std::vector<Instance<Handler>> handlers;
@@ -119,6 +133,7 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     s.database = std::make_unique<database::ConnectionPool>(
         database::poolSettingsFrom(cfg.database), s.logger.get());
     if (migrate) database::migrate(*s.database, migrations, s.logger.get());
+    s.shared.database = s.database.get();
   } else if (!migrations.empty()) {
     s.logger->warn("plugins ship migrations but database.url is empty: not applied");
   }
@@ -154,16 +169,14 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
   for (std::size_t i = 0; i < cfg.publishers.size(); ++i) {
     const auto& block = cfg.publishers[i];
     auto& inst = s.publishers[block.name];
-    inst.context =
-        std::make_unique<PluginContext>(block.path, s.metrics, s.kafka, s.database.get());
+    inst.context = std::make_unique<PluginContext>(block.path, s.shared);
     const auto* plugin = s.pipeline.registry.find(PluginKind::Publisher, block.type);
     create(plugin->info->createPublisher, s.pipeline.publisherConfigs[i], block, inst);
   }
   for (std::size_t i = 0; i < cfg.channels.size(); ++i) {
     const auto& block = cfg.channels[i];
     auto& inst = s.channels[block.name];
-    inst.context =
-        std::make_unique<PluginContext>(block.path, s.metrics, s.kafka, s.database.get());
+    inst.context = std::make_unique<PluginContext>(block.path, s.shared);
     const auto* plugin = s.pipeline.registry.find(PluginKind::Channel, block.type);
     create(plugin->info->createChannel, s.pipeline.channelConfigs[i], block, inst);
   }
@@ -173,8 +186,7 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     Publisher* publisher =
         entry.publisher.empty() ? nullptr : s.publishers.at(entry.publisher).object.get();
     auto& inst = s.handlers.emplace_back();
-    inst.context = std::make_unique<PluginContext>(entry.block.path, s.metrics, s.kafka,
-                                                   s.database.get(), channel, publisher);
+    inst.context = std::make_unique<PluginContext>(entry.block.path, s.shared, channel, publisher);
     const auto* plugin = s.pipeline.registry.find(PluginKind::Handler, entry.block.type);
     create(plugin->info->createHandler, s.pipeline.handlerConfigs[i], entry.block, inst);
     s.router.add(entry.event, *inst.object);
@@ -239,12 +251,14 @@ std::vector<database::AppliedMigration> migratePipeline(const ValidatedPipeline&
 
 RunResult Engine::run(const std::atomic<bool>& stop) {
   State& s = *state_;
-  const auto started = std::chrono::steady_clock::now();
-  const auto bound = std::chrono::milliseconds(s.pipeline.config.engine.getInt("shutdown_timeout_ms"));
+  const auto bound =
+      std::chrono::milliseconds(s.pipeline.config.engine.getInt("shutdown_timeout_ms"));
+  s.scheduler.start();
   const runtime::DrainResult drained = s.loop->run(stop);
+  s.scheduler.stop();
   const auto remaining = [&] {
     const auto left = bound - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::steady_clock::now() - started);
+                                  std::chrono::steady_clock::now() - s.loop->stopObservedAt());
     return std::max(left, std::chrono::milliseconds(1000));
   };
   for (auto& [name, inst] : s.publishers) {

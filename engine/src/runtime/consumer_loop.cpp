@@ -160,7 +160,8 @@ DrainResult ConsumerLoop::run(const std::atomic<bool>& stop) {
 
   logger_.info("stopping: finishing in-flight events",
                {{"pending", std::to_string(dispatcher_.pending())}});
-  const auto deadline = std::chrono::steady_clock::now() + settings_.shutdownTimeout;
+  stopObservedAt_ = std::chrono::steady_clock::now();
+  const auto deadline = stopObservedAt_ + settings_.shutdownTimeout;
   if (!paused_) {
     paused_ = true;
     source_->pause(assigned());

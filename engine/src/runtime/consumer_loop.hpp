@@ -44,6 +44,8 @@ class ConsumerLoop final : public kafka::RebalanceListener {
   /// finish within the shutdown bound, commits and leaves the group.
   /// Says whether all dispatched work finished within the bound.
   DrainResult run(const std::atomic<bool>& stop);
+  /// When run() saw the stop request (the start of the shutdown bound).
+  std::chrono::steady_clock::time_point stopObservedAt() const { return stopObservedAt_; }
 
  private:
   using PartitionKey = std::pair<std::string, std::int32_t>;
@@ -77,6 +79,7 @@ class ConsumerLoop final : public kafka::RebalanceListener {
   bool commitInFlight_ = false;
   bool paused_ = false;
   std::chrono::steady_clock::time_point lastCommit_;
+  std::chrono::steady_clock::time_point stopObservedAt_;
 };
 
 }  // namespace commsvc::runtime
