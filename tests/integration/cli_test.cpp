@@ -1,10 +1,18 @@
 // The commsvc binary's commands, run as a user would run them.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+
+#include <sstream>
+
 #include "harness.hpp"
 
 namespace commsvc::integration {
 namespace {
+
+using namespace std::chrono_literals;
 
 const std::string kData = COMMSVC_TEST_DATA_DIR;
 
@@ -74,6 +82,30 @@ TEST(Cli, VersionAndHelp) {
   for (const char* command : {"run", "validate", "plugins", "produce", "broker"}) {
     EXPECT_NE(help.find(command), std::string::npos) << command;
   }
+}
+
+TEST(Cli, JsonLogFormatWritesOneObjectPerLine) {
+  ScratchDir dir("jsonlog");
+  Process broker({commsvcBinary(), "--log-format", "json", "broker", "--bootstrap-file",
+                  (dir / "bootstrap").string()},
+                 dir / "broker.log");
+  ASSERT_TRUE(waitFor([&] { return !readFile(dir / "bootstrap").empty(); }, 10s));
+  broker.signal(SIGTERM);
+  ASSERT_EQ(broker.wait(10s), 0) << broker.log();
+  bool found = false;
+  std::istringstream lines(broker.log());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("embedded Kafka broker running") == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j.at("level"), "info");
+    EXPECT_EQ(j.at("logger"), "broker");
+    EXPECT_EQ(j.at("bootstrap"), readLines(dir / "bootstrap").at(0)) << "fields become members";
+    EXPECT_TRUE(j.contains("ts"));
+    found = true;
+  }
+  EXPECT_TRUE(found) << broker.log();
+  const auto [badCode, badOut] = runCommand({commsvcBinary(), "--log-format", "xml", "plugins"});
+  EXPECT_NE(badCode, 0) << badOut;
 }
 
 TEST(Cli, ProducePutsAWellFormedEnvelopeOnTheTopic) {
