@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <fstream>
@@ -95,6 +96,40 @@ BrokerProcess::BrokerProcess(const ScratchDir& dir, const std::vector<std::strin
     throw std::runtime_error("embedded broker did not start: " + process_->log());
   }
   bootstrap_ = readLines(file).at(0);
+}
+
+SmtpSink::SmtpSink(const ScratchDir& dir, const std::string& name,
+                   const std::vector<std::string>& extraArgs)
+    : mailDir_(dir / (name + "-mail")) {
+  std::filesystem::create_directories(mailDir_);
+  const auto portFile = dir / (name + ".port");
+  std::vector<std::string> argv{"/usr/bin/python3", COMMSVC_SMTP_SINK, "--port", "0",
+                                "--port-file", portFile.string(), "--dir", mailDir_.string()};
+  argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
+  process_ = std::make_unique<Process>(argv, dir / (name + ".log"));
+  if (!waitFor([&] { return !readLines(portFile).empty(); }, 20s)) {
+    throw std::runtime_error("SMTP sink did not start: " + process_->log());
+  }
+  port_ = std::stoi(readLines(portFile).at(0));
+}
+
+std::vector<std::string> SmtpSink::messages() const {
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(mailDir_)) {
+    if (entry.path().extension() == ".eml") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> out;
+  for (const auto& f : files) out.push_back(readFile(f));
+  return out;
+}
+
+std::size_t SmtpSink::count() const {
+  std::size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(mailDir_)) {
+    n += entry.path().extension() == ".eml";
+  }
+  return n;
 }
 
 void writeFile(const std::filesystem::path& path, const std::string& text) {

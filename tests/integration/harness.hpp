@@ -69,6 +69,26 @@ class BrokerProcess {
   std::string bootstrap_;
 };
 
+/// A real SMTP server process (tests/support/smtp_sink.py on aiosmtpd) that
+/// stores every accepted message as a file.
+class SmtpSink {
+ public:
+  /// Starts the sink; `extraArgs` e.g. {"--fail-first", "2", "--fail-code", "451"}.
+  SmtpSink(const ScratchDir& dir, const std::string& name,
+           const std::vector<std::string>& extraArgs = {});
+  /// The port it listens on (127.0.0.1).
+  int port() const { return port_; }
+  /// The raw messages received so far, in order.
+  std::vector<std::string> messages() const;
+  /// How many messages were received.
+  std::size_t count() const;
+
+ private:
+  std::filesystem::path mailDir_;
+  std::unique_ptr<Process> process_;
+  int port_ = 0;
+};
+
 /// Writes `text` to `path`.
 void writeFile(const std::filesystem::path& path, const std::string& text);
 /// Reads `path` whole ("" when missing).
