@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
     Event event;
     std::string detail;
     long ok = 0;
-    for (auto& r : input) ok += kafka::parseEnvelope(r, event, detail) == kafka::EnvelopeError::None;
+    for (auto& r : input)
+      ok += kafka::parseEnvelope(r, event, detail) == kafka::EnvelopeError::None;
     const double s = seconds(Clock::now() - start);
     std::printf("envelope parse (1 core):        %9.0f records/s  (%ld records, %zu B each)\n",
                 double(ok) / s, ok, input[0].value.size());
@@ -124,9 +125,10 @@ int main(int argc, char** argv) {
   consumer.run(stop);
   watcher.join();
   const long handled = handler.count.load();
-  std::printf("engine event path (%d workers): %9.0f records/s  (%ld of %ld handled; the mock "
-              "broker keeps ~5 MiB per partition)\n",
-              workers, double(handled) / seconds(last - first), handled, records);
+  std::printf(
+      "engine event path (%d workers): %9.0f records/s  (%ld of %ld handled; the mock "
+      "broker keeps ~5 MiB per partition)\n",
+      workers, double(handled) / seconds(last - first), handled, records);
   const auto counters = metrics.snapshot();
   std::printf("offset commits: %.0f, pauses at max_in_flight: %.0f\n",
               counters.at("offset_commits_total"), counters.at("consumer_pauses_total"));

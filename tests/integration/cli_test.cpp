@@ -1,10 +1,8 @@
 // The commsvc binary's commands, run as a user would run them.
 #include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
-
 #include <signal.h>
 
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "harness.hpp"
@@ -111,8 +109,8 @@ TEST(Cli, JsonLogFormatWritesOneObjectPerLine) {
 TEST(Cli, ProducePutsAWellFormedEnvelopeOnTheTopic) {
   ScratchDir dir("produce");
   BrokerProcess broker(dir, {"events"}, 1);
-  writeFile(dir / "p.yaml", "plugins: []\nkafka: { brokers: \"" + broker.bootstrap() +
-                                "\", topic: events }\n");
+  writeFile(dir / "p.yaml",
+            "plugins: []\nkafka: { brokers: \"" + broker.bootstrap() + "\", topic: events }\n");
   const auto [code, out] =
       runCommand({commsvcBinary(), "produce", "-c", (dir / "p.yaml").string(), "--type",
                   "communication.send_email", "--key", "42", "--payload", "{\"email_id\": 42}"});

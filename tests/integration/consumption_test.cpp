@@ -2,13 +2,13 @@
 // TCP, with events produced by kcat: order, at-least-once across kill -9,
 // dead letters, graceful shutdown.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
 
 #include <algorithm>
 #include <map>
-#include <thread>
+#include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -105,9 +105,8 @@ TEST(Consumption, TenThousandEventsInOrderAndNoneLostAcrossKillNine) {
   for (const auto& r : run1) first.insert({r.key, r.seq});
   std::size_t duplicates = 0;
   for (const auto& r : run2) duplicates += first.count({r.key, r.seq});
-  std::cout << "run1 handled " << run1.size() << ", run2 handled " << run2.size()
-            << ", duplicates " << duplicates << " (bound: max_in_flight " << spec.maxInFlight
-            << ")\n";
+  std::cout << "run1 handled " << run1.size() << ", run2 handled " << run2.size() << ", duplicates "
+            << duplicates << " (bound: max_in_flight " << spec.maxInFlight << ")\n";
   EXPECT_EQ(run1.size() + run2.size() - duplicates, static_cast<std::size_t>(kEvents));
   EXPECT_LE(duplicates, static_cast<std::size_t>(spec.maxInFlight));
 }
@@ -115,12 +114,12 @@ TEST(Consumption, TenThousandEventsInOrderAndNoneLostAcrossKillNine) {
 TEST(Consumption, InvalidRecordsGoToTheDeadLetterTopicAndConsumptionGoesOn) {
   ScratchDir dir("dlq");
   BrokerProcess broker(dir, {"events", "events.dlq"}, 1);
-  produceWithKcat(broker.bootstrap(), "events",
-                  {"1|this is not json", "2|{\"eventId\":\"x\",\"payload\":{}}",
-                   "3|" + envelope("test.recorded", "[1,2]"),
-                   "4|" + envelope("test.recorded", "{\"seq\":4}"),
-                   "5|" + envelope("test.recorded", "{\"seq\":5}")},
-                  dir);
+  produceWithKcat(
+      broker.bootstrap(), "events",
+      {"1|this is not json", "2|{\"eventId\":\"x\",\"payload\":{}}",
+       "3|" + envelope("test.recorded", "[1,2]"), "4|" + envelope("test.recorded", "{\"seq\":4}"),
+       "5|" + envelope("test.recorded", "{\"seq\":5}")},
+      dir);
   PipelineSpec spec;
   spec.brokers = broker.bootstrap();
   spec.recorderFile = (dir / "rec.jsonl").string();
@@ -172,8 +171,8 @@ TEST(Consumption, SigtermFinishesInFlightWorkCommitsAndExitsWithinTheBound) {
   PipelineSpec spec;
   spec.brokers = broker.bootstrap();
   spec.workers = 4;
-  spec.sleepMs = 100;      // each worker is mid-event most of the time
-  spec.maxInFlight = 16;   // what is dispatched (and must be finished) at any time
+  spec.sleepMs = 100;     // each worker is mid-event most of the time
+  spec.maxInFlight = 16;  // what is dispatched (and must be finished) at any time
   spec.shutdownTimeoutMs = 5000;
   spec.recorderFile = (dir / "run1.jsonl").string();
   auto engine = startEngine(dir, "run1", spec);
@@ -194,8 +193,8 @@ TEST(Consumption, SigtermFinishesInFlightWorkCommitsAndExitsWithinTheBound) {
   spec.recorderFile = (dir / "run2.jsonl").string();
   spec.sleepMs = 0;
   engine = startEngine(dir, "run2", spec);
-  ASSERT_TRUE(waitFor([&] { return run1.size() + readLines(dir / "run2.jsonl").size() >= 200; },
-                      30s))
+  ASSERT_TRUE(
+      waitFor([&] { return run1.size() + readLines(dir / "run2.jsonl").size() >= 200; }, 30s))
       << engine->log();
   std::this_thread::sleep_for(500ms);  // would reveal redelivered duplicates
   engine->signal(SIGTERM);

@@ -85,8 +85,9 @@ ScratchDir::~ScratchDir() {
 BrokerProcess::BrokerProcess(const ScratchDir& dir, const std::vector<std::string>& topics,
                              int partitions) {
   const auto file = dir / "bootstrap";
-  std::vector<std::string> argv{commsvcBinary(), "broker", "--partitions",
-                                std::to_string(partitions), "--bootstrap-file", file.string()};
+  std::vector<std::string> argv{commsvcBinary(),    "broker",
+                                "--partitions",     std::to_string(partitions),
+                                "--bootstrap-file", file.string()};
   for (const auto& t : topics) {
     argv.push_back("--topic");
     argv.push_back(t);
@@ -104,7 +105,7 @@ SmtpSink::SmtpSink(const ScratchDir& dir, const std::string& name,
   std::filesystem::create_directories(mailDir_);
   const auto portFile = dir / (name + ".port");
   std::vector<std::string> argv{"/usr/bin/python3", COMMSVC_SMTP_SINK, "--port", "0",
-                                "--port-file", portFile.string(), "--dir", mailDir_.string()};
+                                "--port-file",      portFile.string(), "--dir",  mailDir_.string()};
   argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
   process_ = std::make_unique<Process>(argv, dir / (name + ".log"));
   if (!waitFor([&] { return !readLines(portFile).empty(); }, 20s)) {
@@ -230,9 +231,8 @@ void produceWithKcat(const std::string& brokers, const std::string& topic,
 }
 
 std::vector<std::string> consumeWithKcat(const std::string& brokers, const std::string& topic) {
-  const auto [code, out] =
-      runCommand({"timeout", "30", "kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning",
-                  "-e", "-q", "-f", "%k\\t%h\\t%s\\n"});
+  const auto [code, out] = runCommand({"timeout", "30", "kcat", "-C", "-b", brokers, "-t", topic,
+                                       "-o", "beginning", "-e", "-q", "-f", "%k\\t%h\\t%s\\n"});
   if (code != 0) throw std::runtime_error("kcat consume failed: " + out);
   std::vector<std::string> lines;
   std::istringstream in(out);

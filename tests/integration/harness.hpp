@@ -115,14 +115,14 @@ struct PipelineSpec {
   std::string brokers;
   std::string topic = "events";
   std::string group = "test-group";
-  std::string recorderFile;       ///< the recorder handler's output
+  std::string recorderFile;  ///< the recorder handler's output
   std::string event = "test.recorded";
   int workers = 4;
   int maxInFlight = 10000;
   int shutdownTimeoutMs = 10000;
-  int sleepMs = 0;                ///< recorder sleep per event
-  std::string rejectKey;          ///< recorder rejects this key
-  std::string channelBlock;       ///< e.g. "{ type: mock, file: x }"; empty: no channel
+  int sleepMs = 0;           ///< recorder sleep per event
+  std::string rejectKey;     ///< recorder rejects this key
+  std::string channelBlock;  ///< e.g. "{ type: mock, file: x }"; empty: no channel
 };
 
 /// pipelines.yaml text for `spec`, routing `spec.event` to the recorder.

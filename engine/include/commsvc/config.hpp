@@ -26,10 +26,10 @@ enum class OptionType {
 /// factory runs and reports every problem with file and line; `plugins`
 /// prints them as the plugin's documentation.
 struct OptionSpec {
-  const char* name;            ///< key in the YAML block
-  OptionType type;             ///< expected type
-  const char* defaultValue;    ///< text form of the default; nullptr = required
-  const char* description;     ///< one line for `commsvc plugins`
+  const char* name;          ///< key in the YAML block
+  OptionType type;           ///< expected type
+  const char* defaultValue;  ///< text form of the default; nullptr = required
+  const char* description;   ///< one line for `commsvc plugins`
   std::int64_t min = std::numeric_limits<std::int64_t>::min();  ///< Integer lower bound
   std::int64_t max = std::numeric_limits<std::int64_t>::max();  ///< Integer upper bound
   const char* choices = nullptr;  ///< String only: allowed values, "a|b|c"

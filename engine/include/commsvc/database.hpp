@@ -1,8 +1,7 @@
 #pragma once
 
-#include <pqxx/pqxx>
-
 #include <functional>
+#include <pqxx/pqxx>
 
 namespace commsvc {
 

@@ -13,13 +13,13 @@ using Header = std::pair<std::string, std::string>;
 /// An event of the platform's envelope (SPEC §1). It owns all its bytes and
 /// never points into librdkafka memory, so it can be moved between threads.
 struct Event {
-  std::string id;         ///< eventId (uuid4); empty when the producer gave none.
-  std::string type;       ///< eventType, e.g. "communication.send_email".
-  std::string version;    ///< envelope version, "1.0" when absent.
-  std::string timestamp;  ///< ISO 8601 timestamp of the envelope, as sent.
-  std::string producer;   ///< name of the producing service.
-  std::string key;        ///< record key: the decimal id of the entity.
-  std::string payload;    ///< the payload object as raw JSON text ("{...}").
+  std::string id;               ///< eventId (uuid4); empty when the producer gave none.
+  std::string type;             ///< eventType, e.g. "communication.send_email".
+  std::string version;          ///< envelope version, "1.0" when absent.
+  std::string timestamp;        ///< ISO 8601 timestamp of the envelope, as sent.
+  std::string producer;         ///< name of the producing service.
+  std::string key;              ///< record key: the decimal id of the entity.
+  std::string payload;          ///< the payload object as raw JSON text ("{...}").
   std::vector<Header> headers;  ///< record headers, in record order.
 
   std::string topic;       ///< source topic; empty for events not from Kafka.

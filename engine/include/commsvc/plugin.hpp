@@ -44,15 +44,15 @@ struct Migration {
 /// The plugin descriptor. `abiVersion` must stay the first member so that
 /// any version can be read and refused safely.
 struct PluginInfo {
-  std::uint32_t abiVersion;  ///< kAbiVersion of the SDK the plugin was built with
-  PluginKind kind;           ///< what it provides
-  const char* name;          ///< the `type:` that selects it, unique per kind ("smtp")
-  const char* description;   ///< one line for `commsvc plugins`
-  const OptionSpec* options;  ///< its YAML options
-  std::size_t optionCount;    ///< number of entries in `options`
-  HandlerFactory createHandler;      ///< set when kind == Handler
-  ChannelFactory createChannel;      ///< set when kind == Channel
-  PublisherFactory createPublisher;  ///< set when kind == Publisher
+  std::uint32_t abiVersion;               ///< kAbiVersion of the SDK the plugin was built with
+  PluginKind kind;                        ///< what it provides
+  const char* name;                       ///< the `type:` that selects it, unique per kind ("smtp")
+  const char* description;                ///< one line for `commsvc plugins`
+  const OptionSpec* options;              ///< its YAML options
+  std::size_t optionCount;                ///< number of entries in `options`
+  HandlerFactory createHandler;           ///< set when kind == Handler
+  ChannelFactory createChannel;           ///< set when kind == Channel
+  PublisherFactory createPublisher;       ///< set when kind == Publisher
   const Migration* migrations = nullptr;  ///< schema changes, in version order
   std::size_t migrationCount = 0;         ///< number of entries in `migrations`
 };

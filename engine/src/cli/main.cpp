@@ -1,15 +1,15 @@
 // The commsvc command line: run, validate, migrate, plugins, produce, broker.
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <pthread.h>
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "app/engine.hpp"
@@ -56,12 +56,18 @@ std::string optionDefault(const OptionSpec& o) {
 
 const char* typeName(OptionType t) {
   switch (t) {
-    case OptionType::String: return "string";
-    case OptionType::Integer: return "integer";
-    case OptionType::Boolean: return "boolean";
-    case OptionType::Number: return "number";
-    case OptionType::StringMap: return "map";
-    case OptionType::StringList: return "list";
+    case OptionType::String:
+      return "string";
+    case OptionType::Integer:
+      return "integer";
+    case OptionType::Boolean:
+      return "boolean";
+    case OptionType::Number:
+      return "number";
+    case OptionType::StringMap:
+      return "map";
+    case OptionType::StringList:
+      return "list";
   }
   return "?";
 }
@@ -124,8 +130,8 @@ std::string resolveBrokers(const Config& kafka) {
   return line;
 }
 
-int produce(const std::string& file, const std::string& type, const std::string& key, const std::string& payload,
-            int count) {
+int produce(const std::string& file, const std::string& type, const std::string& key,
+            const std::string& payload, int count) {
   nlohmann::json parsed;
   try {
     parsed = nlohmann::json::parse(payload);
@@ -208,8 +214,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   auto* validate = cli.add_subcommand(
       "validate", "Check a configuration file and its plugins; no network, no side effects");
-  validate->add_option("-c,--config", configFile, "pipelines.yaml to check")
-      ->capture_default_str();
+  validate->add_option("-c,--config", configFile, "pipelines.yaml to check")->capture_default_str();
   auto* plugins = cli.add_subcommand("plugins", "List the plugins found and their options");
 
   std::string type, key, payload = "{}";

@@ -1,17 +1,20 @@
 #include "plugin/registry.hpp"
 
+#include <algorithm>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
-#include <algorithm>
 #include <filesystem>
 
 namespace commsvc::plugin {
 
 std::string_view kindName(PluginKind kind) {
   switch (kind) {
-    case PluginKind::Handler: return "handler";
-    case PluginKind::Channel: return "channel";
-    case PluginKind::Publisher: return "publisher";
+    case PluginKind::Handler:
+      return "handler";
+    case PluginKind::Channel:
+      return "channel";
+    case PluginKind::Publisher:
+      return "publisher";
   }
   return "unknown";
 }

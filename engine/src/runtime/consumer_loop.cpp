@@ -26,7 +26,7 @@ ConsumerLoop::ConsumerLoop(const kafka::Properties& properties, std::string topi
 ConsumerLoop::~ConsumerLoop() = default;
 
 std::shared_ptr<PartitionTracker>& ConsumerLoop::trackerFor(const std::string& topic,
-                                                             std::int32_t partition) {
+                                                            std::int32_t partition) {
   auto& tracker = trackers_[{topic, partition}];
   if (!tracker) tracker = std::make_shared<PartitionTracker>(topic, partition);
   return tracker;
@@ -98,10 +98,10 @@ void ConsumerLoop::applyFlowControl() {
   if (!paused_ && held_.size() >= settings_.maxInFlight) {
     paused_ = true;
     pauses_.add();
-      source_->pause(assigned());
+    source_->pause(assigned());
   } else if (paused_ && held_.size() < settings_.maxInFlight / 2) {
     paused_ = false;
-      source_->resume(assigned());
+    source_->resume(assigned());
   }
 }
 

@@ -19,8 +19,8 @@ namespace commsvc::runtime {
 
 /// How the consumer loop polls, commits and bounds its work.
 struct ConsumerLoopSettings {
-  std::size_t maxInFlight = 10000;                  ///< dispatched, not yet committed
-  std::chrono::milliseconds commitInterval{200};    ///< how often stored offsets are committed
+  std::size_t maxInFlight = 10000;                   ///< dispatched, not yet committed
+  std::chrono::milliseconds commitInterval{200};     ///< how often stored offsets are committed
   std::size_t pollBatch = 1000;                      ///< records taken per poll
   std::chrono::milliseconds shutdownTimeout{10000};  ///< bound on draining at stop
 };

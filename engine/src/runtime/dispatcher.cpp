@@ -37,10 +37,9 @@ Dispatcher::~Dispatcher() {
 }
 
 std::size_t Dispatcher::workerFor(const kafka::Record& record) const {
-  const std::size_t h = record.key.empty()
-                            ? std::hash<std::int32_t>{}(record.partition) ^
-                                  std::hash<std::string>{}(record.topic)
-                            : std::hash<std::string>{}(record.key);
+  const std::size_t h = record.key.empty() ? std::hash<std::int32_t>{}(record.partition) ^
+                                                 std::hash<std::string>{}(record.topic)
+                                           : std::hash<std::string>{}(record.key);
   return h % workers_.size();
 }
 
@@ -71,9 +70,8 @@ void Dispatcher::workerLoop(Worker& worker) {
   for (;;) {
     {
       std::unique_lock lock(worker.mutex);
-      worker.wake.wait(lock, [&] {
-        return !worker.queue.empty() || stopping_.load() || abandon_.load();
-      });
+      worker.wake.wait(
+          lock, [&] { return !worker.queue.empty() || stopping_.load() || abandon_.load(); });
       if (abandon_.load() || (worker.queue.empty() && stopping_.load())) break;
       local.swap(worker.queue);
     }
@@ -173,11 +171,10 @@ void Dispatcher::process(WorkItem& item) {
           return;
         }
         retries_.add();
-        logger_.info("handler asked to retry",
-                     {{"type", event.type},
-                      {"key", event.key},
-                      {"attempt", std::to_string(attempt + 1)},
-                      {"reason", result.reason}});
+        logger_.info("handler asked to retry", {{"type", event.type},
+                                                {"key", event.key},
+                                                {"attempt", std::to_string(attempt + 1)},
+                                                {"reason", result.reason}});
         if (!sleepUnlessAbandoned(backoff)) return;
         backoff = std::min(backoff * 2, settings_.retryBackoffMax);
         break;
@@ -204,9 +201,8 @@ DrainResult Dispatcher::drain(std::chrono::steady_clock::time_point deadline) {
   notifyState();
   {
     std::unique_lock lock(stateMutex_);
-    const bool allExited =
-        stateChanged_.wait_for(lock, std::chrono::seconds(2),
-                               [&] { return exited_.load() == workers_.size(); });
+    const bool allExited = stateChanged_.wait_for(
+        lock, std::chrono::seconds(2), [&] { return exited_.load() == workers_.size(); });
     if (!allExited) {
       logger_.error("a handler is still running after the shutdown bound");
       return DrainResult::Stuck;

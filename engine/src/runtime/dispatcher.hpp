@@ -41,9 +41,9 @@ class DeadLetterSink {
 
 /// How the dispatcher treats handler outcomes.
 struct DispatcherSettings {
-  std::size_t workers = 8;                          ///< worker threads
-  int maxRetries = 5;                               ///< Retry outcomes before dead-lettering
-  std::chrono::milliseconds retryBackoff{200};      ///< first backoff, doubled per attempt
+  std::size_t workers = 8;                           ///< worker threads
+  int maxRetries = 5;                                ///< Retry outcomes before dead-lettering
+  std::chrono::milliseconds retryBackoff{200};       ///< first backoff, doubled per attempt
   std::chrono::milliseconds retryBackoffMax{10000};  ///< backoff ceiling
 };
 

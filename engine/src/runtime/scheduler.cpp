@@ -10,8 +10,8 @@ Scheduler::~Scheduler() { stop(); }
 
 void Scheduler::add(std::string name, std::chrono::milliseconds interval,
                     std::function<void()> job) {
-  jobs_.push_back({std::move(name), std::max(interval, std::chrono::milliseconds(1)),
-                   std::move(job), {}});
+  jobs_.push_back(
+      {std::move(name), std::max(interval, std::chrono::milliseconds(1)), std::move(job), {}});
 }
 
 void Scheduler::start() {
