@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,9 @@ Event makeEvent(std::string type, std::string key, std::string payload,
 /// Serialises `event` as the wire envelope of SPEC §1 (camelCase keys).
 /// The payload is embedded verbatim, so it must be valid JSON.
 std::string toEnvelopeJson(const Event& event);
+
+/// Appends `text` to `out` as a JSON string literal (quoted, escaped).
+void appendJsonString(std::string& out, std::string_view text);
 
 /// A fresh random uuid4 in its canonical 36-character text form.
 std::string newUuid4();

@@ -42,36 +42,6 @@ const char* levelName(LogLevel level) {
   return "info";
 }
 
-void appendJson(std::string& out, std::string_view text) {
-  out.push_back('"');
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 std::shared_ptr<spdlog::logger> sink() {
   static std::shared_ptr<spdlog::logger> logger = [] {
     auto l = spdlog::stderr_logger_mt("commsvc");
@@ -93,18 +63,18 @@ class SpdLogger final : public Logger {
     line.reserve(96 + message.size());
     if (gFormat.load(std::memory_order_relaxed) == LogFormat::Json) {
       line += "{\"ts\":";
-      appendJson(line, nowIso8601());
+      appendJsonString(line, nowIso8601());
       line += ",\"level\":";
-      appendJson(line, levelName(level));
+      appendJsonString(line, levelName(level));
       line += ",\"logger\":";
-      appendJson(line, name_);
+      appendJsonString(line, name_);
       line += ",\"msg\":";
-      appendJson(line, message);
+      appendJsonString(line, message);
       for (const auto& [k, v] : fields) {
         line.push_back(',');
-        appendJson(line, k);
+        appendJsonString(line, k);
         line.push_back(':');
-        appendJson(line, v);
+        appendJsonString(line, v);
       }
       line.push_back('}');
     } else {
@@ -121,7 +91,7 @@ class SpdLogger final : public Logger {
         line.push_back('=');
         const bool quote = v.empty() || v.find_first_of(" \"=") != std::string::npos;
         if (quote) {
-          appendJson(line, v);
+          appendJsonString(line, v);
         } else {
           line += v;
         }

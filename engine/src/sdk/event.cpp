@@ -6,7 +6,6 @@
 #include <random>
 
 namespace commsvc {
-namespace {
 
 void appendJsonString(std::string& out, std::string_view text) {
   out.push_back('"');
@@ -39,8 +38,6 @@ void appendJsonString(std::string& out, std::string_view text) {
   }
   out.push_back('"');
 }
-
-}  // namespace
 
 std::string newUuid4() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
