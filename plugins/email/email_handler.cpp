@@ -1,0 +1,108 @@
+#include "email_handler.hpp"
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <utility>
+
+#include "commsvc/database.hpp"
+#include "commsvc/outbox.hpp"
+
+namespace commsvc::plugins::email {
+
+std::optional<std::int64_t> parseEmailId(const std::string& payload, std::string& error) {
+  const nlohmann::json json = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    error = "payload is not valid JSON";
+    return std::nullopt;
+  }
+  if (!json.is_object()) {
+    error = "payload is not a JSON object";
+    return std::nullopt;
+  }
+  const auto it = json.find("email_id");
+  if (it == json.end() || it->is_null()) {
+    error = "payload has no email_id";
+    return std::nullopt;
+  }
+  if (!it->is_number_integer()) {
+    error = "email_id is not an integer: " + it->dump();
+    return std::nullopt;
+  }
+  if (it->is_number_unsigned() && it->get<std::uint64_t>() > 2147483647u) {
+    error = "email_id is out of range: " + it->dump();
+    return std::nullopt;
+  }
+  return it->get<std::int64_t>();
+}
+
+EmailHandler::EmailHandler(std::unique_ptr<EmailSender> sender, Logger& logger)
+    : sender_(std::move(sender)), logger_(logger) {}
+
+HandleResult EmailHandler::handle(const Event& event) {
+  std::string error;
+  const std::optional<std::int64_t> id = parseEmailId(event.payload, error);
+  if (!id) return HandleResult::reject(error);
+  const std::string idText = std::to_string(*id);
+
+  ClaimResult claim;
+  try {
+    claim = sender_->claim(*id);
+  } catch (const std::exception& e) {
+    return HandleResult::retry(std::string("database error claiming email ") + idText + ": " +
+                               e.what());
+  }
+  switch (claim.status) {
+    case ClaimStatus::Unknown:
+      return HandleResult::reject("unknown email_id " + idText);
+    case ClaimStatus::NotQueued:
+      logger_.info("email not sent: only In_Warteschlange emails are sent by an event",
+                   {{"email_id", idText}, {"status", claim.currentStatus}, {"event_id", event.id}});
+      return HandleResult::done();
+    case ClaimStatus::Claimed:
+      break;
+  }
+  try {
+    sender_->send(*claim.email);
+  } catch (const std::exception& e) {
+    return HandleResult::retry(std::string("database error recording email ") + idText + ": " +
+                               e.what());
+  }
+  return HandleResult::done();
+}
+
+std::unique_ptr<Handler> createEmailHandler(const Config& config, Context& context) {
+  Channel* channel = context.channel();
+  Database* database = context.database();
+  Outbox* outbox = context.outbox();
+  if (channel == nullptr) {
+    throw ConfigError(
+        "the email handler needs `channel:` in its handler entry (the channel "
+        "emails are delivered through, e.g. smtp)");
+  }
+  if (database == nullptr) {
+    throw ConfigError("the email handler needs a database: set `database.url` in the pipeline");
+  }
+  if (outbox == nullptr) {
+    throw ConfigError(
+        "the email handler needs `publisher:` in its handler entry: email.sent "
+        "events go through the outbox to that publisher");
+  }
+  const EmailSettings settings = settingsFrom(config);
+  auto sender = std::make_unique<EmailSender>(*database, *channel, *outbox, context.logger(),
+                                              context.metrics(), settings);
+  EmailSender* processor = sender.get();
+  Logger* logger = &context.logger();
+  auto handler = std::make_unique<EmailHandler>(std::move(sender), context.logger());
+  // The engine waits for a running job and stops the schedule before it
+  // destroys the handler, which owns the sender.
+  context.schedule(kQueueJobName, settings.queueCheckInterval, [processor, logger] {
+    try {
+      processor->processQueue();
+    } catch (const std::exception& e) {
+      logger->warn("email queue run failed; next run retries", {{"error", e.what()}});
+    }
+  });
+  return handler;
+}
+
+}  // namespace commsvc::plugins::email

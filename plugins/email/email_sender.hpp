@@ -1,0 +1,135 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commsvc/channel.hpp"
+#include "commsvc/config.hpp"
+#include "commsvc/database.hpp"
+#include "commsvc/logger.hpp"
+#include "commsvc/message.hpp"
+#include "commsvc/metrics.hpp"
+#include "commsvc/outbox.hpp"
+
+namespace commsvc::plugins::email {
+
+/// The email plugin's options (see plugin.cpp for their declarations).
+struct EmailSettings {
+  std::chrono::seconds queueCheckInterval{60};  ///< how often the queue processor runs
+  std::int64_t queueBatchSize = 10;             ///< emails claimed per processor run at most
+  std::chrono::seconds claimLease{300};   ///< a `Wird_gesendet` claim older than this is recovered
+  std::int64_t maxAttempts = 5;           ///< attempts before a transient failure becomes final
+  std::chrono::seconds retryBackoff{30};  ///< wait before the 2nd attempt, doubled per attempt
+};
+
+/// EmailSettings from a validated handler block.
+EmailSettings settingsFrom(const Config& config);
+
+/// An email row claimed for sending (status `Wird_gesendet`).
+struct ClaimedEmail {
+  std::int64_t id = 0;                      ///< emails.id
+  std::optional<std::int64_t> therapistId;  ///< emails.therapist_id
+  std::optional<std::int64_t> patientId;    ///< emails.patient_id
+  std::string betreff;                      ///< subject
+  std::string inhaltHtml;                   ///< HTML body
+  std::string inhaltText;                   ///< plain-text body
+  std::string empfaengerEmail;              ///< recipient address
+  std::string empfaengerName;               ///< recipient name
+  std::string absenderEmail;                ///< sender address
+  std::string absenderName;                 ///< sender name
+  std::int64_t wiederholungsanzahl = 0;     ///< attempts made before this claim
+};
+
+/// What claim() found.
+enum class ClaimStatus {
+  Claimed,    ///< the row was `In_Warteschlange` and is now ours (`Wird_gesendet`)
+  NotQueued,  ///< the row exists in another status; nothing to do
+  Unknown,    ///< no row with that id
+};
+
+/// The result of claim().
+struct ClaimResult {
+  ClaimStatus status = ClaimStatus::Unknown;  ///< what happened
+  std::optional<ClaimedEmail> email;          ///< the claimed row, when Claimed
+  std::string currentStatus;  ///< the row's status when NotQueued ("NULL" when null)
+};
+
+/// What send() recorded for a claimed email.
+enum class SendOutcome {
+  Sent,       ///< delivered; `Gesendet`, email.sent added to the outbox
+  Requeued,   ///< transient failure; back in `In_Warteschlange` for a later attempt
+  Failed,     ///< permanent failure or attempts exhausted; `Fehlgeschlagen`
+  ClaimLost,  ///< the row was no longer ours when recording (lease expired); nothing recorded
+};
+
+/// Counts of one queue processor run.
+struct QueueRun {
+  std::size_t recovered = 0;  ///< stale claims put back in the queue
+  std::size_t claimed = 0;    ///< rows claimed
+  std::size_t sent = 0;       ///< rows that reached `Gesendet`
+  std::size_t requeued = 0;   ///< transient failures left for a later attempt
+  std::size_t failed = 0;     ///< rows that reached `Fehlgeschlagen`
+};
+
+/// The message a channel delivers for `email`.
+Message toMessage(const ClaimedEmail& email);
+
+/// The `email.sent` payload of SPEC §1 for `email` (compact JSON).
+std::string emailSentPayload(const ClaimedEmail& email);
+
+/// The one send path of the plugin, used by both the
+/// `communication.send_email` handler and the queue processor: claims rows
+/// (In_Warteschlange → Wird_gesendet, committed before sending, so no two
+/// senders ever send one email), delivers through the channel and records
+/// the result together with its `email.sent` outbox event in one
+/// transaction. Thread-safe (its collaborators are). Database errors
+/// propagate as the Database throws them.
+class EmailSender {
+ public:
+  /// Uses the given collaborators, which must outlive the sender.
+  EmailSender(Database& database, Channel& channel, Outbox& outbox, Logger& logger,
+              Metrics& metrics, EmailSettings settings);
+
+  /// Claims email `id` in one atomic statement (committed on return) when it
+  /// is `In_Warteschlange`; otherwise reports its status or that it is unknown.
+  ClaimResult claim(std::int64_t id);
+
+  /// Delivers a claimed email and records the outcome (see SendOutcome).
+  /// Throws when the outcome cannot be recorded (after a few tries); the
+  /// claim then stays and is recovered once the lease expires.
+  SendOutcome send(const ClaimedEmail& email);
+
+  /// Puts `Wird_gesendet` rows whose claim is older than the lease back to
+  /// `In_Warteschlange` (logging each); returns how many.
+  std::size_t recoverStaleClaims();
+
+  /// Claims up to queueBatchSize queued rows whose retry backoff has
+  /// passed, oldest in_warteschlange_am first (NULLs last, then id), with
+  /// FOR UPDATE SKIP LOCKED; committed on return. Returned in that order.
+  std::vector<ClaimedEmail> claimBatch();
+
+  /// One queue processor run: recoverStaleClaims, claimBatch, send each.
+  QueueRun processQueue();
+
+  /// The settings in use.
+  const EmailSettings& settings() const { return settings_; }
+
+ private:
+  // Records `result` for `email` in one transaction; returns the outcome.
+  SendOutcome record(const ClaimedEmail& email, const DeliveryResult& result);
+
+  Database& database_;
+  Channel& channel_;
+  Outbox& outbox_;
+  Logger& logger_;
+  EmailSettings settings_;
+  Counter& sent_;
+  Counter& failed_;
+  Counter& recovered_;
+};
+
+}  // namespace commsvc::plugins::email

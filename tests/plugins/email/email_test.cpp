@@ -1,0 +1,677 @@
+// Tests of the email plugin against a real PostgreSQL: the schema its
+// migrations create, the communication.send_email handler, the queue
+// processor, claims under concurrency, and the factory.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "../../support/postgres.hpp"
+#include "commsvc/outbox.hpp"
+#include "database/migrations.hpp"
+#include "database/pool.hpp"
+#include "email_handler.hpp"
+#include "fake_context.hpp"
+#include "schema.hpp"
+
+namespace commsvc::plugins::email {
+namespace {
+
+using database::ConnectionPool;
+using database::PoolSettings;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+/// A Channel answering from a script (then Delivered), recording every
+/// message; thread-safe; optionally slow.
+class ScriptedChannel : public Channel {
+ public:
+  DeliveryResult deliver(const Message& message) override {
+    if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
+    std::lock_guard lock(mutex_);
+    messages_.push_back(message);
+    if (script_.empty()) return DeliveryResult::delivered();
+    DeliveryResult next = script_.front();
+    script_.pop_front();
+    return next;
+  }
+  void push(DeliveryResult result) {
+    std::lock_guard lock(mutex_);
+    script_.push_back(std::move(result));
+  }
+  std::vector<Message> messages() const {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+  milliseconds delay_{0};
+
+ private:
+  mutable std::mutex mutex_;
+  std::deque<DeliveryResult> script_;
+  std::vector<Message> messages_;
+};
+
+/// An Outbox that inserts each event into public.test_outbox inside the
+/// caller's transaction: a row exists if and only if that transaction
+/// committed, which is what the tests check.
+class TableOutbox : public Outbox {
+ public:
+  void add(pqxx::work& tx, const Event& event) override {
+    tx.exec_params(
+        "INSERT INTO public.test_outbox (event_id, event_type, key, payload) "
+        "VALUES ($1, $2, $3, $4)",
+        event.id, event.type, event.key, event.payload);
+  }
+};
+
+/// One outbox row.
+struct OutboxRow {
+  std::string type;
+  std::string key;
+  nlohmann::json payload;
+};
+
+/// The state of one emails row.
+struct EmailState {
+  std::string status;
+  bool hasGesendetAm = false;
+  std::optional<std::string> fehlermeldung;
+  std::int64_t wiederholungsanzahl = 0;
+};
+
+class EmailTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = std::make_unique<testing::TemporaryPostgres>(); }
+  static void TearDownTestSuite() { server_.reset(); }
+
+  void SetUp() override {
+    PoolSettings s;
+    s.url = server_->url();
+    s.size = 8;
+    s.connectTimeout = seconds(2);
+    s.acquireTimeout = milliseconds(10000);
+    s.retryBackoff = milliseconds(50);
+    pool_ = std::make_unique<ConnectionPool>(s);
+    const database::PluginMigrations plugins[] = {{"email", kMigrations}};
+    database::migrate(*pool_, plugins);
+    exec(
+        "CREATE TABLE IF NOT EXISTS public.test_outbox (seq serial PRIMARY KEY, event_id text, "
+        "event_type text, key text, payload text)");
+    exec("TRUNCATE communication_service.emails, public.test_outbox RESTART IDENTITY");
+  }
+
+  void exec(const std::string& sql) {
+    pool_->transaction([&](pqxx::work& tx) { tx.exec(sql); });
+  }
+
+  static EmailSettings fastSettings() {
+    EmailSettings s;
+    s.retryBackoff = seconds(0);
+    return s;
+  }
+
+  std::unique_ptr<EmailSender> makeSender(EmailSettings settings = fastSettings()) {
+    return std::make_unique<EmailSender>(*pool_, channel_, outbox_, context_.logger_,
+                                         context_.metrics_, settings);
+  }
+
+  /// Inserts an email; therapist/patient 0 = NULL; queuedSecondsAgo < 0 = NULL.
+  std::int64_t insertEmail(const std::string& status, std::int64_t therapist = 7,
+                           std::int64_t patient = 0, double queuedSecondsAgo = 0) {
+    std::int64_t id = 0;
+    pool_->transaction([&](pqxx::work& tx) {
+      id = tx.exec_params1(
+                 "INSERT INTO communication_service.emails (therapist_id, patient_id, betreff, "
+                 "inhalt_html, inhalt_text, empfaenger_email, empfaenger_name, absender_email, "
+                 "absender_name, status, in_warteschlange_am) VALUES (NULLIF($1, 0), "
+                 "NULLIF($2, 0), 'Anfrage Therapieplatz', '<p>Hallo</p>', 'Hallo', "
+                 "'dr.mueller@example.org', 'Dr. Müller', 'info@example.org', 'Curavani', "
+                 "$3::communication_service.emailstatus, CASE WHEN $4 < 0 THEN NULL ELSE "
+                 "now() - make_interval(secs => $4) END) RETURNING id",
+                 therapist, patient, status, queuedSecondsAgo)[0]
+               .as<std::int64_t>();
+    });
+    return id;
+  }
+
+  EmailState state(std::int64_t id) {
+    EmailState s;
+    pool_->transaction([&](pqxx::work& tx) {
+      const pqxx::row r = tx.exec_params1(
+          "SELECT status::text, gesendet_am IS NOT NULL, fehlermeldung, wiederholungsanzahl "
+          "FROM communication_service.emails WHERE id = $1",
+          id);
+      s.status = r[0].as<std::string>();
+      s.hasGesendetAm = r[1].as<bool>();
+      if (!r[2].is_null()) s.fehlermeldung = r[2].as<std::string>();
+      s.wiederholungsanzahl = r[3].as<std::int64_t>();
+    });
+    return s;
+  }
+
+  std::vector<OutboxRow> outboxRows() {
+    std::vector<OutboxRow> out;
+    pool_->transaction([&](pqxx::work& tx) {
+      for (const auto& r : tx.exec("SELECT event_type, key, payload FROM public.test_outbox "
+                                   "ORDER BY seq")) {
+        out.push_back({r[0].as<std::string>(), r[1].as<std::string>(),
+                       nlohmann::json::parse(r[2].as<std::string>())});
+      }
+    });
+    return out;
+  }
+
+  static Event sendEvent(const std::string& payload, const std::string& key = "1") {
+    Event e = makeEvent("communication.send_email", key, payload);
+    return e;
+  }
+  static Event sendEvent(std::int64_t id) {
+    return sendEvent("{\"email_id\": " + std::to_string(id) + "}", std::to_string(id));
+  }
+
+  static inline std::unique_ptr<testing::TemporaryPostgres> server_;
+  std::unique_ptr<ConnectionPool> pool_;
+  ScriptedChannel channel_;
+  TableOutbox outbox_;
+  testing::FakeContext context_;
+};
+
+// ---- schema -------------------------------------------------------------
+
+struct Column {
+  std::string type;
+  std::optional<int> length;
+  bool nullable;
+  std::optional<std::string> defaultValue;
+  bool operator==(const Column&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Column& c) {
+  return os << c.type << "(" << (c.length ? std::to_string(*c.length) : "-") << ") "
+            << (c.nullable ? "NULL" : "NOT NULL")
+            << " default=" << (c.defaultValue ? *c.defaultValue : "-");
+}
+
+TEST_F(EmailTest, SchemaMatchesSpec) {
+  std::map<std::string, std::map<std::string, Column>> tables;
+  pool_->transaction([&](pqxx::work& tx) {
+    for (const auto& r : tx.exec(
+             "SELECT table_name, column_name, CASE WHEN data_type = 'USER-DEFINED' THEN udt_name "
+             "ELSE data_type END, character_maximum_length, is_nullable = 'YES', column_default "
+             "FROM information_schema.columns WHERE table_schema = 'communication_service'")) {
+      Column c{r[2].as<std::string>(), std::nullopt, r[4].as<bool>(), std::nullopt};
+      if (!r[3].is_null()) c.length = r[3].as<int>();
+      if (!r[5].is_null()) c.defaultValue = r[5].as<std::string>();
+      tables[r[0].as<std::string>()][r[1].as<std::string>()] = c;
+    }
+  });
+  const std::string ts = "timestamp without time zone";
+  const std::map<std::string, Column> emails = {
+      {"id",
+       {"integer", std::nullopt, false,
+        "nextval('communication_service.emails_id_seq'::regclass)"}},
+      {"therapist_id", {"integer", std::nullopt, true, std::nullopt}},
+      {"patient_id", {"integer", std::nullopt, true, std::nullopt}},
+      {"betreff", {"character varying", 255, false, std::nullopt}},
+      {"inhalt_html", {"text", std::nullopt, false, std::nullopt}},
+      {"inhalt_text", {"text", std::nullopt, false, std::nullopt}},
+      {"empfaenger_email", {"character varying", 255, false, std::nullopt}},
+      {"empfaenger_name", {"character varying", 255, false, std::nullopt}},
+      {"absender_email", {"character varying", 255, false, std::nullopt}},
+      {"absender_name", {"character varying", 255, false, std::nullopt}},
+      {"antwort_erhalten", {"boolean", std::nullopt, false, "false"}},
+      {"antwortdatum", {ts, std::nullopt, true, std::nullopt}},
+      {"antwortinhalt", {"text", std::nullopt, true, std::nullopt}},
+      {"status",
+       {"emailstatus", std::nullopt, true, "'Entwurf'::communication_service.emailstatus"}},
+      {"in_warteschlange_am", {ts, std::nullopt, true, std::nullopt}},
+      {"gesendet_am", {ts, std::nullopt, true, std::nullopt}},
+      {"fehlermeldung", {"text", std::nullopt, true, std::nullopt}},
+      {"wiederholungsanzahl", {"integer", std::nullopt, true, "0"}},
+      {"created_at", {ts, std::nullopt, true, "now()"}},
+      {"updated_at", {ts, std::nullopt, true, "now()"}},
+  };
+  const std::map<std::string, Column> calls = {
+      {"id",
+       {"integer", std::nullopt, false,
+        "nextval('communication_service.telefonanrufe_id_seq'::regclass)"}},
+      {"therapist_id", {"integer", std::nullopt, true, std::nullopt}},
+      {"patient_id", {"integer", std::nullopt, true, std::nullopt}},
+      {"therapeutenanfrage_id", {"integer", std::nullopt, true, std::nullopt}},
+      {"geplantes_datum", {"date", std::nullopt, false, std::nullopt}},
+      {"geplante_zeit", {"time without time zone", std::nullopt, false, std::nullopt}},
+      {"dauer_minuten", {"integer", std::nullopt, true, "5"}},
+      {"tatsaechliches_datum", {"date", std::nullopt, true, std::nullopt}},
+      {"tatsaechliche_zeit", {"time without time zone", std::nullopt, true, std::nullopt}},
+      {"status",
+       {"telefonanrufstatus", std::nullopt, false,
+        "'geplant'::communication_service.telefonanrufstatus"}},
+      {"ergebnis", {"text", std::nullopt, true, std::nullopt}},
+      {"notizen", {"text", std::nullopt, true, std::nullopt}},
+      {"created_at", {ts, std::nullopt, true, "now()"}},
+      {"updated_at", {ts, std::nullopt, true, "now()"}},
+  };
+  EXPECT_EQ(tables.size(), 2u);
+  EXPECT_EQ(tables["emails"], emails);
+  EXPECT_EQ(tables["telefonanrufe"], calls);
+
+  std::map<std::string, std::vector<std::string>> enums;
+  std::set<std::string> indexed;
+  pool_->transaction([&](pqxx::work& tx) {
+    for (const auto& r : tx.exec(
+             "SELECT t.typname, e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
+             "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = "
+             "'communication_service' ORDER BY t.typname, e.enumsortorder")) {
+      enums[r[0].as<std::string>()].push_back(r[1].as<std::string>());
+    }
+    // Single-column indexes: "table.column".
+    for (const auto& r : tx.exec(
+             "SELECT c.relname, a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+             "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON "
+             "a.attrelid = c.oid AND a.attnum = i.indkey[0] WHERE n.nspname = "
+             "'communication_service' AND i.indnatts = 1")) {
+      indexed.insert(r[0].as<std::string>() + "." + r[1].as<std::string>());
+    }
+  });
+  EXPECT_EQ(enums["emailstatus"],
+            (std::vector<std::string>{"Entwurf", "In_Warteschlange", "Wird_gesendet", "Gesendet",
+                                      "Fehlgeschlagen"}));
+  EXPECT_EQ(
+      enums["telefonanrufstatus"],
+      (std::vector<std::string>{"geplant", "abgeschlossen", "fehlgeschlagen", "abgebrochen"}));
+  for (const char* expected :
+       {"emails.id", "emails.therapist_id", "emails.patient_id", "emails.status",
+        "telefonanrufe.id", "telefonanrufe.therapist_id", "telefonanrufe.patient_id",
+        "telefonanrufe.status", "telefonanrufe.geplantes_datum",
+        "telefonanrufe.therapeutenanfrage_id"}) {
+    EXPECT_TRUE(indexed.count(expected)) << expected;
+  }
+}
+
+TEST_F(EmailTest, CheckConstraintWantsExactlyOneRecipient) {
+  EXPECT_THROW(insertEmail("Entwurf", 1, 2), pqxx::check_violation);
+  EXPECT_THROW(insertEmail("Entwurf", 0, 0), pqxx::check_violation);
+  EXPECT_NO_THROW(insertEmail("Entwurf", 1, 0));
+  EXPECT_NO_THROW(insertEmail("Entwurf", 0, 2));
+  for (const char* ids : {"1, 2", "NULL, NULL"}) {
+    EXPECT_THROW(exec(std::string("INSERT INTO communication_service.telefonanrufe "
+                                  "(therapist_id, patient_id, geplantes_datum, geplante_zeit) "
+                                  "VALUES (") +
+                      ids + ", '2026-01-01', '10:00')"),
+                 pqxx::check_violation);
+  }
+  EXPECT_NO_THROW(
+      exec("INSERT INTO communication_service.telefonanrufe "
+           "(therapist_id, geplantes_datum, geplante_zeit) VALUES (3, '2026-01-01', "
+           "'10:00')"));
+}
+
+// ---- handler ------------------------------------------------------------
+
+TEST_F(EmailTest, QueuedEmailIsSentOnceWithEmailSentPayload) {
+  EmailHandler handler(makeSender(), context_.logger_);
+  const auto id = insertEmail("In_Warteschlange", 7, 0);
+  const HandleResult r = handler.handle(sendEvent(id));
+  EXPECT_EQ(r.outcome, HandleResult::Outcome::Done) << r.reason;
+
+  const auto messages = channel_.messages();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].id, std::to_string(id));
+  EXPECT_EQ(messages[0].fromAddress, "info@example.org");
+  EXPECT_EQ(messages[0].fromName, "Curavani");
+  EXPECT_EQ(messages[0].toAddress, "dr.mueller@example.org");
+  EXPECT_EQ(messages[0].toName, "Dr. Müller");
+  EXPECT_EQ(messages[0].subject, "Anfrage Therapieplatz");
+  EXPECT_EQ(messages[0].textBody, "Hallo");
+  EXPECT_EQ(messages[0].htmlBody, "<p>Hallo</p>");
+
+  const EmailState s = state(id);
+  EXPECT_EQ(s.status, "Gesendet");
+  EXPECT_TRUE(s.hasGesendetAm);
+  EXPECT_FALSE(s.fehlermeldung);
+  EXPECT_EQ(s.wiederholungsanzahl, 0);
+
+  const auto events = outboxRows();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "email.sent");
+  EXPECT_EQ(events[0].key, std::to_string(id));
+  const nlohmann::json expected = {
+      {"email_id", id},
+      {"email_data",
+       {{"therapist_id", 7},
+        {"patient_id", nullptr},
+        {"betreff", "Anfrage Therapieplatz"},
+        {"recipient_type", "therapist"},
+        {"status", "Gesendet"}}},
+      {"communication_type", "email"},
+      {"patient_id", nullptr},
+      {"therapist_id", 7},
+  };
+  EXPECT_EQ(events[0].payload, expected) << events[0].payload.dump();
+  EXPECT_EQ(context_.metrics_.value("emails_sent_total"), 1);
+
+  // Redelivery of the same event sends nothing more.
+  EXPECT_EQ(handler.handle(sendEvent(id)).outcome, HandleResult::Outcome::Done);
+  EXPECT_EQ(channel_.messages().size(), 1u);
+  EXPECT_EQ(outboxRows().size(), 1u);
+}
+
+TEST_F(EmailTest, PatientEmailPayloadSaysPatient) {
+  EmailHandler handler(makeSender(), context_.logger_);
+  const auto id = insertEmail("In_Warteschlange", 0, 42);
+  ASSERT_EQ(handler.handle(sendEvent(id)).outcome, HandleResult::Outcome::Done);
+  const auto events = outboxRows();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].payload["email_data"]["recipient_type"], "patient");
+  EXPECT_EQ(events[0].payload["patient_id"], 42);
+  EXPECT_TRUE(events[0].payload["therapist_id"].is_null());
+  EXPECT_TRUE(events[0].payload["email_data"]["therapist_id"].is_null());
+}
+
+TEST_F(EmailTest, EmailsNotQueuedAreNeverSentByAnEvent) {
+  EmailHandler handler(makeSender(), context_.logger_);
+  for (const char* status : {"Entwurf", "Gesendet", "Fehlgeschlagen", "Wird_gesendet"}) {
+    const auto id = insertEmail(status);
+    const HandleResult r = handler.handle(sendEvent(id));
+    EXPECT_EQ(r.outcome, HandleResult::Outcome::Done) << status;
+    EXPECT_EQ(state(id).status, status);
+  }
+  EXPECT_TRUE(channel_.messages().empty());
+  EXPECT_TRUE(outboxRows().empty());
+}
+
+TEST_F(EmailTest, UnknownIdAndBadPayloadsAreRejected) {
+  EmailHandler handler(makeSender(), context_.logger_);
+  HandleResult r = handler.handle(sendEvent(999));
+  EXPECT_EQ(r.outcome, HandleResult::Outcome::Reject);
+  EXPECT_EQ(r.reason, "unknown email_id 999");
+  for (const char* payload :
+       {"{}", "{\"email_id\": \"5\"}", "{\"email_id\": 5.5}", "{\"email_id\": null}", "[1]",
+        "not json", "{\"email_id\": 99999999999}"}) {
+    r = handler.handle(sendEvent(payload));
+    EXPECT_EQ(r.outcome, HandleResult::Outcome::Reject) << payload;
+    EXPECT_FALSE(r.reason.empty()) << payload;
+  }
+  EXPECT_TRUE(channel_.messages().empty());
+}
+
+TEST_F(EmailTest, PermanentFailureFailsAtOnce) {
+  EmailHandler handler(makeSender(), context_.logger_);
+  const auto id = insertEmail("In_Warteschlange");
+  channel_.push(DeliveryResult::permanent("550 5.1.1 mailbox unavailable"));
+  EXPECT_EQ(handler.handle(sendEvent(id)).outcome, HandleResult::Outcome::Done);
+  const EmailState s = state(id);
+  EXPECT_EQ(s.status, "Fehlgeschlagen");
+  EXPECT_EQ(s.fehlermeldung, "550 5.1.1 mailbox unavailable");
+  EXPECT_EQ(s.wiederholungsanzahl, 1);
+  EXPECT_FALSE(s.hasGesendetAm);
+  EXPECT_TRUE(outboxRows().empty());
+  EXPECT_EQ(context_.metrics_.value("emails_failed_total"), 1);
+  // The processor does not pick it up again.
+  EXPECT_EQ(handler.sender().processQueue().claimed, 0u);
+}
+
+TEST_F(EmailTest, TransientFailuresAreRetriedByTheProcessor) {
+  EmailHandler handler(makeSender(), context_.logger_);
+  const auto id = insertEmail("In_Warteschlange");
+  channel_.push(DeliveryResult::transient("421 try later"));
+  channel_.push(DeliveryResult::transient("connection reset"));
+  EXPECT_EQ(handler.handle(sendEvent(id)).outcome, HandleResult::Outcome::Done);
+  EmailState s = state(id);
+  EXPECT_EQ(s.status, "In_Warteschlange");
+  EXPECT_EQ(s.wiederholungsanzahl, 1);
+  EXPECT_EQ(s.fehlermeldung, "421 try later");
+
+  QueueRun run = handler.sender().processQueue();
+  EXPECT_EQ(run.requeued, 1u);
+  s = state(id);
+  EXPECT_EQ(s.status, "In_Warteschlange");
+  EXPECT_EQ(s.wiederholungsanzahl, 2);
+  EXPECT_EQ(s.fehlermeldung, "connection reset");
+
+  run = handler.sender().processQueue();
+  EXPECT_EQ(run.sent, 1u);
+  s = state(id);
+  EXPECT_EQ(s.status, "Gesendet");
+  EXPECT_EQ(s.wiederholungsanzahl, 2);
+  EXPECT_TRUE(s.hasGesendetAm);
+  EXPECT_FALSE(s.fehlermeldung);
+  EXPECT_EQ(channel_.messages().size(), 3u);
+  ASSERT_EQ(outboxRows().size(), 1u);
+  EXPECT_EQ(outboxRows()[0].type, "email.sent");
+}
+
+TEST_F(EmailTest, TransientFailuresAreBoundedByMaxAttempts) {
+  EmailSettings settings = fastSettings();
+  settings.maxAttempts = 2;
+  auto sender = makeSender(settings);
+  const auto id = insertEmail("In_Warteschlange");
+  for (int i = 0; i < 5; ++i) channel_.push(DeliveryResult::transient("451 busy"));
+  EXPECT_EQ(sender->processQueue().requeued, 1u);
+  EXPECT_EQ(sender->processQueue().failed, 1u);
+  const EmailState s = state(id);
+  EXPECT_EQ(s.status, "Fehlgeschlagen");
+  EXPECT_EQ(s.wiederholungsanzahl, 2);
+  EXPECT_EQ(s.fehlermeldung, "451 busy");
+  EXPECT_EQ(sender->processQueue().claimed, 0u);
+  EXPECT_EQ(channel_.messages().size(), 2u);
+}
+
+TEST_F(EmailTest, ProcessorWaitsForTheRetryBackoff) {
+  EmailSettings settings = fastSettings();
+  settings.retryBackoff = seconds(3600);
+  auto sender = makeSender(settings);
+  const auto id = insertEmail("In_Warteschlange");
+  channel_.push(DeliveryResult::transient("421 later"));
+  EXPECT_EQ(sender->processQueue().requeued, 1u);
+  EXPECT_EQ(sender->processQueue().claimed, 0u);  // backoff of 1 h not over
+  // Once updated_at is older than the backoff, the row is claimed again.
+  exec("UPDATE communication_service.emails SET updated_at = now() - interval '2 hours'");
+  EXPECT_EQ(sender->processQueue().sent, 1u);
+  EXPECT_EQ(state(id).status, "Gesendet");
+}
+
+TEST_F(EmailTest, DatabaseDownMeansRetry) {
+  PoolSettings s;
+  s.url = "postgresql://postgres@127.0.0.1:1/none";
+  s.connectTimeout = seconds(1);
+  s.acquireTimeout = milliseconds(1000);
+  s.maxAttempts = 1;
+  ConnectionPool down(s);
+  EmailHandler handler(std::make_unique<EmailSender>(down, channel_, outbox_, context_.logger_,
+                                                     context_.metrics_, fastSettings()),
+                       context_.logger_);
+  const HandleResult r = handler.handle(sendEvent(1));
+  EXPECT_EQ(r.outcome, HandleResult::Outcome::Retry);
+  EXPECT_NE(r.reason.find("database error"), std::string::npos) << r.reason;
+  EXPECT_TRUE(channel_.messages().empty());
+}
+
+// ---- queue processor ----------------------------------------------------
+
+TEST_F(EmailTest, ProcessorSendsOldestFirstAndRespectsBatchSize) {
+  EmailSettings settings = fastSettings();
+  settings.queueBatchSize = 2;
+  auto sender = makeSender(settings);
+  const auto noDate = insertEmail("In_Warteschlange", 1, 0, -1);
+  const auto newest = insertEmail("In_Warteschlange", 2, 0, 10);
+  const auto oldest = insertEmail("In_Warteschlange", 3, 0, 300);
+  const auto middle = insertEmail("In_Warteschlange", 4, 0, 60);
+  insertEmail("Entwurf", 5, 0, 1000);
+
+  EXPECT_EQ(sender->processQueue().sent, 2u);
+  auto messages = channel_.messages();
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[0].id, std::to_string(oldest));
+  EXPECT_EQ(messages[1].id, std::to_string(middle));
+  EXPECT_EQ(state(newest).status, "In_Warteschlange");
+
+  EXPECT_EQ(sender->processQueue().sent, 2u);
+  EXPECT_EQ(sender->processQueue().claimed, 0u);
+  messages = channel_.messages();
+  ASSERT_EQ(messages.size(), 4u);
+  EXPECT_EQ(messages[2].id, std::to_string(newest));
+  EXPECT_EQ(messages[3].id, std::to_string(noDate));
+  EXPECT_EQ(outboxRows().size(), 4u);
+}
+
+TEST_F(EmailTest, StaleClaimIsRecoveredAndSent) {
+  auto sender = makeSender();
+  const auto stale = insertEmail("Wird_gesendet");
+  const auto fresh = insertEmail("Wird_gesendet");
+  exec(
+      "UPDATE communication_service.emails SET updated_at = now() - interval '10 minutes' "
+      "WHERE id = " +
+      std::to_string(stale));
+  const QueueRun run = sender->processQueue();
+  EXPECT_EQ(run.recovered, 1u);
+  EXPECT_EQ(run.sent, 1u);
+  EXPECT_EQ(state(stale).status, "Gesendet");
+  EXPECT_EQ(state(fresh).status, "Wird_gesendet");  // within its lease
+  ASSERT_EQ(channel_.messages().size(), 1u);
+  EXPECT_EQ(channel_.messages()[0].id, std::to_string(stale));
+  EXPECT_EQ(context_.metrics_.value("email_claims_recovered_total"), 1);
+  ASSERT_EQ(outboxRows().size(), 1u);
+}
+
+// ---- concurrency --------------------------------------------------------
+
+TEST_F(EmailTest, SameEventTwiceConcurrentlyPlusProcessorSendsOnce) {
+  channel_.delay_ = milliseconds(50);
+  EmailHandler handler(makeSender(), context_.logger_);
+  for (int round = 0; round < 5; ++round) {
+    const auto id = insertEmail("In_Warteschlange");
+    std::thread a([&] { handler.handle(sendEvent(id)); });
+    std::thread b([&] { handler.handle(sendEvent(id)); });
+    std::thread c([&] { handler.sender().processQueue(); });
+    a.join();
+    b.join();
+    c.join();
+    EXPECT_EQ(state(id).status, "Gesendet");
+  }
+  EXPECT_EQ(channel_.messages().size(), 5u);
+  EXPECT_EQ(outboxRows().size(), 5u);
+}
+
+TEST_F(EmailTest, TwoHundredEmailsFourThreadsAndProcessorSendEachOnce) {
+  EmailHandler handler(makeSender(), context_.logger_);
+  std::vector<std::int64_t> events;
+  for (int i = 0; i < 200; ++i) events.push_back(insertEmail("In_Warteschlange", i + 1));
+  events.insert(events.end(), events.begin(), events.end());  // every event twice
+  std::shuffle(events.begin(), events.end(), std::mt19937(42));
+
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> handlersDone{false};
+  std::atomic<int> notDone{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&] {
+      for (std::size_t i; (i = next++) < events.size();) {
+        if (handler.handle(sendEvent(events[i])).outcome != HandleResult::Outcome::Done) {
+          ++notDone;
+        }
+      }
+    });
+  }
+  std::thread processor([&] {
+    while (!handlersDone) handler.sender().processQueue();
+  });
+  for (auto& w : workers) w.join();
+  handlersDone = true;
+  processor.join();
+
+  EXPECT_EQ(notDone.load(), 0);
+  const auto messages = channel_.messages();
+  EXPECT_EQ(messages.size(), 200u);
+  std::set<std::string> ids;
+  for (const auto& m : messages) ids.insert(m.id);
+  EXPECT_EQ(ids.size(), 200u);
+  EXPECT_EQ(outboxRows().size(), 200u);
+  std::int64_t sent = 0;
+  pool_->transaction([&](pqxx::work& tx) {
+    sent = tx.exec(
+                 "SELECT count(*) FROM communication_service.emails WHERE status = 'Gesendet' "
+                 "AND gesendet_am IS NOT NULL")[0][0]
+               .as<std::int64_t>();
+  });
+  EXPECT_EQ(sent, 200);
+}
+
+// ---- factory ------------------------------------------------------------
+
+/// A FakeContext with a database, an outbox and a recorded schedule.
+class EmailContext : public testing::FakeContext {
+ public:
+  Database* database() override { return database_; }
+  Outbox* outbox() override { return outbox_; }
+  void schedule(std::string name, milliseconds interval, std::function<void()> job) override {
+    jobName_ = std::move(name);
+    interval_ = interval;
+    job_ = std::move(job);
+  }
+  Database* database_ = nullptr;
+  Outbox* outbox_ = nullptr;
+  std::string jobName_;
+  milliseconds interval_{0};
+  std::function<void()> job_;
+};
+
+Config defaultConfig() {
+  return Config({{"queue_check_interval_s", std::int64_t{60}},
+                 {"queue_batch_size", std::int64_t{10}},
+                 {"claim_lease_s", std::int64_t{300}},
+                 {"max_attempts", std::int64_t{5}},
+                 {"retry_backoff_s", std::int64_t{30}}},
+                {}, "test:1");
+}
+
+TEST_F(EmailTest, FactoryRefusesWithoutChannelDatabaseOrOutbox) {
+  EmailContext context;
+  const auto refusal = [&] {
+    try {
+      createEmailHandler(defaultConfig(), context);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("<accepted>");
+  };
+  context.database_ = pool_.get();
+  context.outbox_ = &outbox_;
+  EXPECT_NE(refusal().find("channel"), std::string::npos) << refusal();
+  context.channel_ = &channel_;
+  context.database_ = nullptr;
+  EXPECT_NE(refusal().find("database"), std::string::npos) << refusal();
+  context.database_ = pool_.get();
+  context.outbox_ = nullptr;
+  EXPECT_NE(refusal().find("publisher"), std::string::npos) << refusal();
+  EXPECT_TRUE(context.jobName_.empty());
+}
+
+TEST_F(EmailTest, FactorySchedulesTheQueueProcessor) {
+  EmailContext context;
+  context.channel_ = &channel_;
+  context.database_ = pool_.get();
+  context.outbox_ = &outbox_;
+  auto handler = createEmailHandler(defaultConfig(), context);
+  ASSERT_NE(handler, nullptr);
+  EXPECT_EQ(context.jobName_, "email-queue");
+  EXPECT_EQ(context.interval_, seconds(60));
+  ASSERT_TRUE(context.job_);
+  const auto id = insertEmail("In_Warteschlange");
+  context.job_();
+  EXPECT_EQ(state(id).status, "Gesendet");
+  EXPECT_EQ(channel_.messages().size(), 1u);
+}
+
+}  // namespace
+}  // namespace commsvc::plugins::email
