@@ -133,6 +133,10 @@ std::size_t SmtpSink::count() const {
   return n;
 }
 
+void BrokerProcess::freeze() const { process_->signal(SIGSTOP); }
+
+void BrokerProcess::thaw() const { process_->signal(SIGCONT); }
+
 void writeFile(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;

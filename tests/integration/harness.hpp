@@ -63,6 +63,10 @@ class BrokerProcess {
   BrokerProcess(const ScratchDir& dir, const std::vector<std::string>& topics, int partitions);
   /// The bootstrap address, "127.0.0.1:port".
   const std::string& bootstrap() const { return bootstrap_; }
+  /// Stops the broker process (SIGSTOP): clients see an outage.
+  void freeze() const;
+  /// Resumes it (SIGCONT).
+  void thaw() const;
 
  private:
   std::unique_ptr<Process> process_;

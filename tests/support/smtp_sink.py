@@ -68,6 +68,8 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.args.delay_ms:
+            await asyncio.sleep(self.args.delay_ms / 1000.0)
         if self.args.fail_on == "data":
             failure = self._failure()
             if failure:
@@ -125,6 +127,8 @@ def parse_args(argv):
                         help="text after the failure reply code")
     parser.add_argument("--fail-on", choices=["data", "rcpt"], default="data",
                         help="which command the failure replies to")
+    parser.add_argument("--delay-ms", type=int, default=0,
+                        help="wait this long before answering each DATA (a slow server)")
     parser.add_argument("--idle-timeout", type=float, default=300,
                         help="close a connection idle for this many seconds")
     parser.add_argument("--auth", help="require AUTH with USER:PASSWORD (plain text allowed)")
