@@ -9,6 +9,9 @@
 #include "kafka/producer.hpp"
 #include "logging/log.hpp"
 #include "logging/metrics_registry.hpp"
+#include "outbox/migrations.hpp"
+#include "outbox/postgres_outbox.hpp"
+#include "outbox/relay.hpp"
 #include "runtime/consumer_loop.hpp"
 #include "runtime/dispatcher.hpp"
 #include "runtime/router.hpp"
@@ -21,6 +24,13 @@ using namespace std::chrono_literals;
 
 kafka::Properties toProperties(const std::map<std::string, std::string>& map) {
   return {map.begin(), map.end()};
+}
+
+/// The engine's own migrations (the outbox table) first, then the plugins'.
+std::vector<database::PluginMigrations> withEngineMigrations(
+    std::vector<database::PluginMigrations> plugins) {
+  plugins.insert(plugins.begin(), outbox::engineMigrations());
+  return plugins;
 }
 
 /// What every plugin instance shares: owned by the engine, outliving plugins.
@@ -111,6 +121,8 @@ struct Engine::State {
   SharedServices shared{metrics, kafka, nullptr, scheduler};
   std::map<std::string, Instance<Publisher>> publishers;
   std::map<std::string, Instance<Channel>> channels;
+  std::unique_ptr<outbox::OutboxRelay> outboxRelay;  // with a database and publishers
+  std::map<std::string, std::unique_ptr<outbox::PostgresOutbox>> outboxes;  // by publisher
   std::vector<Instance<Handler>> handlers;
   runtime::Router router;
   std::unique_ptr<kafka::RawProducer> deadLetterProducer;
@@ -132,7 +144,9 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
   if (!cfg.database.getString("url").empty()) {
     s.database = std::make_unique<database::ConnectionPool>(
         database::poolSettingsFrom(cfg.database), s.logger.get());
-    if (migrate) database::migrate(*s.database, migrations, s.logger.get());
+    if (migrate) {
+      database::migrate(*s.database, withEngineMigrations(migrations), s.logger.get());
+    }
     s.shared.database = s.database.get();
   } else if (!migrations.empty()) {
     s.logger->warn("plugins ship migrations but database.url is empty: not applied");
@@ -173,6 +187,12 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     const auto* plugin = s.pipeline.registry.find(PluginKind::Publisher, block.type);
     create(plugin->info->createPublisher, s.pipeline.publisherConfigs[i], block, inst);
   }
+  if (s.database && !s.publishers.empty()) {
+    std::map<std::string, Publisher*> byName;
+    for (auto& [name, inst] : s.publishers) byName.emplace(name, inst.object.get());
+    s.outboxRelay =
+        std::make_unique<outbox::OutboxRelay>(*s.database, std::move(byName), *s.logger, s.metrics);
+  }
   for (std::size_t i = 0; i < cfg.channels.size(); ++i) {
     const auto& block = cfg.channels[i];
     auto& inst = s.channels[block.name];
@@ -185,8 +205,17 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     Channel* channel = entry.channel.empty() ? nullptr : s.channels.at(entry.channel).object.get();
     Publisher* publisher =
         entry.publisher.empty() ? nullptr : s.publishers.at(entry.publisher).object.get();
+    Outbox* outbox = nullptr;
+    if (s.outboxRelay && publisher != nullptr) {
+      auto& shared = s.outboxes[entry.publisher];
+      if (!shared) {
+        shared = std::make_unique<outbox::PostgresOutbox>(entry.publisher, s.outboxRelay.get());
+      }
+      outbox = shared.get();
+    }
     auto& inst = s.handlers.emplace_back();
-    inst.context = std::make_unique<PluginContext>(entry.block.path, s.shared, channel, publisher);
+    inst.context =
+        std::make_unique<PluginContext>(entry.block.path, s.shared, channel, publisher, outbox);
     const auto* plugin = s.pipeline.registry.find(PluginKind::Handler, entry.block.type);
     create(plugin->info->createHandler, s.pipeline.handlerConfigs[i], entry.block, inst);
     s.router.add(entry.event, *inst.object);
@@ -240,19 +269,20 @@ std::vector<database::PluginMigrations> pluginMigrations(const ValidatedPipeline
 std::vector<database::AppliedMigration> migratePipeline(const ValidatedPipeline& pipeline) {
   const auto migrations = pluginMigrations(pipeline);
   database::checkMigrations(migrations);
-  if (migrations.empty()) return {};
   if (pipeline.config.database.getString("url").empty()) {
+    if (migrations.empty()) return {};
     throw std::runtime_error("plugins ship migrations but database.url is empty");
   }
   auto logger = logging::makeLogger("migrate");
   database::ConnectionPool pool(database::poolSettingsFrom(pipeline.config.database), logger.get());
-  return database::migrate(pool, migrations, logger.get());
+  return database::migrate(pool, withEngineMigrations(migrations), logger.get());
 }
 
 RunResult Engine::run(const std::atomic<bool>& stop) {
   State& s = *state_;
   const auto bound =
       std::chrono::milliseconds(s.pipeline.config.engine.getInt("shutdown_timeout_ms"));
+  if (s.outboxRelay) s.outboxRelay->start();
   s.scheduler.start();
   const runtime::DrainResult drained = s.loop->run(stop);
   s.scheduler.stop();
@@ -261,6 +291,9 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
                                   std::chrono::steady_clock::now() - s.loop->stopObservedAt());
     return std::max(left, std::chrono::milliseconds(1000));
   };
+  // After handlers and jobs stopped adding: publish what the outbox holds
+  // (what is left stays for the next start), then flush the publishers.
+  if (s.outboxRelay) s.outboxRelay->stop(std::chrono::steady_clock::now() + remaining());
   for (auto& [name, inst] : s.publishers) {
     if (!inst.object->flush(remaining())) {
       s.logger->warn("publisher did not flush everything before the bound", {{"publisher", name}});

@@ -1,0 +1,41 @@
+#include "outbox/migrations.hpp"
+
+namespace commsvc::outbox {
+namespace {
+
+// The event columns rebuild the Event exactly (the relay publishes what
+// add() stored, so eventId and timestamp never change across retries);
+// `envelope` is the wire form as built at add() time, kept for inspection
+// and checked to be JSON. The partial index serves the relay's scan of
+// unpublished rows per publisher in id order.
+const Migration kMigrations[] = {
+    {1, "create outbox",
+     "CREATE TABLE public.commsvc_outbox ("
+     " id bigserial PRIMARY KEY,"
+     " publisher text NOT NULL,"
+     " event_id uuid NOT NULL,"
+     " event_type text NOT NULL,"
+     " event_version text NOT NULL,"
+     " event_timestamp text NOT NULL,"
+     " producer text NOT NULL,"
+     " event_key text NOT NULL,"
+     " payload text NOT NULL,"
+     " headers bytea NOT NULL DEFAULT ''::bytea,"
+     " envelope text NOT NULL CHECK (envelope::json IS NOT NULL),"
+     " created_at timestamptz NOT NULL DEFAULT now(),"
+     " published_at timestamptz NULL,"
+     " attempts integer NOT NULL DEFAULT 0,"
+     " last_error text NULL);"
+     "CREATE INDEX commsvc_outbox_unpublished ON public.commsvc_outbox (publisher, id)"
+     " WHERE published_at IS NULL"},
+};
+
+}  // namespace
+
+std::span<const Migration> outboxMigrations() { return kMigrations; }
+
+database::PluginMigrations engineMigrations() {
+  return {kEngineMigrationsName, outboxMigrations()};
+}
+
+}  // namespace commsvc::outbox

@@ -1,0 +1,96 @@
+#include "outbox/postgres_outbox.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <stdexcept>
+
+#include "outbox/relay.hpp"
+
+namespace commsvc::outbox {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+void appendHex(std::string& out, std::string_view bytes) {
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0x0F]);
+  }
+}
+
+void appendLength(std::string& out, std::size_t size) {
+  const auto n = static_cast<std::uint32_t>(size);
+  const char bytes[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                         static_cast<char>(n >> 8), static_cast<char>(n)};
+  appendHex(out, std::string_view(bytes, 4));
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  throw std::invalid_argument("outbox headers: not hex");
+}
+
+}  // namespace
+
+std::string encodeHeaders(const std::vector<Header>& headers) {
+  std::string out;
+  for (const auto& [name, value] : headers) {
+    appendLength(out, name.size());
+    appendHex(out, name);
+    appendLength(out, value.size());
+    appendHex(out, value);
+  }
+  return out;
+}
+
+std::vector<Header> decodeHeaders(std::string_view hex) {
+  if (hex.size() % 2 != 0) throw std::invalid_argument("outbox headers: odd hex length");
+  std::string bytes;
+  bytes.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    bytes.push_back(static_cast<char>(hexValue(hex[i]) << 4 | hexValue(hex[i + 1])));
+  }
+  std::vector<Header> headers;
+  std::size_t pos = 0;
+  auto take = [&]() {
+    if (bytes.size() - pos < 4) throw std::invalid_argument("outbox headers: truncated");
+    std::uint32_t n = 0;
+    for (int i = 0; i < 4; ++i) n = n << 8 | static_cast<unsigned char>(bytes[pos++]);
+    if (bytes.size() - pos < n) throw std::invalid_argument("outbox headers: truncated");
+    std::string text = bytes.substr(pos, n);
+    pos += n;
+    return text;
+  };
+  while (pos < bytes.size()) {
+    std::string name = take();
+    std::string value = take();
+    headers.emplace_back(std::move(name), std::move(value));
+  }
+  return headers;
+}
+
+PostgresOutbox::PostgresOutbox(std::string publisher, OutboxRelay* relay)
+    : publisher_(std::move(publisher)), relay_(relay) {}
+
+void PostgresOutbox::add(pqxx::work& tx, const Event& event) {
+  Event stored = event;
+  if (stored.id.empty()) stored.id = newUuid4();
+  std::transform(stored.id.begin(), stored.id.end(), stored.id.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (stored.version.empty()) stored.version = "1.0";
+  if (stored.timestamp.empty()) stored.timestamp = nowIso8601();
+  if (stored.payload.empty()) stored.payload = "{}";
+  const std::string envelope = toEnvelopeJson(stored);
+  tx.exec_params(
+      "INSERT INTO public.commsvc_outbox (publisher, event_id, event_type, event_version,"
+      " event_timestamp, producer, event_key, payload, headers, envelope)"
+      " VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, decode($9, 'hex'), $10)",
+      publisher_, stored.id, stored.type, stored.version, stored.timestamp, stored.producer,
+      stored.key, stored.payload, encodeHeaders(stored.headers), envelope);
+  if (relay_ != nullptr) relay_->wake();
+}
+
+}  // namespace commsvc::outbox

@@ -1,0 +1,321 @@
+#include "outbox/relay.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+
+#include "outbox/postgres_outbox.hpp"
+
+namespace commsvc::outbox {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// First key of the per-publisher advisory lock ("cmsvcoutbox" in spirit);
+// the second key is hashtext(publisher name).
+constexpr std::int32_t kLockClass = 0x636d6f62;
+
+// Row status in a Batch.
+constexpr std::int8_t kPending = 0;
+constexpr std::int8_t kOk = 1;
+constexpr std::int8_t kFailed = 2;
+
+std::string idArray(const std::vector<long long>& ids) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  out += '}';
+  return out;
+}
+
+std::string millis(std::chrono::milliseconds ms) { return std::to_string(ms.count()); }
+
+}  // namespace
+
+// The outcome of one pass's publishes, shared with the publisher's callbacks
+// (which may arrive after the pass gave up waiting).
+struct OutboxRelay::Batch {
+  explicit Batch(std::size_t size) : status(size, kPending), errors(size), outstanding(size) {}
+
+  void report(std::size_t index, bool ok, const std::string& error) {
+    {
+      std::lock_guard lock(mutex);
+      if (status[index] != kPending) return;
+      status[index] = ok ? kOk : kFailed;
+      if (!ok) errors[index] = error.empty() ? "publish failed" : error;
+      --outstanding;
+    }
+    done.notify_all();
+  }
+
+  void waitUntil(Clock::time_point deadline) {
+    std::unique_lock lock(mutex);
+    done.wait_until(lock, deadline, [&] { return outstanding == 0; });
+  }
+
+  std::size_t pending() {
+    std::lock_guard lock(mutex);
+    return outstanding;
+  }
+
+  std::mutex mutex;
+  std::condition_variable done;
+  std::vector<std::int8_t> status;
+  std::vector<std::string> errors;
+  std::size_t outstanding;
+};
+
+OutboxRelay::OutboxRelay(Database& database, std::map<std::string, Publisher*> publishers,
+                         Logger& logger, Metrics& metrics, RelaySettings settings)
+    : database_(database),
+      logger_(logger),
+      published_(metrics.counter("outbox_published_total",
+                                 "Outbox events published and marked as published")),
+      failures_(
+          metrics.counter("outbox_publish_failures_total",
+                          "Outbox publish attempts that failed or timed out (kept, retried)")),
+      settings_(settings) {
+  if (settings_.batchSize == 0) settings_.batchSize = 1;
+  for (auto& [name, publisher] : publishers) {
+    if (publisher != nullptr) targets_.push_back(Target{name, publisher});
+  }
+}
+
+OutboxRelay::~OutboxRelay() { stop(Clock::now()); }
+
+void OutboxRelay::start() {
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void OutboxRelay::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+    hintedAt_ = Clock::now();
+  }
+  wakeUp_.notify_one();
+}
+
+void OutboxRelay::stop(Clock::time_point deadline) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      stopping_ = true;
+      deadline_ = deadline;
+    }
+  }
+  wakeUp_.notify_one();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+void OutboxRelay::loop() {
+  auto lastCleanup = Clock::now();
+  for (;;) {
+    bool stopping = false;
+    Clock::time_point deadline;
+    {
+      std::lock_guard lock(mutex_);
+      stopping = stopping_;
+      deadline = deadline_;
+      woken_ = false;
+    }
+    const auto passStart = Clock::now();
+    if (stopping && passStart >= deadline) break;
+
+    bool more = false;     // a pass filled its batch: go again at once
+    bool pending = false;  // something may still be publishable later
+    auto next = Clock::time_point::max();
+    for (auto& target : targets_) {
+      const auto now = Clock::now();
+      if (stopping && now >= deadline) break;
+      if (target.stragglers) {
+        // Callbacks of the last batch are still out: publishing again now
+        // would queue duplicates behind them.
+        if (target.stragglers->pending() > 0 && now < target.stragglersUntil) {
+          pending = true;
+          next = std::min(next, now + settings_.idleInterval);
+          continue;
+        }
+        target.stragglers.reset();
+      }
+      if (now < target.nextAttempt) {
+        if (!stopping || target.nextAttempt < deadline) pending = true;
+        next = std::min(next, target.nextAttempt);
+        continue;
+      }
+      auto waitUntil = now + settings_.publishTimeout;
+      if (stopping) waitUntil = std::min(waitUntil, deadline);
+      PassResult result;
+      try {
+        result = pass(target, waitUntil);
+      } catch (const std::exception& e) {
+        result = PassResult{};
+        result.error = std::string("outbox pass failed: ") + e.what();
+      }
+      published_.add(static_cast<double>(result.published));
+      failures_.add(static_cast<double>(result.failed));
+      if (!result.error.empty()) {
+        backOff(target, result);
+        pending = true;
+        next = std::min(next, target.nextAttempt);
+        continue;
+      }
+      if (target.backoff.count() > 0) {
+        logger_.info("outbox publisher recovered",
+                     {{"publisher", target.name}, {"published", std::to_string(result.published)}});
+        target.backoff = std::chrono::milliseconds(0);
+      }
+      if (result.locked && result.selected >= settings_.batchSize) more = true;
+    }
+
+    if (!stopping && settings_.retention.count() > 0 &&
+        Clock::now() - lastCleanup >= settings_.cleanupInterval) {
+      lastCleanup = Clock::now();
+      try {
+        cleanup();
+      } catch (const std::exception& e) {
+        logger_.warn("outbox cleanup failed", {{"error", e.what()}});
+      }
+    }
+    if (stopping && !more && !pending) break;
+    if (more) continue;
+
+    std::unique_lock lock(mutex_);
+    if (stopping_ != stopping) continue;  // stop requested during the pass
+    const bool hinted = Clock::now() - hintedAt_ < settings_.hintWindow;
+    auto until =
+        std::min(next, passStart + (hinted ? settings_.hintInterval : settings_.idleInterval));
+    if (stopping_) until = std::min(until, deadline_);
+    wakeUp_.wait_until(lock, until, [&] { return woken_ || stopping_ != stopping; });
+    if (woken_ && stopping_ == stopping) {
+      // A hint: the row is probably not committed yet; poll soon, not at once.
+      const auto earliest = std::min(until, passStart + settings_.hintInterval);
+      wakeUp_.wait_until(lock, earliest, [&] { return stopping_ != stopping; });
+    }
+  }
+  logger_.debug("outbox relay stopped");
+}
+
+OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point waitUntil) {
+  PassResult result;
+  database_.transaction([&](pqxx::work& tx) {
+    result = PassResult{};
+    result.locked = tx.exec_params1("SELECT pg_try_advisory_xact_lock($1, hashtext($2))",
+                                    kLockClass, target.name)[0]
+                        .as<bool>();
+    if (!result.locked) return;  // another relay is publishing this publisher's rows
+    const auto rows = tx.exec_params(
+        "SELECT id, event_id::text, event_type, event_version, event_timestamp, producer,"
+        " event_key, payload, encode(headers, 'hex')"
+        " FROM public.commsvc_outbox WHERE publisher = $1 AND published_at IS NULL"
+        " ORDER BY id LIMIT $2",
+        target.name, static_cast<long long>(settings_.batchSize));
+    result.selected = rows.size();
+    if (rows.empty()) return;
+
+    auto batch = std::make_shared<Batch>(rows.size());
+    std::vector<long long> ids;
+    std::vector<std::string> keys;
+    ids.reserve(rows.size());
+    keys.reserve(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& row = rows[static_cast<pqxx::result::size_type>(i)];
+      ids.push_back(row[0].as<long long>());
+      Event event;
+      event.id = row[1].as<std::string>();
+      event.type = row[2].as<std::string>();
+      event.version = row[3].as<std::string>();
+      event.timestamp = row[4].as<std::string>();
+      event.producer = row[5].as<std::string>();
+      event.key = row[6].as<std::string>();
+      event.payload = row[7].as<std::string>();
+      keys.push_back(event.key);
+      try {
+        event.headers = decodeHeaders(row[8].as<std::string>());
+        target.publisher->publish(std::move(event), [batch, i](bool ok, const std::string& error) {
+          batch->report(i, ok, error);
+        });
+      } catch (const std::exception& e) {
+        batch->report(i, false, e.what());
+      }
+    }
+    batch->waitUntil(waitUntil);
+
+    std::vector<long long> done;
+    std::vector<long long> failed;
+    std::vector<std::string> failedKeys;
+    {
+      std::lock_guard lock(batch->mutex);
+      for (std::size_t i = 0; i < ids.size(); ++i) {
+        const bool heldBack =
+            std::find(failedKeys.begin(), failedKeys.end(), keys[i]) != failedKeys.end();
+        if (batch->status[i] == kOk && !heldBack) {
+          done.push_back(ids[i]);
+          continue;
+        }
+        if (batch->status[i] == kOk) continue;  // published after a failure of its key: again later
+        failed.push_back(ids[i]);
+        if (!heldBack) failedKeys.push_back(keys[i]);
+        if (result.error.empty()) {
+          result.error = batch->status[i] == kFailed
+                             ? batch->errors[i]
+                             : "no publish report within " +
+                                   millis(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       settings_.publishTimeout)) +
+                                   " ms or the stop deadline";
+        }
+      }
+      if (batch->outstanding > 0) {
+        target.stragglers = batch;
+        target.stragglersUntil = Clock::now() + settings_.publishTimeout;
+      }
+    }
+    if (!done.empty()) {
+      if (settings_.retention.count() > 0) {
+        tx.exec_params(
+            "UPDATE public.commsvc_outbox SET published_at = now(), attempts = attempts + 1"
+            " WHERE id = ANY($1::bigint[])",
+            idArray(done));
+      } else {
+        tx.exec_params("DELETE FROM public.commsvc_outbox WHERE id = ANY($1::bigint[])",
+                       idArray(done));
+      }
+    }
+    if (!failed.empty()) {
+      tx.exec_params(
+          "UPDATE public.commsvc_outbox SET attempts = attempts + 1, last_error = $2"
+          " WHERE id = ANY($1::bigint[])",
+          idArray(failed), result.error);
+    }
+    result.published = done.size();
+    result.failed = failed.size();
+  });
+  return result;
+}
+
+void OutboxRelay::backOff(Target& target, const PassResult& result) {
+  target.backoff = target.backoff.count() == 0 ? settings_.backoffInitial
+                                               : std::min(target.backoff * 2, settings_.backoffMax);
+  target.nextAttempt = Clock::now() + target.backoff;
+  logger_.warn("outbox publish failed; events kept, retrying after backoff",
+               {{"publisher", target.name},
+                {"failed", std::to_string(result.failed)},
+                {"published", std::to_string(result.published)},
+                {"error", result.error},
+                {"retry_in_ms", millis(target.backoff)}});
+}
+
+void OutboxRelay::cleanup() {
+  database_.transaction([&](pqxx::work& tx) {
+    tx.exec_params(
+        "DELETE FROM public.commsvc_outbox"
+        " WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1)",
+        static_cast<double>(settings_.retention.count()));
+  });
+}
+
+}  // namespace commsvc::outbox

@@ -1,0 +1,118 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commsvc/database.hpp"
+#include "commsvc/logger.hpp"
+#include "commsvc/metrics.hpp"
+#include "commsvc/publisher.hpp"
+
+namespace commsvc::outbox {
+
+/// How an OutboxRelay polls, batches, waits and backs off.
+struct RelaySettings {
+  std::size_t batchSize = 500;                      ///< rows per pass at most
+  std::chrono::milliseconds idleInterval{50};       ///< poll interval when nothing was hinted
+  std::chrono::milliseconds hintInterval{5};        ///< poll interval shortly after an add()
+  std::chrono::milliseconds hintWindow{500};        ///< how long an add() hint lasts
+  std::chrono::milliseconds backoffInitial{100};    ///< first pause after a failed pass
+  std::chrono::milliseconds backoffMax{10000};      ///< pauses double up to this
+  std::chrono::milliseconds publishTimeout{70000};  ///< wait for a pass's callbacks at most
+  /// How long published rows are kept (published_at set); zero deletes
+  /// them as soon as they are published.
+  std::chrono::seconds retention{0};
+  std::chrono::milliseconds cleanupInterval{60000};  ///< how often kept rows are pruned
+};
+
+/// Publishes the rows of commsvc_outbox after their transaction committed,
+/// on one thread, through the publishers named in the rows.
+///
+/// A pass (per publisher) runs in one transaction holding a transaction-level
+/// advisory lock for that publisher, so across any number of relays on one
+/// database a publisher's rows are published by one relay at a time: it
+/// selects up to batchSize unpublished rows in id order, publishes them all,
+/// waits for the callbacks (publishTimeout, or the stop deadline), marks the
+/// ones reported ok (deleted, or published_at set when retention > 0) and
+/// records attempts and last_error on the rest. A failed row holds back the
+/// later rows of its key (left unmarked even when reported ok, so they are
+/// published again after it): per-key order holds at the price of a
+/// possible duplicate. Rows are never dropped; a publisher that keeps
+/// failing is retried with exponential backoff (backoffInitial up to
+/// backoffMax). Events are rebuilt exactly as add() stored them, so the
+/// eventId and the envelope never change across retries.
+class OutboxRelay {
+ public:
+  /// `publishers` maps the publisher names of pipelines.yaml to their
+  /// objects; rows naming another publisher are left alone. All references
+  /// must outlive the relay. Counts outbox_published_total and
+  /// outbox_publish_failures_total in `metrics`.
+  OutboxRelay(Database& database, std::map<std::string, Publisher*> publishers, Logger& logger,
+              Metrics& metrics, RelaySettings settings = {});
+  /// Stops at once (see stop) when still running.
+  ~OutboxRelay();
+  OutboxRelay(const OutboxRelay&) = delete;
+  OutboxRelay& operator=(const OutboxRelay&) = delete;
+
+  /// Starts the relay thread; the first pass runs at once. Once only.
+  void start();
+
+  /// Hints that rows were added (PostgresOutbox::add calls it, before the
+  /// commit): the relay polls every hintInterval for a while. Cheap, never blocks.
+  void wake();
+
+  /// Publishes what it can until `deadline` (passes keep running while rows
+  /// remain and publishers succeed), then stops the thread. Rows left
+  /// unpublished stay for the next start. Idempotent; no-op before start().
+  void stop(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  struct Batch;
+  struct Target {
+    std::string name;
+    Publisher* publisher;
+    std::chrono::milliseconds backoff{0};
+    std::chrono::steady_clock::time_point nextAttempt{};
+    std::shared_ptr<Batch> stragglers;  // last batch, while callbacks are outstanding
+    std::chrono::steady_clock::time_point stragglersUntil{};
+  };
+  struct PassResult {
+    bool locked = false;        // false: another relay holds this publisher
+    std::size_t selected = 0;   // rows read
+    std::size_t published = 0;  // rows marked published
+    std::size_t failed = 0;     // rows reported failed (or not reported in time)
+    std::string error;          // first failure's reason
+  };
+
+  void loop();
+  // One pass for `target`; callbacks are awaited until `waitUntil`.
+  PassResult pass(Target& target, std::chrono::steady_clock::time_point waitUntil);
+  // Records a failed pass: doubles the backoff and logs.
+  void backOff(Target& target, const PassResult& result);
+  // Deletes rows published more than `retention` ago.
+  void cleanup();
+
+  Database& database_;
+  Logger& logger_;
+  Counter& published_;
+  Counter& failures_;
+  RelaySettings settings_;
+  std::vector<Target> targets_;
+
+  std::mutex mutex_;
+  std::condition_variable wakeUp_;
+  bool woken_ = false;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point hintedAt_{};
+  std::chrono::steady_clock::time_point deadline_{};
+  std::thread thread_;
+};
+
+}  // namespace commsvc::outbox

@@ -1,0 +1,322 @@
+#include <algorithm>
+#include <set>
+
+#include "outbox_fixture.hpp"
+
+namespace commsvc::outbox {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Checks that, per key, the successful publishes are exactly the events of
+// `added`, in the same order.
+void expectPerKeyOrder(const std::vector<Event>& published, const std::vector<Event>& added) {
+  std::map<std::string, std::vector<std::string>> expected;
+  for (const auto& e : added) expected[e.key].push_back(e.id);
+  std::map<std::string, std::vector<std::string>> seen;
+  for (const auto& e : published) seen[e.key].push_back(e.id);
+  EXPECT_EQ(seen, expected);
+}
+
+TEST_F(OutboxTest, PublishesOnlyCommittedEventsInIdOrder) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  OutboxRelay relay(*pool_, {{"events", &publisher}}, logger_, metrics_, fast());
+  PostgresOutbox outbox("events", &relay);
+  relay.start();
+
+  std::vector<Event> committed;
+  for (int i = 0; i < 60; ++i) {
+    Event e = makeEvent("t", std::to_string(i % 4), payload(i));
+    if (i % 3 == 0) {
+      EXPECT_THROW(pool_->transaction([&](pqxx::work& tx) {
+        outbox.add(tx, e);
+        throw std::runtime_error("rolled back");
+      }),
+                   std::runtime_error);
+      continue;
+    }
+    addCommitted(outbox, {e});
+    committed.push_back(e);
+  }
+  ASSERT_TRUE(log.waitForOk(committed.size(), 5s));
+  std::this_thread::sleep_for(100ms);  // nothing more may come
+  const auto published = log.okEvents();
+  ASSERT_EQ(published.size(), committed.size());
+  for (std::size_t i = 0; i < committed.size(); ++i) {
+    EXPECT_EQ(published[i].id, committed[i].id);
+    EXPECT_EQ(toEnvelopeJson(published[i]), toEnvelopeJson(committed[i]));
+    EXPECT_EQ(published[i].key, committed[i].key);
+  }
+  relay.stop(Clock::now() + 1s);
+  EXPECT_EQ(unpublished("events"), 0);
+  EXPECT_EQ(metrics_.snapshot()["outbox_published_total"], committed.size());
+}
+
+TEST_F(OutboxTest, PublishesSoonAfterCommit) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  auto settings = fast();
+  settings.idleInterval = 100ms;
+  OutboxRelay relay(*pool_, {{"events", &publisher}}, logger_, metrics_, settings);
+  PostgresOutbox outbox("events", &relay);
+  relay.start();
+  std::this_thread::sleep_for(300ms);  // idle
+  std::vector<long long> latencies;
+  for (int i = 0; i < 10; ++i) {
+    addCommitted(outbox, {makeEvent("t", "k", payload(i))});
+    const auto committedAt = Clock::now();
+    ASSERT_TRUE(log.waitForOk(static_cast<std::size_t>(i + 1), 2s));
+    latencies.push_back(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - committedAt).count());
+    std::this_thread::sleep_for(i % 2 == 0 ? 20ms : 700ms);  // inside and outside the hint window
+  }
+  std::sort(latencies.begin(), latencies.end());
+  RecordProperty("max_latency_ms", static_cast<int>(latencies.back()));
+  EXPECT_LE(latencies.back(), 150) << "median " << latencies[latencies.size() / 2];
+}
+
+TEST_F(OutboxTest, KeepsEverythingWhilePublisherFailsThenPublishesEachOnce) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  publisher.setAsync(true);
+  publisher.setFailing(true);
+  OutboxRelay relay(*pool_, {{"events", &publisher}}, logger_, metrics_, fast());
+  PostgresOutbox outbox("events", &relay);
+  relay.start();
+
+  std::vector<Event> added;
+  for (int i = 0; i < 30; ++i) added.push_back(makeEvent("t", std::to_string(i % 3), payload(i)));
+  addCommitted(outbox, {added.begin(), added.begin() + 15});
+  addCommitted(outbox, {added.begin() + 15, added.end()});
+  std::this_thread::sleep_for(600ms);
+  EXPECT_EQ(unpublished("events"), 30);
+  EXPECT_TRUE(log.okEvents().empty());
+  EXPECT_GE(publisher.calls(), 30);
+  pool_->transaction([&](pqxx::work& tx) {
+    const auto row = tx.exec1("SELECT min(attempts), max(last_error) FROM public.commsvc_outbox");
+    EXPECT_GE(row[0].as<int>(), 1);
+    EXPECT_EQ(row[1].as<std::string>(), "broker down");
+  });
+  EXPECT_GE(metrics_.snapshot()["outbox_publish_failures_total"], 30);
+  const auto lines = logger_.lines();
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("retrying after backoff") != std::string::npos &&
+           l.find("retry_in_ms=") != std::string::npos;
+  }));
+
+  publisher.setFailing(false);
+  ASSERT_TRUE(log.waitForOk(30, 5s));
+  std::this_thread::sleep_for(200ms);
+  const auto published = log.okEvents();
+  ASSERT_EQ(published.size(), 30u);  // each exactly once
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    EXPECT_EQ(published[i].id, added[i].id);
+    EXPECT_EQ(published[i].timestamp, added[i].timestamp);
+    EXPECT_EQ(toEnvelopeJson(published[i]), toEnvelopeJson(added[i]));
+  }
+  // Every attempt carried the same event ids.
+  std::set<std::string> ids;
+  for (const auto& entry : log.entries()) ids.insert(entry.event.id);
+  EXPECT_EQ(ids.size(), 30u);
+  EXPECT_EQ(unpublished("events"), 0);
+}
+
+TEST_F(OutboxTest, BacksOffWhileFailingInsteadOfSpinning) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  publisher.setFailing(true);
+  RelaySettings settings;  // defaults: 100 ms doubling to 10 s
+  OutboxRelay relay(*pool_, {{"events", &publisher}}, logger_, metrics_, settings);
+  PostgresOutbox outbox("events", &relay);
+  addCommitted(outbox, {makeEvent("t", "1", "{}")});
+  relay.start();
+  std::this_thread::sleep_for(1s);
+  const int calls = publisher.calls();
+  RecordProperty("attempts_in_1s", calls);
+  // Passes at about 0, 0.1, 0.3, 0.7 s: a handful, never hundreds.
+  EXPECT_GE(calls, 2);
+  EXPECT_LE(calls, 6);
+  relay.stop(Clock::now());
+  EXPECT_EQ(unpublished("events"), 1);
+}
+
+TEST_F(OutboxTest, AFailedEventHoldsBackLaterEventsOfItsKeyOnly) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  publisher.setFailingKey("bad");
+  OutboxRelay relay(*pool_, {{"events", &publisher}}, logger_, metrics_, fast());
+  PostgresOutbox outbox("events", &relay);
+  std::vector<Event> added = {makeEvent("t", "good", payload(1)), makeEvent("t", "bad", payload(2)),
+                              makeEvent("t", "good", payload(3)),
+                              makeEvent("t", "bad", payload(4))};
+  addCommitted(outbox, added);
+  relay.start();
+  ASSERT_TRUE(log.waitForOk(2, 3s));
+  std::this_thread::sleep_for(300ms);
+  relay.stop(Clock::now() + 1s);
+  const auto ok = log.okEvents();
+  ASSERT_EQ(ok.size(), 2u);
+  EXPECT_EQ(ok[0].id, added[0].id);
+  EXPECT_EQ(ok[1].id, added[2].id);
+  EXPECT_EQ(unpublished("events"), 2);
+}
+
+TEST_F(OutboxTest, TwoRelaysNeverDuplicateOrReorder) {
+  PublishLog log;  // one log, both instances: the order Kafka would see
+  RecordingPublisher publisherA(log);
+  RecordingPublisher publisherB(log);
+  publisherB.setAsync(true);
+  auto poolB = makePool();
+  auto settings = fast();
+  settings.batchSize = 7;
+  settings.idleInterval = 5ms;
+  OutboxRelay relayA(*pool_, {{"events", &publisherA}}, logger_, metrics_, settings);
+  OutboxRelay relayB(*poolB, {{"events", &publisherB}}, logger_, metrics_, settings);
+  PostgresOutbox outboxA("events", &relayA);
+  PostgresOutbox outboxB("events", &relayB);
+  relayA.start();
+  relayB.start();
+
+  std::vector<Event> added;
+  std::mutex addedMutex;
+  auto producer = [&](PostgresOutbox& outbox, database::ConnectionPool& pool, int keyBase) {
+    for (int i = 0; i < 150; ++i) {
+      Event e = makeEvent("t", std::to_string(keyBase + i % 5), payload(i));
+      pool.transaction([&](pqxx::work& tx) { outbox.add(tx, e); });
+      std::lock_guard lock(addedMutex);
+      added.push_back(e);
+    }
+  };
+  std::thread a([&] { producer(outboxA, *pool_, 0); });
+  std::thread b([&] { producer(outboxB, *poolB, 100); });
+  a.join();
+  b.join();
+  ASSERT_TRUE(log.waitForOk(300, 10s));
+  std::this_thread::sleep_for(200ms);
+  relayA.stop(Clock::now() + 1s);
+  relayB.stop(Clock::now() + 1s);
+
+  const auto published = log.okEvents();
+  EXPECT_EQ(published.size(), 300u);
+  std::set<std::string> ids;
+  for (const auto& e : published) ids.insert(e.id);
+  EXPECT_EQ(ids.size(), 300u) << "an event was published twice";
+  expectPerKeyOrder(published, added);
+  std::size_t failures = 0;
+  for (const auto& entry : log.entries()) failures += entry.ok ? 0 : 1;
+  EXPECT_EQ(failures, 0u);
+}
+
+TEST_F(OutboxTest, StopPublishesWhatIsPendingWithinTheDeadline) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  auto settings = fast();
+  settings.idleInterval = 10s;  // only stop() will find the rows
+  settings.batchSize = 25;
+  OutboxRelay relay(*pool_, {{"events", &publisher}}, logger_, metrics_, settings);
+  PostgresOutbox outbox("events");  // no wake-ups
+  relay.start();
+  std::this_thread::sleep_for(100ms);
+  std::vector<Event> added;
+  for (int i = 0; i < 100; ++i) added.push_back(makeEvent("t", "1", payload(i)));
+  addCommitted(outbox, added);
+  const auto before = Clock::now();
+  relay.stop(Clock::now() + 3s);
+  EXPECT_LT(Clock::now() - before, 2s);
+  EXPECT_EQ(log.okEvents().size(), 100u);
+  EXPECT_EQ(unpublished("events"), 0);
+}
+
+TEST_F(OutboxTest, StopLeavesUnpublishedRowsForTheNextRelay) {
+  PublishLog log;
+  std::vector<Event> added;
+  for (int i = 0; i < 10; ++i) added.push_back(makeEvent("t", std::to_string(i % 2), payload(i)));
+  {
+    RecordingPublisher down(log);
+    down.setFailing(true);
+    OutboxRelay relay(*pool_, {{"events", &down}}, logger_, metrics_, fast());
+    PostgresOutbox outbox("events", &relay);
+    relay.start();
+    addCommitted(outbox, added);
+    std::this_thread::sleep_for(200ms);
+    const auto before = Clock::now();
+    relay.stop(Clock::now() + 300ms);
+    EXPECT_LT(Clock::now() - before, 1s);
+  }
+  EXPECT_EQ(unpublished("events"), 10);
+  EXPECT_TRUE(log.okEvents().empty());
+
+  RecordingPublisher up(log);
+  OutboxRelay next(*pool_, {{"events", &up}}, logger_, metrics_, fast());
+  next.start();
+  ASSERT_TRUE(log.waitForOk(10, 3s));
+  next.stop(Clock::now() + 1s);
+  const auto published = log.okEvents();
+  ASSERT_EQ(published.size(), 10u);
+  for (std::size_t i = 0; i < added.size(); ++i) EXPECT_EQ(published[i].id, added[i].id);
+}
+
+TEST_F(OutboxTest, RoutesRowsToTheirPublisherAndLeavesUnknownOnes) {
+  PublishLog logA;
+  PublishLog logB;
+  RecordingPublisher a(logA);
+  RecordingPublisher b(logB);
+  OutboxRelay relay(*pool_, {{"a", &a}, {"b", &b}}, logger_, metrics_, fast());
+  PostgresOutbox outboxA("a", &relay);
+  PostgresOutbox outboxB("b", &relay);
+  PostgresOutbox outboxGone("gone", &relay);
+  relay.start();
+  addCommitted(outboxA, {makeEvent("ta", "1", "{}")});
+  addCommitted(outboxB, {makeEvent("tb", "1", "{}"), makeEvent("tb", "2", "{}")});
+  addCommitted(outboxGone, {makeEvent("tg", "1", "{}")});
+  ASSERT_TRUE(logA.waitForOk(1, 2s));
+  ASSERT_TRUE(logB.waitForOk(2, 2s));
+  relay.stop(Clock::now() + 1s);
+  EXPECT_EQ(logA.okEvents()[0].type, "ta");
+  EXPECT_EQ(logB.okEvents()[1].type, "tb");
+  EXPECT_EQ(unpublished("gone"), 1);
+}
+
+TEST_F(OutboxTest, RetentionKeepsPublishedRowsMarked) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  auto settings = fast();
+  settings.retention = std::chrono::seconds(3600);
+  OutboxRelay relay(*pool_, {{"events", &publisher}}, logger_, metrics_, settings);
+  PostgresOutbox outbox("events", &relay);
+  relay.start();
+  addCommitted(outbox, {makeEvent("t", "1", "{}"), makeEvent("t", "1", "{}")});
+  ASSERT_TRUE(log.waitForOk(2, 2s));
+  relay.stop(Clock::now() + 1s);
+  pool_->transaction([&](pqxx::work& tx) {
+    const auto row =
+        tx.exec1("SELECT count(*), count(published_at), min(attempts) FROM public.commsvc_outbox");
+    EXPECT_EQ(row[0].as<int>(), 2);
+    EXPECT_EQ(row[1].as<int>(), 2);
+    EXPECT_EQ(row[2].as<int>(), 1);
+  });
+}
+
+TEST_F(OutboxTest, RetriesWhenTheDatabaseIsDownAndLosesNothing) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  auto settings = fast();
+  OutboxRelay relay(*pool_, {{"events", &publisher}}, logger_, metrics_, settings);
+  PostgresOutbox outbox("events", &relay);
+  addCommitted(outbox, {makeEvent("t", "1", "{}")});
+  server_->stop();
+  relay.start();
+  std::this_thread::sleep_for(500ms);
+  server_->start();
+  ASSERT_TRUE(log.waitForOk(1, 10s));
+  relay.stop(Clock::now() + 1s);
+  const auto lines = logger_.lines();
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("outbox pass failed") != std::string::npos;
+  }));
+}
+
+}  // namespace
+}  // namespace commsvc::outbox
