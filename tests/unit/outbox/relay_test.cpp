@@ -320,3 +320,36 @@ TEST_F(OutboxTest, RetriesWhenTheDatabaseIsDownAndLosesNothing) {
 
 }  // namespace
 }  // namespace commsvc::outbox
+
+namespace commsvc::outbox {
+namespace {
+
+TEST_F(OutboxTest, DrainsABacklogInBatches) {
+  PostgresOutbox outbox("events");
+  std::vector<Event> added;
+  for (int i = 0; i < 10000; ++i)
+    added.push_back(makeEvent("t", std::to_string(i % 50), payload(i)));
+  const auto addStart = Clock::now();
+  addCommitted(outbox, added);
+  const auto addMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - addStart).count();
+
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  OutboxRelay relay(*pool_, {{"events", &publisher}}, logger_, metrics_, fast());
+  const auto start = Clock::now();
+  relay.start();
+  ASSERT_TRUE(log.waitForOk(added.size(), 30s));
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  relay.stop(Clock::now() + 1s);
+  RecordProperty("add_10k_ms", static_cast<int>(addMs));
+  RecordProperty("drain_10k_ms", static_cast<int>(ms));
+  const auto published = log.okEvents();
+  ASSERT_EQ(published.size(), added.size());
+  for (std::size_t i = 0; i < added.size(); ++i) ASSERT_EQ(published[i].id, added[i].id);
+  EXPECT_LT(ms, 10000);
+}
+
+}  // namespace
+}  // namespace commsvc::outbox
