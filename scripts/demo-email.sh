@@ -18,15 +18,18 @@ for _ in $(seq 1 150); do
 done
 bootstrap="$(cat "$bootstrap_file")"
 
+# psql variables (:'name') are interpolated only in scripts read from stdin.
 id="$(psql "$url" -qtAX -v ON_ERROR_STOP=1 \
-  -v subject='Willkommen bei der Therapieplatzvermittlung' \
-  -c "INSERT INTO communication_service.emails
-        (patient_id, betreff, inhalt_html, inhalt_text, empfaenger_email, empfaenger_name,
-         absender_email, absender_name, status, in_warteschlange_am)
-      VALUES (42, :'subject', '<p>Guten Tag!</p>', 'Guten Tag!', 'patient@example.org',
-              'Erika Mustermann', 'info@example.org', 'Therapieplatzvermittlung',
-              'In_Warteschlange', now())
-      RETURNING id" | head -n 1)"
+  -v subject='Willkommen bei der Therapieplatzvermittlung' <<'SQL' | head -n 1
+INSERT INTO communication_service.emails
+  (patient_id, betreff, inhalt_html, inhalt_text, empfaenger_email, empfaenger_name,
+   absender_email, absender_name, status, in_warteschlange_am)
+VALUES (42, :'subject', '<p>Guten Tag!</p>', 'Guten Tag!', 'patient@example.org',
+        'Erika Mustermann', 'info@example.org', 'Therapieplatzvermittlung',
+        'In_Warteschlange', now())
+RETURNING id;
+SQL
+)"
 echo "demo: queued email $id; sending communication.send_email"
 build/bin/commsvc produce -c pipelines.yaml --type communication.send_email \
   --key "$id" --payload "{\"email_id\": $id}" >/dev/null
