@@ -79,14 +79,53 @@ class FakeCounter : public Counter {
   std::atomic<double> value_{0};
 };
 
-/// A Metrics registry of FakeCounters.
+/// A Gauge that keeps its value.
+class FakeGauge : public Gauge {
+ public:
+  void set(double value) override { value_.store(value); }
+  double value() const override { return value_.load(); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
+/// A Histogram that counts its observations.
+class FakeHistogram : public Histogram {
+ public:
+  void observe(double) override { ++count_; }
+  /// How many values were observed.
+  long count() const { return count_.load(); }
+
+ private:
+  std::atomic<long> count_{0};
+};
+
+/// A Metrics registry of fakes; labels are ignored (series share a name).
 class FakeMetrics : public Metrics {
  public:
   /// The counter `name`, created on first use.
-  Counter& counter(const std::string& name, const std::string& /*help*/) override {
+  Counter& counter(const std::string& name, const std::string& /*help*/,
+                   const MetricLabels& /*labels*/ = {}) override {
     std::lock_guard lock(mutex_);
     auto& slot = counters_[name];
     if (!slot) slot = std::make_unique<FakeCounter>();
+    return *slot;
+  }
+  /// The gauge `name`, created on first use.
+  Gauge& gauge(const std::string& name, const std::string& /*help*/,
+               const MetricLabels& /*labels*/ = {}) override {
+    std::lock_guard lock(mutex_);
+    auto& slot = gauges_[name];
+    if (!slot) slot = std::make_unique<FakeGauge>();
+    return *slot;
+  }
+  /// The histogram `name`, created on first use.
+  Histogram& histogram(const std::string& name, const std::string& /*help*/,
+                       const std::vector<double>& /*buckets*/ = {},
+                       const MetricLabels& /*labels*/ = {}) override {
+    std::lock_guard lock(mutex_);
+    auto& slot = histograms_[name];
+    if (!slot) slot = std::make_unique<FakeHistogram>();
     return *slot;
   }
   /// The value of counter `name`, 0 when it was never created.
@@ -99,6 +138,8 @@ class FakeMetrics : public Metrics {
  private:
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<FakeCounter>> counters_;
+  std::map<std::string, std::unique_ptr<FakeGauge>> gauges_;
+  std::map<std::string, std::unique_ptr<FakeHistogram>> histograms_;
 };
 
 /// A Channel that records messages and answers with a settable result.
@@ -144,6 +185,16 @@ class FakeContext : public Context {
   const KafkaSettings& kafka() const override { return kafka_; }
   Database* database() override { return nullptr; }
   Outbox* outbox() override { return nullptr; }
+  void addRoute(std::string method, std::string pattern, HttpHandler handler) override {
+    routes.push_back({std::move(method), std::move(pattern), std::move(handler)});
+  }
+  /// Routes registered through addRoute, in order.
+  struct Route {
+    std::string method;
+    std::string pattern;
+    HttpHandler handler;
+  };
+  std::vector<Route> routes;
   void schedule(std::string, std::chrono::milliseconds, std::function<void()>) override {}
 
   FakeLogger logger_;               ///< the logger handed out

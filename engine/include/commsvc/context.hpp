@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "commsvc/channel.hpp"
+#include "commsvc/http.hpp"
 #include "commsvc/logger.hpp"
 #include "commsvc/metrics.hpp"
 #include "commsvc/publisher.hpp"
@@ -60,6 +61,11 @@ class Context {
   /// Call only from a factory.
   virtual void schedule(std::string name, std::chrono::milliseconds interval,
                         std::function<void()> job) = 0;
+  /// Serves `method` requests for `pattern` on the engine's HTTP server
+  /// (port `http.port`). Patterns are paths whose segments may be
+  /// parameters: "/api/emails/{id}". Throws std::invalid_argument when the
+  /// same method and pattern are registered twice. Call only from a factory.
+  virtual void addRoute(std::string method, std::string pattern, HttpHandler handler) = 0;
 };
 
 }  // namespace commsvc

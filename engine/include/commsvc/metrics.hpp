@@ -1,8 +1,13 @@
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
 
 namespace commsvc {
+
+/// Label names and values of one time series, e.g. {{"type", "email.sent"}}.
+using MetricLabels = std::map<std::string, std::string>;
 
 /// A monotonically increasing count. Thread-safe and lock-free to add to.
 class Counter {
@@ -14,13 +19,43 @@ class Counter {
   virtual double value() const = 0;
 };
 
-/// The engine's metrics registry, handed to plugins.
+/// A value that goes up and down (a backlog, a pool's free connections).
+class Gauge {
+ public:
+  virtual ~Gauge() = default;
+  /// Sets the value.
+  virtual void set(double value) = 0;
+  /// The current value.
+  virtual double value() const = 0;
+};
+
+/// A distribution of observed values (latencies in seconds) in buckets.
+class Histogram {
+ public:
+  virtual ~Histogram() = default;
+  /// Records one observation.
+  virtual void observe(double value) = 0;
+};
+
+/// The engine's metrics registry, handed to plugins; exposed on GET /metrics
+/// in Prometheus text format. Names are snake_case with a unit suffix
+/// ("emails_sent_total", "http_request_duration_seconds"). Getting a metric
+/// takes a lock: get references once (in a constructor), not per event.
+/// References stay valid for the engine's lifetime.
 class Metrics {
  public:
   virtual ~Metrics() = default;
-  /// The counter `name` (snake_case, e.g. "emails_sent_total"), created on
-  /// first use. The reference stays valid for the engine's lifetime.
-  virtual Counter& counter(const std::string& name, const std::string& help) = 0;
+  /// The counter `name` with `labels`, created on first use.
+  virtual Counter& counter(const std::string& name, const std::string& help,
+                           const MetricLabels& labels = {}) = 0;
+  /// The gauge `name` with `labels`, created on first use.
+  virtual Gauge& gauge(const std::string& name, const std::string& help,
+                       const MetricLabels& labels = {}) = 0;
+  /// The histogram `name` with `labels` and bucket upper bounds (increasing;
+  /// empty = latency buckets from 1 ms to 10 s), created on first use.
+  virtual Histogram& histogram(const std::string& name, const std::string& help,
+                               const std::vector<double>& buckets = {},
+                               const MetricLabels& labels = {}) = 0;
 };
 
 }  // namespace commsvc

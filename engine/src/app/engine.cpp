@@ -33,8 +33,17 @@ std::vector<database::PluginMigrations> withEngineMigrations(
   return plugins;
 }
 
+/// An HTTP route a plugin registered.
+struct RouteEntry {
+  std::string method;
+  std::string pattern;
+  HttpHandler handler;
+  std::string owner;  // the plugin instance, for logs
+};
+
 /// What every plugin instance shares: owned by the engine, outliving plugins.
 struct SharedServices {
+  std::vector<RouteEntry> routes;  // served by the HTTP server
   Metrics& metrics;
   const KafkaSettings& kafka;
   Database* database;  // nullptr without database.url
@@ -44,7 +53,7 @@ struct SharedServices {
 /// The Context handed to one plugin instance.
 class PluginContext final : public Context {
  public:
-  PluginContext(std::string name, const SharedServices& shared, Channel* channel = nullptr,
+  PluginContext(std::string name, SharedServices& shared, Channel* channel = nullptr,
                 Publisher* publisher = nullptr, Outbox* outbox = nullptr)
       : name_(std::move(name)),
         logger_(logging::makeLogger(name_)),
@@ -65,11 +74,20 @@ class PluginContext final : public Context {
                 std::function<void()> job) override {
     shared_.scheduler.add(name_ + "/" + name, interval, std::move(job));
   }
+  void addRoute(std::string method, std::string pattern, HttpHandler handler) override {
+    for (const auto& r : shared_.routes) {
+      if (r.method == method && r.pattern == pattern) {
+        throw std::invalid_argument("route " + method + " " + pattern + " registered twice (by " +
+                                    r.owner + " and " + name_ + ")");
+      }
+    }
+    shared_.routes.push_back({std::move(method), std::move(pattern), std::move(handler), name_});
+  }
 
  private:
   std::string name_;
   std::unique_ptr<Logger> logger_;
-  const SharedServices& shared_;
+  SharedServices& shared_;
   Channel* channel_;
   Publisher* publisher_;
   Outbox* outbox_;
@@ -118,7 +136,7 @@ struct Engine::State {
   std::unique_ptr<database::ConnectionPool> database;  // before the plugins: outlives them
   KafkaSettings kafka;
   runtime::Scheduler scheduler{*logger};  // stopped before plugins are destroyed
-  SharedServices shared{metrics, kafka, nullptr, scheduler};
+  SharedServices shared{{}, metrics, kafka, nullptr, scheduler};
   std::map<std::string, Instance<Publisher>> publishers;
   std::map<std::string, Instance<Channel>> channels;
   std::unique_ptr<outbox::OutboxRelay> outboxRelay;  // with a database and publishers
