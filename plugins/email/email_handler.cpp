@@ -6,6 +6,7 @@
 
 #include "commsvc/database.hpp"
 #include "commsvc/outbox.hpp"
+#include "email_api.hpp"
 
 namespace commsvc::plugins::email {
 
@@ -102,6 +103,9 @@ std::unique_ptr<Handler> createEmailHandler(const Config& config, Context& conte
       logger->warn("email queue run failed; next run retries", {{"error", e.what()}});
     }
   });
+  registerEmailRoutes(context,
+                      std::make_shared<EmailApi>(*database, *outbox, *channel, context.logger(),
+                                                 apiSettingsFrom(config)));
   return handler;
 }
 

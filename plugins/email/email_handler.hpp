@@ -43,7 +43,8 @@ class EmailHandler : public Handler {
 /// The plugin's factory: checks that the handler entry has a channel, a
 /// database and an outbox (a `publisher:`), throwing ConfigError naming
 /// what is missing; builds the handler and registers the queue processor
-/// as the periodic job kQueueJobName every queue_check_interval_s.
+/// as the periodic job kQueueJobName every queue_check_interval_s, and the
+/// HTTP routes of EmailApi (email_api.hpp).
 std::unique_ptr<Handler> createEmailHandler(const Config& config, Context& context);
 
 }  // namespace commsvc::plugins::email

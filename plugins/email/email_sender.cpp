@@ -73,7 +73,7 @@ Message toMessage(const ClaimedEmail& email) {
   return m;
 }
 
-std::string emailSentPayload(const ClaimedEmail& email) {
+std::string emailEventPayload(const EmailEventData& email, bool withCommunicationFields) {
   const nlohmann::json therapist = optionalId(email.therapistId);
   const nlohmann::json patient = optionalId(email.patientId);
   nlohmann::json payload = {
@@ -83,12 +83,20 @@ std::string emailSentPayload(const ClaimedEmail& email) {
         {"patient_id", patient},
         {"betreff", email.betreff},
         {"recipient_type", email.therapistId ? "therapist" : "patient"},
-        {"status", "Gesendet"}}},
-      {"communication_type", "email"},
-      {"patient_id", patient},
-      {"therapist_id", therapist},
+        {"status", email.status}}},
   };
+  if (withCommunicationFields) {
+    payload["communication_type"] = "email";
+    payload["patient_id"] = patient;
+    payload["therapist_id"] = therapist;
+  }
   return payload.dump();
+}
+
+std::string emailSentPayload(const ClaimedEmail& email) {
+  return emailEventPayload(
+      {email.id, email.therapistId, email.patientId, email.betreff, "Gesendet"},
+      /*withCommunicationFields=*/true);
 }
 
 EmailSender::EmailSender(Database& database, Channel& channel, Outbox& outbox, Logger& logger,

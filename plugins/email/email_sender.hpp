@@ -78,7 +78,23 @@ struct QueueRun {
 /// The message a channel delivers for `email`.
 Message toMessage(const ClaimedEmail& email);
 
-/// The `email.sent` payload of SPEC §1 for `email` (compact JSON).
+/// What the email events (SPEC §1) say about an email.
+struct EmailEventData {
+  std::int64_t id = 0;                      ///< emails.id
+  std::optional<std::int64_t> therapistId;  ///< emails.therapist_id
+  std::optional<std::int64_t> patientId;    ///< emails.patient_id
+  std::string betreff;                      ///< subject
+  std::string status;                       ///< the status the event reports
+};
+
+/// The payload of an email event (compact JSON): `{"email_id", "email_data":
+/// {therapist_id, patient_id, betreff, recipient_type, status}}` — the
+/// `communication.email_created` shape — plus, when
+/// `withCommunicationFields`, `communication_type`, `patient_id` and
+/// `therapist_id` — the `email.sent` / `email.response_received` shape.
+std::string emailEventPayload(const EmailEventData& email, bool withCommunicationFields);
+
+/// The `email.sent` payload of SPEC §1 for `email` (status `Gesendet`).
 std::string emailSentPayload(const ClaimedEmail& email);
 
 /// The one send path of the plugin, used by both the

@@ -11,6 +11,14 @@
 namespace commsvc::plugins::email {
 namespace {
 
+// Placeholder company footers: replace them in pipelines.yaml.
+constexpr const char* kDefaultFooterHtml =
+    "<hr><p style=\"font-size:small;color:#666\">Example GmbH · Musterstraße 1 · 12345 "
+    "Musterstadt<br>Geschäftsführung: Erika Mustermann · Amtsgericht Musterstadt HRB 00000</p>";
+constexpr const char* kDefaultFooterText =
+    "--\nExample GmbH · Musterstraße 1 · 12345 Musterstadt\nGeschäftsführung: Erika Mustermann "
+    "· Amtsgericht Musterstadt HRB 00000";
+
 constexpr OptionSpec kOptions[] = {
     {.name = "queue_check_interval_s",
      .type = OptionType::Integer,
@@ -43,6 +51,29 @@ constexpr OptionSpec kOptions[] = {
      .description = "wait before retrying a transient failure, doubled after each attempt",
      .min = 0,
      .max = 86400},
+    {.name = "default_sender_email",
+     .type = OptionType::String,
+     .defaultValue = "noreply@example.com",
+     .description = "absender_email of emails created through POST /api/emails without one, and "
+                    "the sender of system messages"},
+    {.name = "default_sender_name",
+     .type = OptionType::String,
+     .defaultValue = "Communication Service",
+     .description = "absender_name of emails created through POST /api/emails without one"},
+    {.name = "legal_footer_html",
+     .type = OptionType::String,
+     .defaultValue = kDefaultFooterHtml,
+     .description = "company footer appended to inhalt_html when a POST /api/emails has "
+                    "add_legal_footer (default true); empty = none"},
+    {.name = "legal_footer_text",
+     .type = OptionType::String,
+     .defaultValue = kDefaultFooterText,
+     .description = "the same footer as plain text, appended to inhalt_text; empty = none"},
+    {.name = "system_notification_email",
+     .type = OptionType::String,
+     .defaultValue = "",
+     .description = "admin address POST /api/system-messages sends to; empty = system messages "
+                    "answer 503 (pipelines.yaml passes ${SYSTEM_NOTIFICATION_EMAIL})"},
 };
 
 }  // namespace
@@ -54,7 +85,7 @@ extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {
     commsvc::PluginKind::Handler,
     "email",
     "sends queued emails (communication.send_email and a periodic queue processor); email.sent "
-    "through the outbox",
+    "through the outbox; the /api/emails and /api/system-messages HTTP routes",
     commsvc::plugins::email::kOptions,
     std::size(commsvc::plugins::email::kOptions),
     &commsvc::plugins::email::createEmailHandler,

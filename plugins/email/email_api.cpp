@@ -1,0 +1,660 @@
+#include "email_api.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+#include "commsvc/event.hpp"
+#include "email_sender.hpp"
+#include "markdown.hpp"
+
+namespace commsvc::plugins::email {
+namespace {
+
+using nlohmann::json;
+
+// The statuses of the emailstatus enum (SPEC §2).
+constexpr std::array<std::string_view, 5> kStatuses = {
+    "Entwurf", "In_Warteschlange", "Wird_gesendet", "Gesendet", "Fehlgeschlagen"};
+
+constexpr std::int64_t kDefaultLimit = 20;
+constexpr std::int64_t kMaxLimit = 1000;
+// Keeps (page - 1) * limit far from overflowing.
+constexpr std::int64_t kMaxPage = 1'000'000'000'000;
+constexpr std::int64_t kMaxId = 2147483647;  // integer columns
+constexpr std::size_t kMaxVarchar = 255;
+
+#define COMMSVC_TS(column) "to_char(" column ", 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS " column
+
+// Columns of an email in API responses, in two parts: the list leaves the
+// bodies out.
+constexpr const char* kSummaryColumns =
+    "id, therapist_id, patient_id, betreff, empfaenger_email, empfaenger_name, "
+    "absender_email, absender_name, antwort_erhalten, " COMMSVC_TS(
+        "antwortdatum") ", antwortinhalt, status::text AS status, " COMMSVC_TS("in_warteschlange_am") ", " COMMSVC_TS("gesendet_am") ", fehlermeldung, wiederholungsanzahl, " COMMSVC_TS("created_at") ", " COMMSVC_TS("updated_at");
+constexpr const char* kBodyColumns = "inhalt_html, inhalt_text, ";
+
+#undef COMMSVC_TS
+
+// A validation failure: becomes 400 {"message": what()}.
+class BadRequest : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+HttpResponse jsonResponse(int status, const json& body) {
+  return HttpResponse::json(status, body.dump());
+}
+
+HttpResponse notFound() { return HttpResponse::error(404, "Email not found"); }
+
+// Runs `route`, turning BadRequest into 400.
+template <typename Route>
+HttpResponse guarded(Route&& route) {
+  try {
+    return route();
+  } catch (const BadRequest& e) {
+    return HttpResponse::error(400, e.what());
+  }
+}
+
+bool isStatus(std::string_view value) {
+  return std::find(kStatuses.begin(), kStatuses.end(), value) != kStatuses.end();
+}
+
+std::string statusList() {
+  std::string out;
+  for (std::string_view s : kStatuses) {
+    if (!out.empty()) out += ", ";
+    out += s;
+  }
+  return out;
+}
+
+std::optional<std::int64_t> parseInteger(std::string_view text) {
+  std::int64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+std::int64_t pathId(const HttpRequest& request) {
+  const auto it = request.params.find("id");
+  const std::optional<std::int64_t> id =
+      it == request.params.end() ? std::nullopt : parseInteger(it->second);
+  if (!id || *id < 1 || *id > kMaxId) throw BadRequest("id must be a positive integer");
+  return *id;
+}
+
+json parseBody(const HttpRequest& request) {
+  json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) throw BadRequest("request body is not valid JSON");
+  if (!body.is_object()) throw BadRequest("request body must be a JSON object");
+  return body;
+}
+
+// The member `name`, or nullptr when absent or null.
+const json* member(const json& body, const char* name) {
+  const auto it = body.find(name);
+  return it == body.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::size_t utf8Length(const std::string& text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+bool hasLineBreak(const std::string& text) {
+  return text.find_first_of("\r\n") != std::string::npos;
+}
+
+std::optional<std::string> optString(const json& body, const char* name) {
+  const json* value = member(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_string()) throw BadRequest(std::string(name) + " must be a string");
+  return value->get<std::string>();
+}
+
+// A string for a varchar(255) header-like column: non-empty, no line breaks.
+std::optional<std::string> optHeaderString(const json& body, const char* name) {
+  std::optional<std::string> value = optString(body, name);
+  if (!value) return value;
+  if (value->empty()) throw BadRequest(std::string(name) + " must not be empty");
+  if (hasLineBreak(*value)) throw BadRequest(std::string(name) + " must not contain line breaks");
+  if (utf8Length(*value) > kMaxVarchar) {
+    throw BadRequest(std::string(name) + " must be at most 255 characters");
+  }
+  return value;
+}
+
+std::string requiredHeaderString(const json& body, const char* name) {
+  std::optional<std::string> value = optHeaderString(body, name);
+  if (!value) throw BadRequest(std::string(name) + " is required");
+  return *value;
+}
+
+void checkAddress(const std::string& address, const char* name) {
+  const auto at = address.find('@');
+  const bool ok =
+      at != std::string::npos && at > 0 && at + 1 < address.size() &&
+      address.find('@', at + 1) == std::string::npos &&
+      std::none_of(address.begin(), address.end(), [](char c) {
+        return static_cast<unsigned char>(c) <= ' ' || c == '<' || c == '>' || c == '"' || c == ',';
+      });
+  if (!ok) throw BadRequest(std::string(name) + " must be an email address");
+}
+
+std::optional<std::int64_t> optId(const json& body, const char* name) {
+  const json* value = member(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_number_integer() ||
+      (value->is_number_unsigned() &&
+       value->get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxId)) ||
+      value->get<std::int64_t>() < 1 || value->get<std::int64_t>() > kMaxId) {
+    throw BadRequest(std::string(name) + " must be a positive integer");
+  }
+  return value->get<std::int64_t>();
+}
+
+std::optional<bool> optBool(const json& body, const char* name) {
+  const json* value = member(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_boolean()) throw BadRequest(std::string(name) + " must be a boolean");
+  return value->get<bool>();
+}
+
+// True when `text` is an ISO 8601 date or date-time that exists.
+bool isIsoTimestamp(const std::string& text) {
+  static const std::regex pattern(
+      R"(^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$)");
+  std::smatch m;
+  if (!std::regex_match(text, m, pattern)) return false;
+  const std::chrono::year_month_day date{std::chrono::year(std::stoi(m[1].str())),
+                                         std::chrono::month(std::stoul(m[2].str())),
+                                         std::chrono::day(std::stoul(m[3].str()))};
+  if (!date.ok()) return false;
+  if (m[4].matched && (std::stoi(m[4].str()) > 23 || std::stoi(m[5].str()) > 59)) return false;
+  if (m[6].matched && std::stoi(m[6].str()) > 59) return false;
+  return true;
+}
+
+// A text parameter: the value, or NULL.
+const char* nullable(const std::optional<std::string>& value) {
+  return value ? value->c_str() : nullptr;
+}
+
+std::optional<std::string> idText(const std::optional<std::int64_t>& id) {
+  return id ? std::optional<std::string>(std::to_string(*id)) : std::nullopt;
+}
+
+json textOrNull(const pqxx::field& field) {
+  return field.is_null() ? json(nullptr) : json(field.as<std::string>());
+}
+
+json intOrNull(const pqxx::field& field) {
+  return field.is_null() ? json(nullptr) : json(field.as<std::int64_t>());
+}
+
+json emailJson(const pqxx::row& row, bool withBodies) {
+  json out = {
+      {"id", row["id"].as<std::int64_t>()},
+      {"therapist_id", intOrNull(row["therapist_id"])},
+      {"patient_id", intOrNull(row["patient_id"])},
+      {"betreff", row["betreff"].as<std::string>()},
+      {"empfaenger_email", row["empfaenger_email"].as<std::string>()},
+      {"empfaenger_name", row["empfaenger_name"].as<std::string>()},
+      {"absender_email", row["absender_email"].as<std::string>()},
+      {"absender_name", row["absender_name"].as<std::string>()},
+      {"antwort_erhalten", row["antwort_erhalten"].as<bool>()},
+      {"antwortdatum", textOrNull(row["antwortdatum"])},
+      {"antwortinhalt", textOrNull(row["antwortinhalt"])},
+      {"status", textOrNull(row["status"])},
+      {"in_warteschlange_am", textOrNull(row["in_warteschlange_am"])},
+      {"gesendet_am", textOrNull(row["gesendet_am"])},
+      {"fehlermeldung", textOrNull(row["fehlermeldung"])},
+      {"wiederholungsanzahl", intOrNull(row["wiederholungsanzahl"])},
+      {"created_at", textOrNull(row["created_at"])},
+      {"updated_at", textOrNull(row["updated_at"])},
+  };
+  if (withBodies) {
+    out["inhalt_html"] = row["inhalt_html"].as<std::string>();
+    out["inhalt_text"] = row["inhalt_text"].as<std::string>();
+  }
+  return out;
+}
+
+EmailEventData eventData(const pqxx::row& row) {
+  EmailEventData data;
+  data.id = row["id"].as<std::int64_t>();
+  if (!row["therapist_id"].is_null()) data.therapistId = row["therapist_id"].as<std::int64_t>();
+  if (!row["patient_id"].is_null()) data.patientId = row["patient_id"].as<std::int64_t>();
+  data.betreff = row["betreff"].as<std::string>();
+  data.status = row["status"].is_null() ? std::string() : row["status"].as<std::string>();
+  return data;
+}
+
+std::string fullColumns() { return std::string(kBodyColumns) + kSummaryColumns; }
+
+// A list filter given as an integer id in the query.
+std::optional<std::string> queryId(const HttpRequest& request, const char* name) {
+  const std::string* text = request.queryParam(name);
+  if (text == nullptr || text->empty()) return std::nullopt;
+  const std::optional<std::int64_t> id = parseInteger(*text);
+  if (!id || *id < -kMaxId - 1 || *id > kMaxId) {
+    throw BadRequest(std::string(name) + " must be an integer");
+  }
+  return std::to_string(*id);
+}
+
+std::int64_t queryInt(const HttpRequest& request, const char* name, std::int64_t fallback) {
+  const std::string* text = request.queryParam(name);
+  if (text == nullptr || text->empty()) return fallback;
+  const std::optional<std::int64_t> value = parseInteger(*text);
+  if (!value) throw BadRequest(std::string(name) + " must be an integer");
+  return *value;
+}
+
+std::string htmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ApiSettings apiSettingsFrom(const Config& config) {
+  ApiSettings s;
+  s.defaultSenderEmail = config.getString("default_sender_email");
+  s.defaultSenderName = config.getString("default_sender_name");
+  s.legalFooterHtml = config.getString("legal_footer_html");
+  s.legalFooterText = config.getString("legal_footer_text");
+  s.systemNotificationEmail = config.getString("system_notification_email");
+  return s;
+}
+
+std::string textToHtml(const std::string& text) {
+  std::string out = "<p>";
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t nl = text.find('\n', pos);
+    std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    out += htmlEscape(line);
+    if (nl == std::string::npos) break;
+    const bool blank = text.compare(nl + 1, 1, "\n") == 0 || text.compare(nl + 1, 2, "\r\n") == 0;
+    if (blank) {
+      out += "</p>\n<p>";
+      pos = text.find_first_not_of("\r\n", nl);
+      if (pos == std::string::npos) break;
+    } else {
+      out += "<br>\n";
+      pos = nl + 1;
+    }
+  }
+  out += "</p>\n";
+  return out;
+}
+
+std::string htmlToText(const std::string& html) {
+  static const std::regex dropped(R"(<(script|style)[^>]*>[\s\S]*?</\1\s*>)", std::regex::icase);
+  static const std::regex breaks(R"(<(br|/p|/div|/h[1-6]|/li|/tr|hr)[^>]*>)", std::regex::icase);
+  static const std::regex tags(R"(<[^>]*>)");
+  static const std::regex blankRuns(R"(\n[ \t]*\n(\s*\n)+)");
+  std::string text = std::regex_replace(html, dropped, "");
+  text = std::regex_replace(text, breaks, "\n");
+  text = std::regex_replace(text, tags, "");
+  const std::pair<const char*, const char*> entities[] = {{"&nbsp;", " "}, {"&lt;", "<"},
+                                                          {"&gt;", ">"},   {"&quot;", "\""},
+                                                          {"&#39;", "'"},  {"&amp;", "&"}};
+  for (const auto& [entity, plain] : entities) {
+    for (std::size_t at = text.find(entity); at != std::string::npos;
+         at = text.find(entity, at + std::string_view(plain).size())) {
+      text.replace(at, std::string_view(entity).size(), plain);
+    }
+  }
+  text = std::regex_replace(text, blankRuns, "\n\n");
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  const auto last = text.find_last_not_of(" \t\r\n");
+  return text.substr(first, last - first + 1);
+}
+
+EmailApi::EmailApi(Database& database, Outbox& outbox, Channel& channel, Logger& logger,
+                   ApiSettings settings)
+    : database_(database),
+      outbox_(outbox),
+      channel_(channel),
+      logger_(logger),
+      settings_(std::move(settings)) {}
+
+HttpResponse EmailApi::listEmails(const HttpRequest& request) {
+  return guarded([&] {
+    const std::optional<std::string> therapist = queryId(request, "therapist_id");
+    const std::optional<std::string> patient = queryId(request, "patient_id");
+    std::optional<std::string> recipientType;
+    if (const std::string* v = request.queryParam("recipient_type"); v != nullptr && !v->empty()) {
+      if (*v != "therapist" && *v != "patient") {
+        throw BadRequest("recipient_type must be therapist or patient");
+      }
+      recipientType = *v;
+    }
+    std::optional<std::string> status;
+    if (const std::string* v = request.queryParam("status"); v != nullptr && !v->empty()) {
+      status = *v;
+    }
+    std::optional<bool> answered;
+    if (const std::string* v = request.queryParam("antwort_erhalten");
+        v != nullptr && !v->empty()) {
+      std::string lower = *v;
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (lower == "true" || lower == "1") {
+        answered = true;
+      } else if (lower == "false" || lower == "0") {
+        answered = false;
+      } else {
+        throw BadRequest("antwort_erhalten must be true or false");
+      }
+    }
+    const std::int64_t page = std::clamp<std::int64_t>(queryInt(request, "page", 1), 1, kMaxPage);
+    const std::int64_t limit =
+        std::clamp<std::int64_t>(queryInt(request, "limit", kDefaultLimit), 1, kMaxLimit);
+
+    json data = json::array();
+    std::int64_t total = 0;
+    // An unknown status matches nothing (the enum cast would fail).
+    if (!status || isStatus(*status)) {
+      const std::optional<std::string> answeredText =
+          answered ? std::optional<std::string>(*answered ? "true" : "false") : std::nullopt;
+      constexpr const char* kWhere =
+          " FROM communication_service.emails WHERE "
+          "($1::integer IS NULL OR therapist_id = $1::integer) "
+          "AND ($2::integer IS NULL OR patient_id = $2::integer) "
+          "AND ($3::text IS NULL "
+          "OR ($3::text = 'therapist' AND therapist_id IS NOT NULL AND patient_id IS NULL) "
+          "OR ($3::text = 'patient' AND patient_id IS NOT NULL AND therapist_id IS NULL)) "
+          "AND ($4::text IS NULL OR status = $4::text::communication_service.emailstatus) "
+          "AND ($5::boolean IS NULL OR antwort_erhalten = $5::boolean)";
+      database_.transaction([&](pqxx::work& tx) {
+        data = json::array();
+        total = tx.exec_params1(std::string("SELECT count(*)") + kWhere, nullable(therapist),
+                                nullable(patient), nullable(recipientType), nullable(status),
+                                nullable(answeredText))[0]
+                    .as<std::int64_t>();
+        const pqxx::result rows =
+            tx.exec_params(std::string("SELECT ") + kSummaryColumns + kWhere +
+                               " ORDER BY created_at DESC NULLS LAST, id DESC LIMIT $6 OFFSET $7",
+                           nullable(therapist), nullable(patient), nullable(recipientType),
+                           nullable(status), nullable(answeredText), limit, (page - 1) * limit);
+        for (const auto& row : rows) data.push_back(emailJson(row, /*withBodies=*/false));
+      });
+    }
+    return jsonResponse(
+        200, {{"data", std::move(data)}, {"page", page}, {"limit", limit}, {"total", total}});
+  });
+}
+
+HttpResponse EmailApi::createEmail(const HttpRequest& request) {
+  return guarded([&] {
+    const json body = parseBody(request);
+    const std::string betreff = requiredHeaderString(body, "betreff");
+    const std::string empfaengerEmail = requiredHeaderString(body, "empfaenger_email");
+    checkAddress(empfaengerEmail, "empfaenger_email");
+    const std::string empfaengerName = requiredHeaderString(body, "empfaenger_name");
+    const std::optional<std::int64_t> therapist = optId(body, "therapist_id");
+    const std::optional<std::int64_t> patient = optId(body, "patient_id");
+    if (therapist && patient) {
+      throw BadRequest("give exactly one of therapist_id and patient_id, not both");
+    }
+    if (!therapist && !patient) throw BadRequest("therapist_id or patient_id is required");
+
+    const std::optional<std::string> markdown = optString(body, "inhalt_markdown");
+    std::optional<std::string> html = optString(body, "inhalt_html");
+    std::optional<std::string> text = optString(body, "inhalt_text");
+    if (markdown && html) {
+      throw BadRequest("inhalt_markdown and inhalt_html exclude each other: give one");
+    }
+    if (markdown) {
+      RenderedMarkdown rendered = renderMarkdown(*markdown);
+      html = std::move(rendered.html);
+      if (!text) text = std::move(rendered.text);
+    } else if (html && !text) {
+      text = htmlToText(*html);
+    } else if (text && !html) {
+      html = textToHtml(*text);
+    } else if (!html && !text) {
+      throw BadRequest("one of inhalt_markdown, inhalt_html or inhalt_text is required");
+    }
+
+    std::string absenderEmail =
+        optHeaderString(body, "absender_email").value_or(settings_.defaultSenderEmail);
+    checkAddress(absenderEmail, "absender_email");
+    const std::string absenderName =
+        optHeaderString(body, "absender_name").value_or(settings_.defaultSenderName);
+    if (optBool(body, "add_legal_footer").value_or(true)) {
+      if (!settings_.legalFooterHtml.empty()) *html += "\n" + settings_.legalFooterHtml;
+      if (!settings_.legalFooterText.empty()) *text += "\n\n" + settings_.legalFooterText;
+    }
+    std::string status = "Entwurf";
+    if (const json* value = member(body, "status"); value != nullptr) {
+      if (!value->is_string() || (value->get<std::string>() != "Entwurf" &&
+                                  value->get<std::string>() != "In_Warteschlange")) {
+        throw BadRequest("status must be Entwurf or In_Warteschlange");
+      }
+      status = value->get<std::string>();
+    }
+
+    json email;
+    database_.transaction([&](pqxx::work& tx) {
+      const pqxx::row row = tx.exec_params1(
+          "INSERT INTO communication_service.emails (therapist_id, patient_id, betreff, "
+          "inhalt_html, inhalt_text, empfaenger_email, empfaenger_name, absender_email, "
+          "absender_name, status, in_warteschlange_am) VALUES ($1::integer, $2::integer, $3, $4, "
+          "$5, $6, $7, $8, $9, $10::text::communication_service.emailstatus, CASE WHEN $10::text = "
+          "'In_Warteschlange' THEN now() END) RETURNING " +
+              fullColumns(),
+          nullable(idText(therapist)), nullable(idText(patient)), betreff, *html, *text,
+          empfaengerEmail, empfaengerName, absenderEmail, absenderName, status);
+      const EmailEventData data = eventData(row);
+      outbox_.add(tx, makeEvent("communication.email_created", std::to_string(data.id),
+                                emailEventPayload(data, /*withCommunicationFields=*/false)));
+      email = emailJson(row, /*withBodies=*/true);
+    });
+    logger_.info("email created", {{"email_id", std::to_string(email["id"].get<std::int64_t>())},
+                                   {"status", status}});
+    return jsonResponse(201, email);
+  });
+}
+
+HttpResponse EmailApi::getEmail(const HttpRequest& request) {
+  return guarded([&] {
+    const std::int64_t id = pathId(request);
+    std::optional<json> email;
+    database_.transaction([&](pqxx::work& tx) {
+      email.reset();
+      const pqxx::result r = tx.exec_params(
+          "SELECT " + fullColumns() + " FROM communication_service.emails WHERE id = $1", id);
+      if (!r.empty()) email = emailJson(r[0], /*withBodies=*/true);
+    });
+    return email ? jsonResponse(200, *email) : notFound();
+  });
+}
+
+HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
+  return guarded([&] {
+    const std::int64_t id = pathId(request);
+    const json body = parseBody(request);
+    std::optional<std::string> status;
+    if (body.contains("status")) {
+      const json& value = body["status"];
+      if (!value.is_string() || !isStatus(value.get<std::string>())) {
+        throw BadRequest("status must be one of " + statusList());
+      }
+      status = value.get<std::string>();
+    }
+    std::optional<bool> answered;
+    if (body.contains("antwort_erhalten")) {
+      if (!body["antwort_erhalten"].is_boolean()) {
+        throw BadRequest("antwort_erhalten must be a boolean");
+      }
+      answered = body["antwort_erhalten"].get<bool>();
+    }
+    const bool setDate = body.contains("antwortdatum");
+    const std::optional<std::string> date = optString(body, "antwortdatum");
+    if (date && !isIsoTimestamp(*date)) {
+      throw BadRequest("antwortdatum must be an ISO 8601 date or timestamp");
+    }
+    const bool setAnswer = body.contains("antwortinhalt");
+    const std::optional<std::string> answer = optString(body, "antwortinhalt");
+    const bool setError = body.contains("fehlermeldung");
+    const std::optional<std::string> error = optString(body, "fehlermeldung");
+    const std::optional<std::string> answeredText =
+        answered ? std::optional<std::string>(*answered ? "true" : "false") : std::nullopt;
+
+    std::optional<json> email;
+    std::string newStatus;
+    database_.transaction([&](pqxx::work& tx) {
+      email.reset();
+      const pqxx::result before = tx.exec_params(
+          "SELECT COALESCE(status::text, '') AS status, antwort_erhalten FROM "
+          "communication_service.emails WHERE id = $1 FOR UPDATE",
+          id);
+      if (before.empty()) return;
+      const std::string oldStatus = before[0]["status"].as<std::string>();
+      const bool wasAnswered = before[0]["antwort_erhalten"].as<bool>();
+      const pqxx::row row = tx.exec_params1(
+          "UPDATE communication_service.emails SET "
+          "status = CASE WHEN $2::text IS NULL THEN status "
+          "ELSE $2::text::communication_service.emailstatus END, "
+          "antwort_erhalten = COALESCE($3::boolean, antwort_erhalten), "
+          "antwortdatum = CASE WHEN $4::boolean THEN $5::timestamptz::timestamp "
+          "ELSE antwortdatum END, "
+          "antwortinhalt = CASE WHEN $6::boolean THEN $7::text ELSE antwortinhalt END, "
+          "fehlermeldung = CASE WHEN $8::boolean THEN $9::text ELSE fehlermeldung END, "
+          "in_warteschlange_am = CASE WHEN $2::text = 'In_Warteschlange' AND in_warteschlange_am "
+          "IS NULL THEN now() ELSE in_warteschlange_am END, "
+          "gesendet_am = CASE WHEN $2::text = 'Gesendet' AND gesendet_am IS NULL THEN now() "
+          "ELSE gesendet_am END, updated_at = now() WHERE id = $1 RETURNING " +
+              fullColumns(),
+          id, nullable(status), nullable(answeredText), setDate, nullable(date), setAnswer,
+          nullable(answer), setError, nullable(error));
+      const EmailEventData data = eventData(row);
+      const std::string key = std::to_string(id);
+      if (status == "Gesendet" && oldStatus != "Gesendet") {
+        EmailEventData sent = data;
+        sent.status = "Gesendet";
+        outbox_.add(tx, makeEvent("email.sent", key,
+                                  emailEventPayload(sent, /*withCommunicationFields=*/true)));
+      }
+      if (answered == true && !wasAnswered) {
+        outbox_.add(tx, makeEvent("email.response_received", key,
+                                  emailEventPayload(data, /*withCommunicationFields=*/true)));
+      }
+      newStatus = data.status;
+      email = emailJson(row, /*withBodies=*/true);
+    });
+    if (!email) return notFound();
+    logger_.info("email updated", {{"email_id", std::to_string(id)}, {"status", newStatus}});
+    return jsonResponse(200, *email);
+  });
+}
+
+HttpResponse EmailApi::deleteEmail(const HttpRequest& request) {
+  return guarded([&] {
+    const std::int64_t id = pathId(request);
+    bool deleted = false;
+    database_.transaction([&](pqxx::work& tx) {
+      deleted = !tx.exec_params(
+                       "DELETE FROM communication_service.emails WHERE id = $1 "
+                       "RETURNING id",
+                       id)
+                     .empty();
+    });
+    if (!deleted) return notFound();
+    logger_.info("email deleted", {{"email_id", std::to_string(id)}});
+    return jsonResponse(200, {{"message", "Email deleted successfully"}});
+  });
+}
+
+HttpResponse EmailApi::sendSystemMessage(const HttpRequest& request) {
+  return guarded([&] {
+    const json body = parseBody(request);
+    const std::string subject = requiredHeaderString(body, "subject");
+    const std::optional<std::string> text = optString(body, "message");
+    if (!text) throw BadRequest("message is required");
+    if (text->empty()) throw BadRequest("message must not be empty");
+    const std::optional<std::string> senderName = optHeaderString(body, "sender_name");
+    if (settings_.systemNotificationEmail.empty()) {
+      return HttpResponse::error(503,
+                                 "System messages are not configured: set the email handler's "
+                                 "system_notification_email (SYSTEM_NOTIFICATION_EMAIL)");
+    }
+    Message message;
+    message.id = "system-message";
+    message.fromAddress = settings_.defaultSenderEmail;
+    message.fromName = senderName.value_or(settings_.defaultSenderName);
+    message.toAddress = settings_.systemNotificationEmail;
+    message.subject = subject;
+    message.textBody = *text;
+    message.htmlBody = textToHtml(*text);
+    const DeliveryResult result = channel_.deliver(message);
+    if (!result.ok()) {
+      logger_.warn("system message not delivered",
+                   {{"subject", subject}, {"detail", result.detail}});
+      return HttpResponse::error(
+          500, "System message could not be sent: " +
+                   (result.detail.empty() ? std::string("delivery failed") : result.detail));
+    }
+    logger_.info("system message sent", {{"recipient", settings_.systemNotificationEmail}});
+    return jsonResponse(200, {{"message", "System message sent successfully"},
+                              {"recipient", settings_.systemNotificationEmail}});
+  });
+}
+
+void registerEmailRoutes(Context& context, const std::shared_ptr<EmailApi>& api) {
+  context.addRoute("GET", "/api/emails",
+                   [api](const HttpRequest& r) { return api->listEmails(r); });
+  context.addRoute("POST", "/api/emails",
+                   [api](const HttpRequest& r) { return api->createEmail(r); });
+  context.addRoute("GET", "/api/emails/{id}",
+                   [api](const HttpRequest& r) { return api->getEmail(r); });
+  context.addRoute("PUT", "/api/emails/{id}",
+                   [api](const HttpRequest& r) { return api->updateEmail(r); });
+  context.addRoute("DELETE", "/api/emails/{id}",
+                   [api](const HttpRequest& r) { return api->deleteEmail(r); });
+  context.addRoute("POST", "/api/system-messages",
+                   [api](const HttpRequest& r) { return api->sendSystemMessage(r); });
+}
+
+}  // namespace commsvc::plugins::email

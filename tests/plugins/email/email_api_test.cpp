@@ -1,0 +1,641 @@
+// Tests of the email plugin's HTTP API against a real PostgreSQL: every
+// route of /api/emails and /api/system-messages called through the handlers
+// the factory registers, validation messages, pagination, Markdown
+// rendering and the events each change adds to the outbox.
+
+#include "email_api.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "../../support/postgres.hpp"
+#include "commsvc/outbox.hpp"
+#include "database/migrations.hpp"
+#include "database/pool.hpp"
+#include "email_handler.hpp"
+#include "fake_context.hpp"
+#include "markdown.hpp"
+#include "schema.hpp"
+
+namespace commsvc::plugins::email {
+namespace {
+
+using database::ConnectionPool;
+using database::PoolSettings;
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kAdmin = "admin@example.org";
+constexpr const char* kFooterHtml = "<p>Footer GmbH</p>";
+constexpr const char* kFooterText = "-- Footer GmbH";
+
+/// Inserts each event into public.test_outbox inside the caller's transaction.
+class TableOutbox : public Outbox {
+ public:
+  void add(pqxx::work& tx, const Event& event) override {
+    tx.exec_params("INSERT INTO public.test_outbox (event_type, key, payload) VALUES ($1, $2, $3)",
+                   event.type, event.key, event.payload);
+  }
+};
+
+/// A FakeContext with a database and an outbox.
+class ApiContext : public testing::FakeContext {
+ public:
+  Database* database() override { return database_; }
+  Outbox* outbox() override { return outbox_; }
+  Database* database_ = nullptr;
+  Outbox* outbox_ = nullptr;
+};
+
+/// One outbox row.
+struct OutboxRow {
+  std::string type;
+  std::string key;
+  json payload;
+};
+
+Config apiConfig(const std::string& adminAddress) {
+  return Config({{"queue_check_interval_s", std::int64_t{3600}},
+                 {"queue_batch_size", std::int64_t{10}},
+                 {"claim_lease_s", std::int64_t{300}},
+                 {"max_attempts", std::int64_t{5}},
+                 {"retry_backoff_s", std::int64_t{30}},
+                 {"default_sender_email", std::string("info@example.org")},
+                 {"default_sender_name", std::string("Praxisvermittlung")},
+                 {"legal_footer_html", std::string(kFooterHtml)},
+                 {"legal_footer_text", std::string(kFooterText)},
+                 {"system_notification_email", adminAddress}},
+                {}, "test:1");
+}
+
+class EmailApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = std::make_unique<testing::TemporaryPostgres>(); }
+  static void TearDownTestSuite() { server_.reset(); }
+
+  void SetUp() override {
+    PoolSettings s;
+    s.url = server_->url();
+    s.size = 4;
+    s.connectTimeout = seconds(2);
+    s.acquireTimeout = milliseconds(10000);
+    s.retryBackoff = milliseconds(50);
+    pool_ = std::make_unique<ConnectionPool>(s);
+    const database::PluginMigrations plugins[] = {{"email", kMigrations}};
+    database::migrate(*pool_, plugins);
+    exec(
+        "CREATE TABLE IF NOT EXISTS public.test_outbox (seq serial PRIMARY KEY, "
+        "event_type text, key text, payload text)");
+    exec("TRUNCATE communication_service.emails, public.test_outbox RESTART IDENTITY");
+    makeHandler(kAdmin);
+  }
+
+  void makeHandler(const std::string& adminAddress) {
+    context_ = std::make_unique<ApiContext>();
+    context_->channel_ = &channel_;
+    context_->database_ = pool_.get();
+    context_->outbox_ = &outbox_;
+    handler_ = createEmailHandler(apiConfig(adminAddress), *context_);
+  }
+
+  void exec(const std::string& sql) {
+    pool_->transaction([&](pqxx::work& tx) { tx.exec(sql); });
+  }
+
+  std::int64_t count(const std::string& sql) {
+    std::int64_t n = 0;
+    pool_->transaction([&](pqxx::work& tx) { n = tx.exec1(sql)[0].as<std::int64_t>(); });
+    return n;
+  }
+
+  /// Calls the route registered for `method` and `pattern`.
+  HttpResponse call(const std::string& method, const std::string& pattern,
+                    const std::string& body = "", std::map<std::string, std::string> query = {},
+                    std::map<std::string, std::string> params = {}) {
+    for (const auto& route : context_->routes) {
+      if (route.method == method && route.pattern == pattern) {
+        HttpRequest request;
+        request.method = method;
+        request.path = pattern;
+        request.query = std::move(query);
+        request.params = std::move(params);
+        request.body = body;
+        return route.handler(request);
+      }
+    }
+    ADD_FAILURE() << "no route " << method << " " << pattern;
+    return {};
+  }
+
+  HttpResponse post(const json& body) { return call("POST", "/api/emails", body.dump()); }
+  HttpResponse list(std::map<std::string, std::string> query = {}) {
+    return call("GET", "/api/emails", "", std::move(query));
+  }
+  HttpResponse byId(const std::string& method, const std::string& id,
+                    const std::string& body = "") {
+    return call(method, "/api/emails/{id}", body, {}, {{"id", id}});
+  }
+  HttpResponse byId(const std::string& method, std::int64_t id, const json& body = nullptr) {
+    return byId(method, std::to_string(id), body.is_null() ? std::string() : body.dump());
+  }
+
+  /// A valid POST body for a therapist, merged with `extra`.
+  static json emailBody(const json& extra = json::object()) {
+    json body = {{"betreff", "Anfrage Therapieplatz"},
+                 {"empfaenger_email", "dr.mueller@example.org"},
+                 {"empfaenger_name", "Dr. Müller"},
+                 {"therapist_id", 7},
+                 {"inhalt_text", "Hallo"}};
+    body.update(extra);
+    for (auto it = body.begin(); it != body.end();) {
+      it = it->is_null() ? body.erase(it) : std::next(it);  // null = leave out
+    }
+    return body;
+  }
+
+  /// Creates an email and returns its id.
+  std::int64_t create(const json& extra = json::object()) {
+    const HttpResponse r = post(emailBody(extra));
+    EXPECT_EQ(r.status, 201) << r.body;
+    return json::parse(r.body)["id"].get<std::int64_t>();
+  }
+
+  std::vector<OutboxRow> outbox() {
+    std::vector<OutboxRow> rows;
+    pool_->transaction([&](pqxx::work& tx) {
+      rows.clear();
+      for (const auto& r : tx.exec("SELECT event_type, key, payload FROM public.test_outbox "
+                                   "ORDER BY seq")) {
+        rows.push_back(
+            {r[0].as<std::string>(), r[1].as<std::string>(), json::parse(r[2].as<std::string>())});
+      }
+    });
+    return rows;
+  }
+
+  static json parse(const HttpResponse& r) { return json::parse(r.body); }
+
+  /// Expects a 400 whose message names `field`.
+  static void expectBadRequest(const HttpResponse& r, const std::string& field,
+                               const std::string& what) {
+    EXPECT_EQ(r.status, 400) << what << ": " << r.body;
+    const json body = json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(body.is_object() && body.contains("message")) << what << ": " << r.body;
+    EXPECT_NE(body["message"].get<std::string>().find(field), std::string::npos)
+        << what << ": " << r.body;
+  }
+
+  static std::unique_ptr<testing::TemporaryPostgres> server_;
+  std::unique_ptr<ConnectionPool> pool_;
+  testing::FakeChannel channel_;
+  TableOutbox outbox_;
+  std::unique_ptr<ApiContext> context_;
+  std::unique_ptr<Handler> handler_;
+};
+
+std::unique_ptr<testing::TemporaryPostgres> EmailApiTest::server_;
+
+// ---- routes and creation ----------------------------------------------------
+
+TEST_F(EmailApiTest, FactoryRegistersTheRoutes) {
+  std::vector<std::string> routes;
+  for (const auto& r : context_->routes) routes.push_back(r.method + " " + r.pattern);
+  EXPECT_EQ(routes,
+            (std::vector<std::string>{"GET /api/emails", "POST /api/emails", "GET /api/emails/{id}",
+                                      "PUT /api/emails/{id}", "DELETE /api/emails/{id}",
+                                      "POST /api/system-messages"}));
+}
+
+TEST_F(EmailApiTest, CreateAppliesDefaultsFooterAndAddsEmailCreated) {
+  const HttpResponse r = post(emailBody());
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json email = parse(r);
+  EXPECT_EQ(email["id"], 1);
+  EXPECT_EQ(email["therapist_id"], 7);
+  EXPECT_TRUE(email["patient_id"].is_null());
+  EXPECT_EQ(email["betreff"], "Anfrage Therapieplatz");
+  EXPECT_EQ(email["empfaenger_email"], "dr.mueller@example.org");
+  EXPECT_EQ(email["empfaenger_name"], "Dr. Müller");
+  EXPECT_EQ(email["absender_email"], "info@example.org");
+  EXPECT_EQ(email["absender_name"], "Praxisvermittlung");
+  EXPECT_EQ(email["status"], "Entwurf");
+  EXPECT_EQ(email["antwort_erhalten"], false);
+  EXPECT_TRUE(email["in_warteschlange_am"].is_null());
+  EXPECT_TRUE(email["gesendet_am"].is_null());
+  EXPECT_TRUE(email["antwortdatum"].is_null());
+  EXPECT_EQ(email["wiederholungsanzahl"], 0);
+  EXPECT_EQ(email["inhalt_text"], std::string("Hallo\n\n") + kFooterText);
+  EXPECT_EQ(email["inhalt_html"], std::string("<p>Hallo</p>\n\n") + kFooterHtml);
+  // ISO 8601 timestamps.
+  EXPECT_TRUE(std::regex_match(email["created_at"].get<std::string>(),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6})")))
+      << email["created_at"];
+
+  const auto events = outbox();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "communication.email_created");
+  EXPECT_EQ(events[0].key, "1");
+  EXPECT_EQ(events[0].payload,
+            json::parse(R"({"email_id": 1, "email_data": {"therapist_id": 7, "patient_id": null,
+              "betreff": "Anfrage Therapieplatz", "recipient_type": "therapist",
+              "status": "Entwurf"}})"));
+}
+
+TEST_F(EmailApiTest, CreateQueuedForPatientWithOwnSenderAndNoFooter) {
+  const HttpResponse r =
+      post(emailBody({{"therapist_id", nullptr},
+                      {"patient_id", 12},
+                      {"status", "In_Warteschlange"},
+                      {"absender_email", "team@example.org"},
+                      {"absender_name", "Team"},
+                      {"add_legal_footer", false},
+                      {"inhalt_text", nullptr},
+                      {"inhalt_html", "<p>Guten Tag &amp; <b>willkommen</b></p>"}}));
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json email = parse(r);
+  EXPECT_EQ(email["patient_id"], 12);
+  EXPECT_TRUE(email["therapist_id"].is_null());
+  EXPECT_EQ(email["status"], "In_Warteschlange");
+  EXPECT_TRUE(email["in_warteschlange_am"].is_string());
+  EXPECT_EQ(email["absender_email"], "team@example.org");
+  EXPECT_EQ(email["absender_name"], "Team");
+  EXPECT_EQ(email["inhalt_html"], "<p>Guten Tag &amp; <b>willkommen</b></p>");
+  EXPECT_EQ(email["inhalt_text"], "Guten Tag & willkommen");
+  const auto events = outbox();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].payload["email_data"]["recipient_type"], "patient");
+  EXPECT_EQ(events[0].payload["email_data"]["status"], "In_Warteschlange");
+  EXPECT_EQ(events[0].payload["email_data"]["patient_id"], 12);
+}
+
+TEST_F(EmailApiTest, CreateRendersMarkdown) {
+  const std::string markdown =
+      "# Termin\n\nSie haben *einen* **Platz**. Mehr unter [unserer Seite](https://example.org/a) "
+      "oder https://example.org/b\n\n~~alt~~ neu\n\n| Tag | Zeit |\n| --- | --- |\n| Mo | 10:00 "
+      "|\n";
+  const HttpResponse r = post(emailBody(
+      {{"inhalt_text", nullptr}, {"inhalt_markdown", markdown}, {"add_legal_footer", false}}));
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json email = parse(r);
+  const std::string html = email["inhalt_html"];
+  for (const char* expected : {"<h1>Termin</h1>", "<em>einen</em>", "<strong>Platz</strong>",
+                               "<a href=\"https://example.org/a\">unserer Seite</a>",
+                               "<a href=\"https://example.org/b\">https://example.org/b</a>",
+                               "<del>alt</del>", "<table>", "<th>Tag</th>", "<td>10:00</td>"}) {
+    EXPECT_NE(html.find(expected), std::string::npos) << expected << " in " << html;
+  }
+  const std::string text = email["inhalt_text"];
+  for (const char* expected :
+       {"Termin", "Sie haben einen Platz.", "unserer Seite (https://example.org/a)",
+        "https://example.org/b", "~alt~ neu", "| Mo | 10:00 |"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << " in " << text;
+  }
+  EXPECT_EQ(text.find("<"), std::string::npos) << text;
+  EXPECT_EQ(text.find("(https://example.org/b)"), std::string::npos) << text;
+}
+
+TEST_F(EmailApiTest, MarkdownRendererDirectly) {
+  const RenderedMarkdown r = renderMarkdown("## Hallo\n\nsiehe www.example.org und _dies_");
+  EXPECT_NE(r.html.find("<h2>Hallo</h2>"), std::string::npos) << r.html;
+  EXPECT_NE(r.html.find("<a href=\"http://www.example.org\">www.example.org</a>"),
+            std::string::npos)
+      << r.html;
+  EXPECT_NE(r.html.find("<em>dies</em>"), std::string::npos) << r.html;
+  EXPECT_EQ(r.text, "Hallo\n\nsiehe www.example.org und dies\n");
+  // Raw HTML is not passed through.
+  EXPECT_EQ(renderMarkdown("<script>x()</script>").html.find("<script>"), std::string::npos);
+}
+
+TEST_F(EmailApiTest, CreateRejectsInvalidInputNamingTheField) {
+  struct Case {
+    std::string body;
+    std::string field;
+  };
+  const auto with = [](const json& extra) { return emailBody(extra).dump(); };
+  const std::vector<Case> cases = {
+      {"{not json", "JSON"},
+      {"[1, 2]", "object"},
+      {with({{"betreff", nullptr}}), "betreff"},
+      {with({{"betreff", 5}}), "betreff"},
+      {with({{"betreff", ""}}), "betreff"},
+      {with({{"betreff", "a\r\nBcc: x@example.org"}}), "betreff"},
+      {with({{"betreff", std::string(256, 'x')}}), "betreff"},
+      {with({{"empfaenger_email", nullptr}}), "empfaenger_email"},
+      {with({{"empfaenger_email", "kein-at"}}), "empfaenger_email"},
+      {with({{"empfaenger_email", true}}), "empfaenger_email"},
+      {with({{"empfaenger_name", nullptr}}), "empfaenger_name"},
+      {with({{"empfaenger_name", 3.5}}), "empfaenger_name"},
+      {with({{"patient_id", 3}}), "patient_id"},
+      {with({{"therapist_id", nullptr}}), "patient_id"},
+      {with({{"therapist_id", "7"}}), "therapist_id"},
+      {with({{"therapist_id", 0}}), "therapist_id"},
+      {with({{"therapist_id", 1.5}}), "therapist_id"},
+      {with({{"therapist_id", 99999999999}}), "therapist_id"},
+      {with({{"therapist_id", nullptr}, {"patient_id", "x"}}), "patient_id"},
+      {with({{"inhalt_text", nullptr}}), "inhalt_markdown"},
+      {with({{"inhalt_text", 1}}), "inhalt_text"},
+      {with({{"inhalt_html", json::array()}}), "inhalt_html"},
+      {with({{"inhalt_markdown", 1}}), "inhalt_markdown"},
+      {with({{"inhalt_markdown", "# x"}, {"inhalt_html", "<p>x</p>"}}), "inhalt_html"},
+      {with({{"absender_email", "nope"}}), "absender_email"},
+      {with({{"absender_name", 1}}), "absender_name"},
+      {with({{"add_legal_footer", "yes"}}), "add_legal_footer"},
+      {with({{"status", "Gesendet"}}), "status"},
+      {with({{"status", "Unbekannt"}}), "status"},
+      {with({{"status", 1}}), "status"},
+  };
+  for (const Case& c : cases) {
+    expectBadRequest(call("POST", "/api/emails", c.body), c.field, c.body);
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM communication_service.emails"), 0);
+  EXPECT_TRUE(outbox().empty());
+}
+
+// ---- get, delete ------------------------------------------------------------
+
+TEST_F(EmailApiTest, GetByIdIncludesBodies) {
+  const auto id = create();
+  const HttpResponse r = byId("GET", id);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json email = parse(r);
+  EXPECT_EQ(email["id"], id);
+  EXPECT_TRUE(email["inhalt_html"].is_string());
+  EXPECT_TRUE(email["inhalt_text"].is_string());
+  EXPECT_EQ(email["betreff"], "Anfrage Therapieplatz");
+}
+
+TEST_F(EmailApiTest, UnknownIdsAre404AndBadIds400) {
+  for (const char* method : {"GET", "PUT", "DELETE"}) {
+    const HttpResponse r = byId(method, std::string("999"), R"({"status": "Entwurf"})");
+    EXPECT_EQ(r.status, 404) << method;
+    EXPECT_EQ(parse(r), json({{"message", "Email not found"}})) << method;
+    for (const char* bad : {"abc", "-1", "0", "1.5", "", "99999999999"}) {
+      expectBadRequest(byId(method, std::string(bad), "{}"), "id", std::string(method) + bad);
+    }
+  }
+}
+
+TEST_F(EmailApiTest, DeleteRemovesTheEmail) {
+  const auto id = create();
+  const HttpResponse r = byId("DELETE", id);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(parse(r), json({{"message", "Email deleted successfully"}}));
+  EXPECT_EQ(byId("GET", id).status, 404);
+  EXPECT_EQ(byId("DELETE", id).status, 404);
+}
+
+// ---- list -------------------------------------------------------------------
+
+TEST_F(EmailApiTest, ListFiltersAndOrdersNewestFirst) {
+  const auto t1 = create({{"therapist_id", 1}});
+  const auto t2 = create({{"therapist_id", 2}, {"status", "In_Warteschlange"}});
+  const auto p1 = create({{"therapist_id", nullptr}, {"patient_id", 1}});
+  const auto p2 = create({{"therapist_id", nullptr}, {"patient_id", 2}});
+  exec("UPDATE communication_service.emails SET antwort_erhalten = true WHERE id = " +
+       std::to_string(p1));
+  // Creation times: t2 newest, then p2, t1, p1.
+  exec(
+      "UPDATE communication_service.emails SET created_at = now() - make_interval(mins => "
+      "CASE id WHEN " +
+      std::to_string(t2) + " THEN 1 WHEN " + std::to_string(p2) + " THEN 2 WHEN " +
+      std::to_string(t1) + " THEN 3 ELSE 4 END)");
+  const auto ids = [&](std::map<std::string, std::string> query) {
+    const HttpResponse r = list(query);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<std::int64_t> out;
+    const json body = parse(r);
+    for (const auto& e : body["data"]) {
+      EXPECT_FALSE(e.contains("inhalt_html"));
+      out.push_back(e["id"]);
+    }
+    EXPECT_EQ(body["total"].get<std::size_t>(), out.size());
+    return out;
+  };
+  using Ids = std::vector<std::int64_t>;
+  EXPECT_EQ(ids({}), (Ids{t2, p2, t1, p1}));
+  EXPECT_EQ(ids({{"therapist_id", "1"}}), (Ids{t1}));
+  EXPECT_EQ(ids({{"patient_id", "2"}}), (Ids{p2}));
+  EXPECT_EQ(ids({{"recipient_type", "therapist"}}), (Ids{t2, t1}));
+  EXPECT_EQ(ids({{"recipient_type", "patient"}}), (Ids{p2, p1}));
+  EXPECT_EQ(ids({{"status", "In_Warteschlange"}}), (Ids{t2}));
+  EXPECT_EQ(ids({{"status", "Entwurf"}, {"recipient_type", "therapist"}}), (Ids{t1}));
+  EXPECT_EQ(ids({{"status", "Kaputt"}}), (Ids{}));
+  EXPECT_EQ(ids({{"antwort_erhalten", "true"}}), (Ids{p1}));
+  EXPECT_EQ(ids({{"antwort_erhalten", "false"}}), (Ids{t2, p2, t1}));
+  EXPECT_EQ(ids({{"therapist_id", "99"}}), (Ids{}));
+
+  expectBadRequest(list({{"therapist_id", "x"}}), "therapist_id", "therapist_id");
+  expectBadRequest(list({{"patient_id", "1.5"}}), "patient_id", "patient_id");
+  expectBadRequest(list({{"recipient_type", "arzt"}}), "recipient_type", "recipient_type");
+  expectBadRequest(list({{"antwort_erhalten", "vielleicht"}}), "antwort_erhalten", "antwort");
+  expectBadRequest(list({{"page", "eins"}}), "page", "page");
+  expectBadRequest(list({{"limit", "viele"}}), "limit", "limit");
+}
+
+TEST_F(EmailApiTest, ListPaginatesAndClamps) {
+  for (int i = 0; i < 5; ++i) create();
+  const auto page = [&](std::map<std::string, std::string> query) { return parse(list(query)); };
+  json body = page({});
+  EXPECT_EQ(body["page"], 1);
+  EXPECT_EQ(body["limit"], 20);
+  EXPECT_EQ(body["total"], 5);
+  EXPECT_EQ(body["data"].size(), 5u);
+
+  body = page({{"page", "2"}, {"limit", "2"}});
+  EXPECT_EQ(body["page"], 2);
+  EXPECT_EQ(body["limit"], 2);
+  EXPECT_EQ(body["total"], 5);
+  ASSERT_EQ(body["data"].size(), 2u);
+  EXPECT_EQ(body["data"][0]["id"], 3);  // ids 5 4 | 3 2 | 1
+  EXPECT_EQ(body["data"][1]["id"], 2);
+
+  body = page({{"page", "3"}, {"limit", "2"}});
+  EXPECT_EQ(body["data"].size(), 1u);
+  body = page({{"page", "9"}, {"limit", "2"}});
+  EXPECT_EQ(body["data"].size(), 0u);
+  EXPECT_EQ(body["total"], 5);
+
+  body = page({{"limit", "2000"}});
+  EXPECT_EQ(body["limit"], 1000);
+  body = page({{"limit", "0"}});
+  EXPECT_EQ(body["limit"], 1);
+  EXPECT_EQ(body["data"].size(), 1u);
+  body = page({{"limit", "-5"}});
+  EXPECT_EQ(body["limit"], 1);
+  body = page({{"page", "-1"}});
+  EXPECT_EQ(body["page"], 1);
+  EXPECT_EQ(body["data"].size(), 5u);
+  body = page({{"page", "0"}});
+  EXPECT_EQ(body["page"], 1);
+}
+
+// ---- update -----------------------------------------------------------------
+
+TEST_F(EmailApiTest, PutStatusFillsTimestampsAndGesendetAddsEmailSent) {
+  const auto id = create();
+  HttpResponse r = byId("PUT", id, {{"status", "In_Warteschlange"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json email = parse(r);
+  EXPECT_EQ(email["status"], "In_Warteschlange");
+  const json queuedAt = email["in_warteschlange_am"];
+  EXPECT_TRUE(queuedAt.is_string());
+  EXPECT_TRUE(email["gesendet_am"].is_null());
+  // A second queueing keeps the first time.
+  r = byId("PUT", id, {{"status", "In_Warteschlange"}});
+  EXPECT_EQ(parse(r)["in_warteschlange_am"], queuedAt);
+  EXPECT_EQ(outbox().size(), 1u);  // email_created only
+
+  r = byId("PUT", id, {{"status", "Gesendet"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  email = parse(r);
+  EXPECT_EQ(email["status"], "Gesendet");
+  const json sentAt = email["gesendet_am"];
+  EXPECT_TRUE(sentAt.is_string());
+  auto events = outbox();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].type, "email.sent");
+  EXPECT_EQ(events[1].key, std::to_string(id));
+  EXPECT_EQ(events[1].payload, json::parse(emailSentPayload({.id = id,
+                                                             .therapistId = 7,
+                                                             .patientId = std::nullopt,
+                                                             .betreff = "Anfrage Therapieplatz"})));
+  EXPECT_EQ(events[1].payload["communication_type"], "email");
+
+  // Gesendet again: no second event, gesendet_am kept.
+  r = byId("PUT", id, {{"status", "Gesendet"}});
+  EXPECT_EQ(parse(r)["gesendet_am"], sentAt);
+  EXPECT_EQ(outbox().size(), 2u);
+}
+
+TEST_F(EmailApiTest, PutAnswerAddsResponseReceivedOnlyOnFalseToTrue) {
+  const auto id = create({{"therapist_id", nullptr}, {"patient_id", 4}});
+  HttpResponse r = byId("PUT", id,
+                        {{"antwort_erhalten", true},
+                         {"antwortdatum", "2026-01-15T10:30:00"},
+                         {"antwortinhalt", "Gerne!"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json email = parse(r);
+  EXPECT_EQ(email["antwort_erhalten"], true);
+  EXPECT_EQ(email["antwortdatum"], "2026-01-15T10:30:00.000000");
+  EXPECT_EQ(email["antwortinhalt"], "Gerne!");
+  auto events = outbox();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].type, "email.response_received");
+  EXPECT_EQ(events[1].key, std::to_string(id));
+  EXPECT_EQ(events[1].payload,
+            json::parse(R"({"email_id": )" + std::to_string(id) +
+                        R"(, "email_data": {"therapist_id": null, "patient_id": 4,
+                "betreff": "Anfrage Therapieplatz", "recipient_type": "patient",
+                "status": "Entwurf"}, "communication_type": "email", "patient_id": 4,
+                "therapist_id": null})"));
+
+  // true → true: nothing new; false and back to true: a new event.
+  byId("PUT", id, {{"antwort_erhalten", true}});
+  EXPECT_EQ(outbox().size(), 2u);
+  byId("PUT", id, {{"antwort_erhalten", false}});
+  EXPECT_EQ(outbox().size(), 2u);
+  byId("PUT", id, {{"antwort_erhalten", true}});
+  EXPECT_EQ(outbox().size(), 3u);
+}
+
+TEST_F(EmailApiTest, PutSetsAndClearsOptionalFields) {
+  const auto id = create();
+  HttpResponse r = byId("PUT", id,
+                        {{"fehlermeldung", "550 unknown user"},
+                         {"antwortdatum", "2026-03-01"},
+                         {"status", "Fehlgeschlagen"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json email = parse(r);
+  EXPECT_EQ(email["fehlermeldung"], "550 unknown user");
+  EXPECT_EQ(email["antwortdatum"], "2026-03-01T00:00:00.000000");
+  EXPECT_EQ(email["status"], "Fehlgeschlagen");
+  // Fields not named stay; null clears.
+  r = byId("PUT", id, {{"fehlermeldung", nullptr}});
+  email = parse(r);
+  EXPECT_TRUE(email["fehlermeldung"].is_null());
+  EXPECT_EQ(email["status"], "Fehlgeschlagen");
+  EXPECT_EQ(email["antwortdatum"], "2026-03-01T00:00:00.000000");
+}
+
+TEST_F(EmailApiTest, PutRejectsInvalidInputNamingTheField) {
+  const auto id = create();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{oops", "JSON"},
+      {"\"text\"", "object"},
+      {R"({"status": "Verschickt"})", "status"},
+      {R"({"status": null})", "status"},
+      {R"({"status": 3})", "status"},
+      {R"({"antwort_erhalten": "true"})", "antwort_erhalten"},
+      {R"({"antwort_erhalten": null})", "antwort_erhalten"},
+      {R"({"antwortdatum": "gestern"})", "antwortdatum"},
+      {R"({"antwortdatum": "2026-02-30"})", "antwortdatum"},
+      {R"({"antwortdatum": "2026-01-01T25:00"})", "antwortdatum"},
+      {R"({"antwortdatum": 20260101})", "antwortdatum"},
+      {R"({"antwortinhalt": 1})", "antwortinhalt"},
+      {R"({"fehlermeldung": false})", "fehlermeldung"},
+  };
+  for (const auto& [body, field] : cases) {
+    expectBadRequest(byId("PUT", std::to_string(id), body), field, body);
+  }
+  EXPECT_EQ(parse(byId("GET", id))["status"], "Entwurf");
+  EXPECT_EQ(outbox().size(), 1u);
+}
+
+// ---- system messages --------------------------------------------------------
+
+TEST_F(EmailApiTest, SystemMessageGoesToTheAdminAddress) {
+  const HttpResponse r = call("POST", "/api/system-messages",
+                              R"({"subject": "Import fertig", "message": "42 neue\nEinträge",
+                                  "sender_name": "Importer"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(parse(r),
+            json({{"message", "System message sent successfully"}, {"recipient", kAdmin}}));
+  const auto messages = channel_.messages();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].toAddress, kAdmin);
+  EXPECT_EQ(messages[0].subject, "Import fertig");
+  EXPECT_EQ(messages[0].textBody, "42 neue\nEinträge");
+  EXPECT_EQ(messages[0].fromName, "Importer");
+  EXPECT_EQ(messages[0].fromAddress, "info@example.org");
+  EXPECT_NE(messages[0].htmlBody.find("42 neue<br>"), std::string::npos);
+  // Nothing stored.
+  EXPECT_EQ(count("SELECT count(*) FROM communication_service.emails"), 0);
+  EXPECT_TRUE(outbox().empty());
+}
+
+TEST_F(EmailApiTest, SystemMessageValidationAndFailures) {
+  const auto send = [&](const std::string& body) {
+    return call("POST", "/api/system-messages", body);
+  };
+  expectBadRequest(send(R"({"message": "x"})"), "subject", "no subject");
+  expectBadRequest(send(R"({"subject": 1, "message": "x"})"), "subject", "subject type");
+  expectBadRequest(send(R"({"subject": "a\nb", "message": "x"})"), "subject", "subject CRLF");
+  expectBadRequest(send(R"({"subject": "s"})"), "message", "no message");
+  expectBadRequest(send(R"({"subject": "s", "message": ["x"]})"), "message", "message type");
+  expectBadRequest(send(R"({"subject": "s", "message": "x", "sender_name": 5})"), "sender_name",
+                   "sender_name type");
+  expectBadRequest(send("nope"), "JSON", "malformed");
+  EXPECT_TRUE(channel_.messages().empty());
+
+  channel_.setResult(DeliveryResult::permanent("554 relay denied"));
+  HttpResponse r = send(R"({"subject": "s", "message": "x"})");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(parse(r)["message"].get<std::string>().find("554 relay denied"), std::string::npos);
+
+  makeHandler("");  // not configured
+  r = send(R"({"subject": "s", "message": "x"})");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(parse(r)["message"].get<std::string>().find("system_notification_email"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace commsvc::plugins::email
