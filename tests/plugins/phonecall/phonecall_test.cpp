@@ -11,6 +11,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../../support/postgres.hpp"
@@ -289,6 +290,33 @@ TEST_F(PhoneCallTest, TherapistGetsFirstFreeSlotOnTheDayAfterGeplantesDatum) {
   const json again = create({{"therapist_id", 7}, {"geplantes_datum", "2026-05-04"}});
   EXPECT_EQ(again["geplantes_datum"], "2026-05-05");
   EXPECT_EQ(again["geplante_zeit"], "10:00");
+}
+
+TEST_F(PhoneCallTest, ConcurrentRequestsNeverShareASlot) {
+  // Six parallel requests for one therapist and day: two get the two
+  // slots, the others are refused.
+  std::vector<HttpResponse> responses(6);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < responses.size(); ++i) {
+    threads.emplace_back([&, i] {
+      HttpRequest r;
+      r.body = R"({"therapist_id": 7, "geplantes_datum": "2026-05-04"})";
+      responses[i] = api_->create(r);
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::multiset<std::string> times;
+  int refused = 0;
+  for (const auto& r : responses) {
+    if (r.status == 201) {
+      times.insert(body(r)["geplante_zeit"].get<std::string>());
+    } else {
+      EXPECT_EQ(r.status, 400) << r.body;
+      ++refused;
+    }
+  }
+  EXPECT_EQ(times, (std::multiset<std::string>{"10:00", "14:00"}));
+  EXPECT_EQ(refused, 4);
 }
 
 TEST_F(PhoneCallTest, SlotTakenOnlyByTheSameDateAndTime) {
