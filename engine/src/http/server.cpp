@@ -1,0 +1,422 @@
+#include "http/server.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+namespace commsvc::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+class Session;
+
+// The method label of a request: its name when standard, else "other"
+// (keeps the metric's cardinality bounded).
+std::string methodLabel(bhttp::verb verb) {
+  if (verb == bhttp::verb::unknown) return "other";
+  return std::string(bhttp::to_string(verb));
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerSettings s, std::vector<Route> routes, Logger& l, Metrics& m)
+      : settings(std::move(s)), table(std::move(routes)), logger(l), metrics(m) {
+    for (const auto& route : table.routes()) {
+      if (durations.count(route.pattern) == 0) {
+        durations.emplace(route.pattern, &durationOf(route.pattern));
+      }
+    }
+    unmatchedDuration = &durationOf("unmatched");
+  }
+
+  Histogram& durationOf(const std::string& route) {
+    return metrics.histogram("http_request_duration_seconds",
+                             "Time to route and handle an HTTP request", {}, {{"route", route}});
+  }
+
+  // Counts one answered request and its duration.
+  void record(const std::string& method, const std::string& route, int status,
+              Clock::time_point started) {
+    metrics
+        .counter("http_requests_total", "HTTP requests answered",
+                 {{"method", method}, {"route", route}, {"status", std::to_string(status)}})
+        .add();
+    const auto it = durations.find(route);
+    Histogram& histogram = it == durations.end() ? *unmatchedDuration : *it->second;
+    histogram.observe(std::chrono::duration<double>(Clock::now() - started).count());
+  }
+
+  // Routes `request` (params are filled in) and runs its handler; `route`
+  // receives the metric label.
+  HttpResponse respond(HttpRequest& request, std::string& route) {
+    RouteMatch match = table.match(request.method, request.path);
+    if (match.route == nullptr) {
+      route = "unmatched";
+      if (!match.pathKnown) return HttpResponse::error(404, "Not found");
+      HttpResponse response = HttpResponse::error(405, "Method not allowed");
+      std::sort(match.allowed.begin(), match.allowed.end());
+      std::string allow;
+      for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
+      response.headers["Allow"] = allow;
+      return response;
+    }
+    route = match.route->pattern;
+    request.params = std::move(match.params);
+    try {
+      return match.route->handler(request);
+    } catch (const std::exception& e) {
+      logger.error("http handler threw", {{"method", request.method},
+                                          {"route", route},
+                                          {"owner", match.route->owner},
+                                          {"error", e.what()}});
+    } catch (...) {
+      logger.error("http handler threw", {{"method", request.method},
+                                          {"route", route},
+                                          {"owner", match.route->owner},
+                                          {"error", "non-standard exception"}});
+    }
+    return HttpResponse::error(500, "Internal server error");
+  }
+
+  void doAccept();
+  void onAccept(beast::error_code ec, tcp::socket socket);
+
+  ServerSettings settings;
+  RouteTable table;
+  Logger& logger;
+  Metrics& metrics;
+  std::map<std::string, Histogram*> durations;  // by route pattern, read-only
+  Histogram* unmatchedDuration = nullptr;
+  std::atomic<bool> stopping{false};
+
+  // Live sessions; declared before the io_context, whose destruction may
+  // destroy sessions that unregister themselves here.
+  std::mutex sessionsMutex;
+  std::condition_variable sessionsChanged;
+  std::map<std::uint64_t, std::weak_ptr<Session>> sessions;
+  std::uint64_t nextSession = 0;
+
+  net::io_context ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<net::steady_timer> acceptRetry;
+  std::vector<std::thread> threads;
+  std::uint16_t boundPort = 0;
+  bool started = false;
+  bool stopped = false;
+};
+
+namespace {
+
+// One connection: reads requests one after the other (keep-alive), answers
+// each, and closes on errors, timeouts, "Connection: close" or stop.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server::Impl& server, std::uint64_t id, tcp::socket socket)
+      : server_(server), id_(id), stream_(std::move(socket)) {}
+
+  ~Session() {
+    {
+      std::lock_guard lock(server_.sessionsMutex);
+      server_.sessions.erase(id_);
+    }
+    server_.sessionsChanged.notify_all();
+  }
+
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->readRequest(); });
+  }
+
+  // From stop(): closes the connection when it waits for a request; a
+  // request in progress is finished and then the connection closes.
+  void onStop() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->awaitingRequest_) self->closeNow();
+    });
+  }
+
+ private:
+  const ServerSettings& settings() const { return server_.settings; }
+
+  void readRequest() {
+    if (server_.stopping.load()) return closeNow();
+    parser_.emplace();
+    parser_->body_limit(settings().bodyLimit);
+    parser_->header_limit(static_cast<std::uint32_t>(settings().headerLimit));
+    awaitingRequest_ = true;
+    // One deadline for the head and the body of the request.
+    stream_.expires_after(settings().readTimeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->onHeader(ec); });
+  }
+
+  void onHeader(beast::error_code ec) {
+    awaitingRequest_ = false;
+    started_ = Clock::now();
+    if (ec) return onReadError(ec);
+    const auto& head = parser_->get();
+    if (beast::iequals(head[bhttp::field::expect], "100-continue") && !parser_->is_done()) {
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
+                                                                       head.version());
+      bhttp::async_write(stream_, *cont,
+                         [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+                           if (ec) return self->closeNow();
+                           self->readBody();
+                         });
+      return;
+    }
+    readBody();
+  }
+
+  void readBody() {
+    if (parser_->is_done()) return onRequest();
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->onReadError(ec);
+                        self->onRequest();
+                      });
+  }
+
+  void onReadError(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+      return closeNow();
+    }
+    if (ec == beast::error::timeout) {
+      server_.logger.debug("http connection timed out reading a request",
+                           {{"timeout_ms", std::to_string(settings().readTimeout.count())}});
+      return closeNow();  // tcp_stream already closed the socket
+    }
+    int status = 400;
+    std::string message = "Bad request";
+    if (ec == bhttp::error::body_limit) {
+      status = 413;
+      message = "Request body too large";
+    } else if (ec == bhttp::error::header_limit) {
+      status = 431;
+      message = "Request header fields too large";
+    }
+    std::string method = "other";
+    std::string route = "unmatched";
+    if (parser_ && parser_->is_header_done()) {
+      const auto& head = parser_->get();
+      method = methodLabel(head.method());
+      const std::string_view target(head.target().data(), head.target().size());
+      const auto match =
+          server_.table.match(head.method_string().to_string(), target.substr(0, target.find('?')));
+      if (match.route != nullptr) route = match.route->pattern;
+    }
+    server_.record(method, route, status, started_);
+    sendError(HttpResponse::error(status, message));
+  }
+
+  void onRequest() {
+    auto message = parser_->release();
+    HttpRequest request;
+    request.method = message.method_string().to_string();
+    const std::string_view target(message.target().data(), message.target().size());
+    const auto question = target.find('?');
+    request.path = std::string(target.substr(0, question));
+    if (question != std::string_view::npos) request.query = parseQuery(target.substr(question + 1));
+    for (const auto& field : message) {
+      std::string name = field.name_string().to_string();
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      request.headers[std::move(name)] = field.value().to_string();
+    }
+    request.body = std::move(message.body());
+
+    std::string route;
+    HttpResponse answer = server_.respond(request, route);
+    server_.record(methodLabel(message.method()), route, answer.status, started_);
+
+    const bool keepAlive = message.keep_alive() && !server_.stopping.load();
+    response_ = toBeast(std::move(answer), message.version(), keepAlive);
+    stream_.expires_after(settings().writeTimeout);
+    bhttp::async_write(stream_, response_,
+                       [self = shared_from_this(), keepAlive](beast::error_code ec, std::size_t) {
+                         if (ec) return self->closeNow();
+                         if (!keepAlive) return self->lingerAndClose();
+                         self->readRequest();
+                       });
+  }
+
+  static bhttp::response<bhttp::string_body> toBeast(HttpResponse answer, unsigned version,
+                                                     bool keepAlive) {
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(answer.status), version};
+    out.set(bhttp::field::server, "commsvc");
+    out.set(bhttp::field::content_type, answer.contentType);
+    for (const auto& [name, value] : answer.headers) out.set(name, value);
+    out.body() = std::move(answer.body);
+    out.keep_alive(keepAlive);
+    out.prepare_payload();
+    return out;
+  }
+
+  // Answers an unreadable request and closes the connection.
+  void sendError(HttpResponse answer) {
+    response_ = toBeast(std::move(answer), 11, false);
+    stream_.expires_after(settings().writeTimeout);
+    bhttp::async_write(stream_, response_,
+                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                         if (ec) return self->closeNow();
+                         self->lingerAndClose();
+                       });
+  }
+
+  // Half-closes, then discards what the client still sends (bounded in
+  // time, nothing kept) so it can read the response before the close
+  // instead of seeing a reset.
+  void lingerAndClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(settings().lingerTimeout);
+    discard();
+  }
+
+  void discard() {
+    stream_.async_read_some(net::buffer(drain_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->closeNow();
+                              self->discard();
+                            });
+  }
+
+  void closeNow() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  Server::Impl& server_;
+  std::uint64_t id_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> response_;
+  std::array<char, 4096> drain_{};
+  bool awaitingRequest_ = false;
+  Clock::time_point started_ = Clock::now();
+};
+
+}  // namespace
+
+void Server::Impl::doAccept() {
+  acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    onAccept(ec, std::move(socket));
+  });
+}
+
+void Server::Impl::onAccept(beast::error_code ec, tcp::socket socket) {
+  if (stopping.load() || !acceptor->is_open()) return;
+  if (ec) {
+    // E.g. out of file descriptors: pause briefly instead of spinning.
+    logger.warn("http accept failed", {{"error", ec.message()}});
+    acceptRetry->expires_after(std::chrono::milliseconds(100));
+    acceptRetry->async_wait([this](beast::error_code waitError) {
+      if (!waitError && !stopping.load()) doAccept();
+    });
+    return;
+  }
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(sessionsMutex);
+    const std::uint64_t id = nextSession++;
+    session = std::make_shared<Session>(*this, id, std::move(socket));
+    sessions.emplace(id, session);
+  }
+  session->start();
+  doAccept();
+}
+
+Server::Server(ServerSettings settings, std::vector<Route> routes, Logger& logger, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(settings), std::move(routes), logger, metrics)) {}
+
+Server::~Server() { stop(std::chrono::milliseconds(1000)); }
+
+void Server::start() {
+  Impl& s = *impl_;
+  if (s.started) throw std::logic_error("http server started twice");
+  const std::string where = s.settings.address + ":" + std::to_string(s.settings.port);
+  try {
+    const tcp::endpoint endpoint(net::ip::make_address(s.settings.address), s.settings.port);
+    s.acceptor.emplace(net::make_strand(s.ioc));
+    s.acceptor->open(endpoint.protocol());
+    s.acceptor->set_option(net::socket_base::reuse_address(true));
+    s.acceptor->bind(endpoint);
+    s.acceptor->listen(net::socket_base::max_listen_connections);
+    s.boundPort = s.acceptor->local_endpoint().port();
+  } catch (const std::exception& e) {
+    throw std::runtime_error("http server cannot listen on " + where + ": " + e.what());
+  }
+  s.acceptRetry.emplace(s.acceptor->get_executor());
+  s.started = true;
+  net::dispatch(s.acceptor->get_executor(), [&s] { s.doAccept(); });
+  const std::size_t n = std::max<std::size_t>(1, s.settings.threads);
+  for (std::size_t i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+  s.logger.info("http server listening", {{"address", s.settings.address},
+                                          {"port", std::to_string(s.boundPort)},
+                                          {"routes", std::to_string(s.table.routes().size())}});
+}
+
+std::uint16_t Server::port() const { return impl_->boundPort; }
+
+bool Server::stop(std::chrono::milliseconds bound) {
+  Impl& s = *impl_;
+  if (!s.started || s.stopped) return true;
+  s.stopped = true;
+  const auto deadline = Clock::now() + bound;
+  s.stopping.store(true);
+  net::post(s.acceptor->get_executor(), [&s] {
+    beast::error_code ignored;
+    s.acceptor->close(ignored);
+    s.acceptRetry->cancel();
+  });
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(s.sessionsMutex);
+    for (const auto& [id, weak] : s.sessions) {
+      if (auto session = weak.lock()) live.push_back(std::move(session));
+    }
+  }
+  for (auto& session : live) session->onStop();
+  live.clear();
+  bool finished;
+  {
+    std::unique_lock lock(s.sessionsMutex);
+    finished = s.sessionsChanged.wait_until(lock, deadline, [&] { return s.sessions.empty(); });
+  }
+  if (!finished) {
+    s.logger.warn("http server stopped with requests still in progress",
+                  {{"bound_ms", std::to_string(bound.count())}});
+  }
+  s.ioc.stop();
+  for (auto& thread : s.threads) thread.join();
+  s.threads.clear();
+  s.logger.info("http server stopped", {{"port", std::to_string(s.boundPort)}});
+  return finished;
+}
+
+}  // namespace commsvc::http
