@@ -176,13 +176,13 @@ std::optional<bool> optBool(const json& body, const char* name) {
 // True when `text` is an ISO 8601 date or date-time that exists.
 bool isIsoTimestamp(const std::string& text) {
   static const std::regex pattern(
-      R"(^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$)");
+      R"(^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$)");
   std::smatch m;
   if (!std::regex_match(text, m, pattern)) return false;
   const std::chrono::year_month_day date{std::chrono::year(std::stoi(m[1].str())),
                                          std::chrono::month(std::stoul(m[2].str())),
                                          std::chrono::day(std::stoul(m[3].str()))};
-  if (!date.ok()) return false;
+  if (!date.ok() || date.year() < std::chrono::year(1)) return false;
   if (m[4].matched && (std::stoi(m[4].str()) > 23 || std::stoi(m[5].str()) > 59)) return false;
   if (m[6].matched && std::stoi(m[6].str()) > 59) return false;
   return true;

@@ -563,6 +563,17 @@ TEST_F(EmailApiTest, PutSetsAndClearsOptionalFields) {
   EXPECT_TRUE(email["fehlermeldung"].is_null());
   EXPECT_EQ(email["status"], "Fehlgeschlagen");
   EXPECT_EQ(email["antwortdatum"], "2026-03-01T00:00:00.000000");
+  // With an offset: converted to the server's local time, like now().
+  r = byId("PUT", id, {{"antwortdatum", "2026-03-01T12:00:00Z"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string expected;
+  pool_->transaction([&](pqxx::work& tx) {
+    expected = tx.exec1(
+                     "SELECT to_char('2026-03-01T12:00:00Z'::timestamptz::timestamp, "
+                     "'YYYY-MM-DD\"T\"HH24:MI:SS.US')")[0]
+                   .as<std::string>();
+  });
+  EXPECT_EQ(parse(r)["antwortdatum"], expected);
 }
 
 TEST_F(EmailApiTest, PutRejectsInvalidInputNamingTheField) {
@@ -578,6 +589,8 @@ TEST_F(EmailApiTest, PutRejectsInvalidInputNamingTheField) {
       {R"({"antwortdatum": "gestern"})", "antwortdatum"},
       {R"({"antwortdatum": "2026-02-30"})", "antwortdatum"},
       {R"({"antwortdatum": "2026-01-01T25:00"})", "antwortdatum"},
+      {R"({"antwortdatum": "0000-01-01"})", "antwortdatum"},
+      {R"({"antwortdatum": "2026-01-01T10:00+2"})", "antwortdatum"},
       {R"({"antwortdatum": 20260101})", "antwortdatum"},
       {R"({"antwortinhalt": 1})", "antwortinhalt"},
       {R"({"fehlermeldung": false})", "fehlermeldung"},
