@@ -5,6 +5,8 @@
 #include <map>
 
 #include "database/pool.hpp"
+#include "http/health.hpp"
+#include "http/server.hpp"
 #include "kafka/embedded_broker.hpp"
 #include "kafka/producer.hpp"
 #include "logging/log.hpp"
@@ -147,6 +149,7 @@ struct Engine::State {
   std::unique_ptr<KafkaDeadLetterSink> deadLetterSink;
   std::unique_ptr<runtime::Dispatcher> dispatcher;
   std::unique_ptr<runtime::ConsumerLoop> loop;
+  std::unique_ptr<http::Server> http;  // last: destroyed first, before the plugins' handlers
 
   explicit State(ValidatedPipeline p) : pipeline(std::move(p)) {}
 };
@@ -266,6 +269,44 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
   loop.shutdownTimeout = std::chrono::milliseconds(engineCfg.getInt("shutdown_timeout_ms"));
   s.loop = std::make_unique<runtime::ConsumerLoop>(consumerProps, s.kafka.topic, *s.dispatcher,
                                                    loop, *s.logger, s.metrics);
+  // The HTTP server: plugin routes plus the engine's /health and /metrics.
+  std::vector<http::Route> routes;
+  for (auto& r : s.shared.routes) {
+    routes.push_back({r.method, r.pattern, std::move(r.handler), r.owner});
+  }
+  s.shared.routes.clear();
+  std::vector<http::HealthCheck> checks;
+  if (s.database) {
+    database::ConnectionPool* pool = s.database.get();
+    checks.push_back({"database", [pool] {
+                        std::string error;
+                        if (pool->ping(&error)) return http::ComponentHealth{true, "ok"};
+                        return http::ComponentHealth{false, error};
+                      }});
+  } else {
+    checks.push_back({"database", [] { return http::ComponentHealth{true, "disabled"}; }});
+  }
+  // Kafka: whether a bootstrap broker accepts a TCP connection (not the
+  // group's state: the consumer loop does not expose it).
+  checks.push_back({"kafka", [brokers = s.kafka.brokers] {
+                      return http::probeBrokers(brokers, std::chrono::milliseconds(1000));
+                    }});
+  routes.push_back({"GET", "/health",
+                    http::makeHealthHandler("communication-service", std::move(checks)), "engine"});
+  routes.push_back({"GET", "/metrics",
+                    [metrics = &s.metrics](const HttpRequest&) {
+                      return HttpResponse{200, metrics->renderText(), "text/plain; version=0.0.4",
+                                          {}};
+                    },
+                    "engine"});
+  http::ServerSettings httpSettings;
+  httpSettings.address = cfg.http.getString("address");
+  httpSettings.port = static_cast<std::uint16_t>(cfg.http.getInt("port"));
+  try {
+    s.http = std::make_unique<http::Server>(httpSettings, std::move(routes), *s.logger, s.metrics);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(std::string("HTTP routes: ") + e.what());
+  }
   s.logger->info("pipeline ready", {{"file", cfg.file},
                                     {"topic", s.kafka.topic},
                                     {"group", s.kafka.group},
@@ -300,6 +341,7 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   State& s = *state_;
   const auto bound =
       std::chrono::milliseconds(s.pipeline.config.engine.getInt("shutdown_timeout_ms"));
+  s.http->start();  // first: a port that cannot be bound fails before anything runs
   if (s.outboxRelay) s.outboxRelay->start();
   s.scheduler.start();
   const runtime::DrainResult drained = s.loop->run(stop);
@@ -311,6 +353,8 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   };
   // After handlers and jobs stopped adding: publish what the outbox holds
   // (what is left stays for the next start), then flush the publishers.
+  // Requests in progress finish (bounded) while the plugins are still alive.
+  s.http->stop(std::min(remaining(), std::chrono::milliseconds(5000)));
   if (s.outboxRelay) s.outboxRelay->stop(std::chrono::steady_clock::now() + remaining());
   for (auto& [name, inst] : s.publishers) {
     if (!inst.object->flush(remaining())) {
