@@ -6,6 +6,25 @@
 #include "kafka/envelope.hpp"
 
 namespace commsvc::runtime {
+namespace {
+
+constexpr const char* kConsumedName = "events_consumed_total";
+constexpr const char* kConsumedHelp =
+    "Events consumed by type (type=\"unhandled\" when no handler takes it)";
+
+}  // namespace
+
+Dispatcher::TypeMetrics& Dispatcher::typeMetrics(Worker& worker, std::string_view type) {
+  const auto it = worker.typeMetrics.find(type);
+  if (it != worker.typeMetrics.end()) return it->second;
+  // Only routed types get here, so the label set stays bounded.
+  const MetricLabels labels{{"type", std::string(type)}};
+  TypeMetrics created{
+      &metrics_.counter(kConsumedName, kConsumedHelp, labels),
+      &metrics_.histogram("handler_duration_seconds",
+                          "Time handlers take per attempt, by event type", {}, labels)};
+  return worker.typeMetrics.emplace(std::string(type), created).first->second;
+}
 
 Dispatcher::Dispatcher(const Router& router, DeadLetterSink& sink, DispatcherSettings settings,
                        Logger& logger, Metrics& metrics)
@@ -19,7 +38,9 @@ Dispatcher::Dispatcher(const Router& router, DeadLetterSink& sink, DispatcherSet
                                  "Events skipped because no handler takes their type")),
       deadLettered_(metrics.counter("events_dead_lettered_total",
                                     "Records written to the dead-letter topic")),
-      retries_(metrics.counter("handler_retries_total", "Retry outcomes of handlers")) {
+      retries_(metrics.counter("handler_retries_total", "Retry outcomes of handlers")),
+      metrics_(metrics),
+      consumedUnhandled_(metrics.counter(kConsumedName, kConsumedHelp, {{"type", "unhandled"}})) {
   const std::size_t n = std::max<std::size_t>(1, settings_.workers);
   scratch_.resize(n);
   for (std::size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>());
@@ -77,7 +98,7 @@ void Dispatcher::workerLoop(Worker& worker) {
     }
     for (auto& item : local) {
       if (abandon_.load(std::memory_order_relaxed)) break;
-      process(item);
+      process(worker, item);
     }
     // Whatever was not processed is abandoned: not finished, so redelivered.
     pending_.fetch_sub(local.size(), std::memory_order_acq_rel);
@@ -120,7 +141,7 @@ bool Dispatcher::deadLetter(const DeadLetter& letter, PartitionTracker& tracker)
   return true;
 }
 
-void Dispatcher::process(WorkItem& item) {
+void Dispatcher::process(Worker& worker, WorkItem& item) {
   kafka::Record& record = item.record;
   PartitionTracker& tracker = *item.tracker;
   if (tracker.revoked()) return;  // the partition's new owner will handle it
@@ -139,13 +160,17 @@ void Dispatcher::process(WorkItem& item) {
   Handler* handler = router_.find(event.type);
   if (handler == nullptr) {
     unhandled_.add();
+    consumedUnhandled_.add();
     tracker.finished(event.offset);
     return;
   }
 
+  TypeMetrics& metrics = typeMetrics(worker, event.type);
+  metrics.consumed->add();
   auto backoff = settings_.retryBackoff;
   for (int attempt = 0;; ++attempt) {
     HandleResult result;
+    const auto started = std::chrono::steady_clock::now();
     try {
       result = handler->handle(event);
     } catch (const std::exception& e) {
@@ -153,6 +178,8 @@ void Dispatcher::process(WorkItem& item) {
     } catch (...) {
       result = HandleResult::retry("handler threw a non-standard exception");
     }
+    metrics.duration->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     switch (result.outcome) {
       case HandleResult::Outcome::Done:
         handled_.add();

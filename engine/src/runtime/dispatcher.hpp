@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "commsvc/logger.hpp"
@@ -89,15 +90,28 @@ class Dispatcher {
   DrainResult drain(std::chrono::steady_clock::time_point deadline);
 
  private:
+  // The per-type metrics of one routed event type.
+  struct TypeMetrics {
+    Counter* consumed;    // events_consumed_total{type}
+    Histogram* duration;  // handler_duration_seconds{type}
+  };
+  struct TypeHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   struct Worker {
     std::mutex mutex;
     std::condition_variable wake;
     std::vector<WorkItem> queue;
     std::thread thread;
+    // Metrics of the routed types this worker has seen; its thread only, so
+    // no lock per event (the registry's lock is taken once per type).
+    std::unordered_map<std::string, TypeMetrics, TypeHash, std::equal_to<>> typeMetrics;
   };
 
   void workerLoop(Worker& worker);
-  void process(WorkItem& item);
+  void process(Worker& worker, WorkItem& item);
+  TypeMetrics& typeMetrics(Worker& worker, std::string_view type);
   bool deadLetter(const DeadLetter& letter, PartitionTracker& tracker);
   bool sleepUnlessAbandoned(std::chrono::milliseconds duration);
   void notifyState();
@@ -112,6 +126,8 @@ class Dispatcher {
   Counter& unhandled_;
   Counter& deadLettered_;
   Counter& retries_;
+  Metrics& metrics_;
+  Counter& consumedUnhandled_;  // events_consumed_total{type="unhandled"}
 
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::vector<WorkItem>> scratch_;  // per-worker batch, dispatch() thread only
