@@ -28,7 +28,7 @@ class EmailService {
   /// Writes a pipeline file; `handlerExtra` adds YAML keys to the email handler.
   std::filesystem::path writeConfig(const std::string& name, const std::string& handlerExtra) {
     std::ostringstream y;
-    y << "plugins: [email, transport-smtp, publisher-kafka]\n"
+    y << "plugins: [email, phonecall, transport-smtp, publisher-kafka]\n"
       << "engine: { workers: 4, shutdown_timeout_ms: 10000, retry_backoff_ms: 50 }\n"
       << "kafka:\n"
       << "  brokers: \"" << broker_.bootstrap() << "\"\n"
@@ -36,6 +36,7 @@ class EmailService {
       << "  commit_interval_ms: 100\n"
       << "  consumer_properties: { session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\" }\n"
       << "database: { url: \"" << postgres_.url() << "\" }\n"
+      << "http: { port: 0, address: 127.0.0.1 }\n"
       << "channels:\n"
       << "  smtp: { type: smtp, host: 127.0.0.1, port: " << sink_.port()
       << ", tls: none, pool_size: 2, timeout_ms: 10000, from_address: noreply@example.org }\n"
