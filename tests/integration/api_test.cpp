@@ -207,6 +207,8 @@ TEST(Api, HealthMetricsAndSystemMessages) {
       << api.call("GET", "/metrics").second.get<std::string>();
   const auto metrics = api.call("GET", "/metrics").second.get<std::string>();
   EXPECT_NE(metrics.find("http_requests_total"), std::string::npos);
+  EXPECT_NE(metrics.find("outbox_backlog{publisher=\"events\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("handler_duration_seconds_bucket"), std::string::npos);
 
   api.postgres_.stop();
   auto [unhealthy, sick] = api.call("GET", "/health");

@@ -79,7 +79,11 @@ OutboxRelay::OutboxRelay(Database& database, std::map<std::string, Publisher*> p
       settings_(settings) {
   if (settings_.batchSize == 0) settings_.batchSize = 1;
   for (auto& [name, publisher] : publishers) {
-    if (publisher != nullptr) targets_.push_back(Target{name, publisher});
+    if (publisher == nullptr) continue;
+    targets_.push_back(Target{name, publisher});
+    targets_.back().backlog = &metrics.gauge(
+        "outbox_backlog", "Outbox events not yet published (counted at most once a second)",
+        {{"publisher", name}});
   }
 }
 
@@ -208,6 +212,13 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
                                     kLockClass, target.name)[0]
                         .as<bool>();
     if (!result.locked) return;  // another relay is publishing this publisher's rows
+    if (Clock::now() - target.backlogAt >= std::chrono::seconds(1)) {
+      target.backlogAt = Clock::now();
+      target.backlog->set(tx.exec_params1("SELECT count(*) FROM public.commsvc_outbox"
+                                          " WHERE publisher = $1 AND published_at IS NULL",
+                                          target.name)[0]
+                              .as<double>());
+    }
     const auto rows = tx.exec_params(
         "SELECT id, event_id::text, event_type, event_version, event_timestamp, producer,"
         " event_key, payload, encode(headers, 'hex')"

@@ -78,6 +78,8 @@ class OutboxRelay {
   struct Target {
     std::string name;
     Publisher* publisher;
+    Gauge* backlog = nullptr;                           // outbox_backlog{publisher}
+    std::chrono::steady_clock::time_point backlogAt{};  // last time it was counted
     std::chrono::milliseconds backoff{0};
     std::chrono::steady_clock::time_point nextAttempt{};
     std::shared_ptr<Batch> stragglers;  // last batch, while callbacks are outstanding

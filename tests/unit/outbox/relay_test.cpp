@@ -100,6 +100,13 @@ TEST_F(OutboxTest, KeepsEverythingWhilePublisherFailsThenPublishesEachOnce) {
     EXPECT_EQ(row[1].as<std::string>(), "broker down");
   });
   EXPECT_GE(metrics_.snapshot()["outbox_publish_failures_total"], 30);
+  const auto backlogDeadline = std::chrono::steady_clock::now() + 5s;
+  while (metrics_.snapshot()["outbox_backlog{publisher=\"events\"}"] != 30 &&
+         std::chrono::steady_clock::now() < backlogDeadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(metrics_.snapshot()["outbox_backlog{publisher=\"events\"}"], 30)
+      << "the backlog gauge counts what waits";
   const auto lines = logger_.lines();
   EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
     return l.find("retrying after backoff") != std::string::npos &&
