@@ -2,9 +2,9 @@
 // email and phonecall plugins, a real PostgreSQL and a broker process: every
 // action's response and the events it publishes on the broker.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
 
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -64,7 +64,14 @@ class ApiService {
   /// Status code and parsed body of one request.
   std::pair<int, json> call(const std::string& method, const std::string& path,
                             const std::string& body = "") {
-    std::vector<std::string> argv{"curl", "-s", "-m", "10", "-X", method, "-w", "\n%{http_code}",
+    std::vector<std::string> argv{"curl",
+                                  "-s",
+                                  "-m",
+                                  "10",
+                                  "-X",
+                                  method,
+                                  "-w",
+                                  "\n%{http_code}",
                                   "http://127.0.0.1:" + std::to_string(port_) + path};
     if (!body.empty()) {
       argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data-binary", body});
@@ -157,8 +164,8 @@ TEST(Api, EmailLifecycleOverHttpPublishesItsEvents) {
 
 TEST(Api, PhoneCallsOverHttpPublishTheirEvents) {
   ApiService api;
-  auto [created, call] = api.call(
-      "POST", "/api/phone-calls", R"({"therapist_id": 5, "geplantes_datum": "2030-01-07"})");
+  auto [created, call] = api.call("POST", "/api/phone-calls",
+                                  R"({"therapist_id": 5, "geplantes_datum": "2030-01-07"})");
   ASSERT_EQ(created, 201) << call.dump();
   EXPECT_EQ(call.at("geplante_zeit"), "10:00");
   EXPECT_EQ(call.at("dauer_minuten"), 5);

@@ -2,9 +2,9 @@
 // transport-smtp and publisher-kafka plugins against a real PostgreSQL, an
 // embedded broker process over TCP and a real SMTP server process.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
 
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
 #include <sstream>
@@ -83,9 +83,9 @@ class EmailService {
         "absender_name, status, in_warteschlange_am) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
         "$9, $10::communication_service.emailstatus, CASE WHEN $10 = 'In_Warteschlange' THEN "
         "now() ELSE NULL END) RETURNING id",
-        therapistId, therapistId ? std::optional<long>() : std::optional<long>(patientId),
-        subject, "<p>Guten Tag, <b>Frau Müller</b></p>", "Guten Tag, Frau Müller", to,
-        "Frau Müller", "praxis@example.org", "Praxis Dr. Öz", status);
+        therapistId, therapistId ? std::optional<long>() : std::optional<long>(patientId), subject,
+        "<p>Guten Tag, <b>Frau Müller</b></p>", "Guten Tag, Frau Müller", to, "Frau Müller",
+        "praxis@example.org", "Praxis Dr. Öz", status);
     tx.commit();
     return row[0].as<long>();
   }
@@ -114,9 +114,9 @@ class EmailService {
   void sendEmailEvents(const std::vector<long>& ids) {
     std::vector<std::string> lines;
     for (long id : ids) {
-      lines.push_back(std::to_string(id) + "|" +
-                      envelope("communication.send_email",
-                               "{\"email_id\":" + std::to_string(id) + "}"));
+      lines.push_back(
+          std::to_string(id) + "|" +
+          envelope("communication.send_email", "{\"email_id\":" + std::to_string(id) + "}"));
     }
     produceWithKcat(broker_.bootstrap(), "events", lines, dir_);
   }
@@ -187,17 +187,16 @@ TEST(Email, AnEventForAQueuedEmailDeliversOneMessageAndPublishesEmailSent) {
       },
       20s))
       << engine.log();
-  const json expected = {
-      {"email_id", id},
-      {"email_data",
-       {{"therapist_id", nullptr},
-        {"patient_id", 7},
-        {"betreff", "Termin bestätigt"},
-        {"recipient_type", "patient"},
-        {"status", "Gesendet"}}},
-      {"communication_type", "email"},
-      {"patient_id", 7},
-      {"therapist_id", nullptr}};
+  const json expected = {{"email_id", id},
+                         {"email_data",
+                          {{"therapist_id", nullptr},
+                           {"patient_id", 7},
+                           {"betreff", "Termin bestätigt"},
+                           {"recipient_type", "patient"},
+                           {"status", "Gesendet"}}},
+                         {"communication_type", "email"},
+                         {"patient_id", 7},
+                         {"therapist_id", nullptr}};
   ASSERT_EQ(sent[std::to_string(id)].size(), 1u);
   const json& event = sent[std::to_string(id)][0];
   EXPECT_EQ(event.at("payload"), expected) << event.dump();
@@ -257,8 +256,8 @@ TEST(Email, DraftsAndSentEmailsAreNeverSentByAnEventAndUnknownIdsAreDeadLettered
 }
 
 TEST(Email, SmtpPermanentFailureMarksTheEmailFailedWithTheServerText) {
-  EmailService svc("email-5xx", {"--always-fail-code", "550", "--fail-text",
-                                 "5.1.1 mailbox unavailable"});
+  EmailService svc("email-5xx",
+                   {"--always-fail-code", "550", "--fail-text", "5.1.1 mailbox unavailable"});
   Process& engine = svc.startEngine("engine", "queue_check_interval_s: 3600");
   const long id = svc.insertEmail("In_Warteschlange");
   svc.sendEmailEvents({id});
@@ -272,12 +271,10 @@ TEST(Email, SmtpPermanentFailureMarksTheEmailFailedWithTheServerText) {
 
 TEST(Email, SmtpTransientFailuresAreRetriedAndCounted) {
   EmailService svc("email-4xx", {"--fail-first", "2", "--fail-code", "451"});
-  Process& engine =
-      svc.startEngine("engine", "queue_check_interval_s: 1, retry_backoff_s: 0");
+  Process& engine = svc.startEngine("engine", "queue_check_interval_s: 1, retry_backoff_s: 0");
   const long id = svc.insertEmail("In_Warteschlange");
   svc.sendEmailEvents({id});
-  ASSERT_TRUE(waitFor([&] { return svc.column(id, "status") == "Gesendet"; }, 30s))
-      << engine.log();
+  ASSERT_TRUE(waitFor([&] { return svc.column(id, "status") == "Gesendet"; }, 30s)) << engine.log();
   EXPECT_EQ(svc.column(id, "wiederholungsanzahl"), "2");
   EXPECT_EQ(svc.sink_.count(), 1u);
 }
@@ -305,8 +302,8 @@ TEST(Email, KillNineMidBatchThenRestartSendsEveryQueuedEmailOnceTheLeasePasses) 
   svc.migrate();
   std::vector<long> ids;
   for (int i = 0; i < 30; ++i) ids.push_back(svc.insertEmail("In_Warteschlange"));
-  Process& first = svc.startEngine(
-      "first", "queue_check_interval_s: 1, queue_batch_size: 30, claim_lease_s: 2");
+  Process& first =
+      svc.startEngine("first", "queue_check_interval_s: 1, queue_batch_size: 30, claim_lease_s: 2");
   ASSERT_TRUE(waitFor([&] { return svc.sink_.count() >= 5; }, 30s)) << first.log();
   first.signal(SIGKILL);
   ASSERT_EQ(first.wait(5s), 128 + SIGKILL);
@@ -314,8 +311,7 @@ TEST(Email, KillNineMidBatchThenRestartSendsEveryQueuedEmailOnceTheLeasePasses) 
 
   Process& second = svc.startEngine(
       "second", "queue_check_interval_s: 1, queue_batch_size: 30, claim_lease_s: 2");
-  ASSERT_TRUE(waitFor([&] { return svc.countStatus("Gesendet") == 30; }, 60s))
-      << second.log();
+  ASSERT_TRUE(waitFor([&] { return svc.countStatus("Gesendet") == 30; }, 60s)) << second.log();
   second.signal(SIGTERM);
   EXPECT_EQ(second.wait(15s), 0) << second.log();
 }

@@ -195,8 +195,8 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     try {
       instance.object = factory(config, *instance.context);
     } catch (const std::exception& e) {
-      refuse(cfg, block, std::string("plugin '") + block.type + "' refused its configuration: " +
-                             e.what());
+      refuse(cfg, block,
+             std::string("plugin '") + block.type + "' refused its configuration: " + e.what());
     }
     if (!instance.object) refuse(cfg, block, "plugin '" + block.type + "' created nothing");
   };
@@ -293,12 +293,12 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
                     }});
   routes.push_back({"GET", "/health",
                     http::makeHealthHandler("communication-service", std::move(checks)), "engine"});
-  routes.push_back({"GET", "/metrics",
-                    [metrics = &s.metrics](const HttpRequest&) {
-                      return HttpResponse{200, metrics->renderText(), "text/plain; version=0.0.4",
-                                          {}};
-                    },
-                    "engine"});
+  routes.push_back(
+      {"GET", "/metrics",
+       [metrics = &s.metrics](const HttpRequest&) {
+         return HttpResponse{200, metrics->renderText(), "text/plain; version=0.0.4", {}};
+       },
+       "engine"});
   http::ServerSettings httpSettings;
   httpSettings.address = cfg.http.getString("address");
   httpSettings.port = static_cast<std::uint16_t>(cfg.http.getInt("port"));
@@ -369,9 +369,12 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   }
   s.logger->info("final counters", fields);
   switch (drained) {
-    case runtime::DrainResult::Finished: return RunResult::Drained;
-    case runtime::DrainResult::Abandoned: return RunResult::TimedOut;
-    case runtime::DrainResult::Stuck: return RunResult::Stuck;
+    case runtime::DrainResult::Finished:
+      return RunResult::Drained;
+    case runtime::DrainResult::Abandoned:
+      return RunResult::TimedOut;
+    case runtime::DrainResult::Stuck:
+      return RunResult::Stuck;
   }
   return RunResult::TimedOut;
 }

@@ -9,8 +9,8 @@
 namespace commsvc::logging {
 namespace {
 
-const std::vector<double> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                             0.1,   0.25,   0.5,   1,    2.5,   5,    10};
+const std::vector<double> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                             0.25,  0.5,    1,     2.5,  5,     10};
 
 std::string seriesName(const std::string& name, const MetricLabels& labels) {
   if (labels.empty()) return name;
@@ -86,8 +86,8 @@ Histogram& MetricsRegistry::histogram(const std::string& name, const std::string
   auto& slot = histograms_[{name, labels}];
   if (!slot) {
     auto& family = prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_);
-    slot = std::make_unique<HistogramAdapter>(family.Add(
-        {labels.begin(), labels.end()}, buckets.empty() ? kLatencyBuckets : buckets));
+    slot = std::make_unique<HistogramAdapter>(
+        family.Add({labels.begin(), labels.end()}, buckets.empty() ? kLatencyBuckets : buckets));
   }
   return *slot;
 }
