@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,52 +14,20 @@
 #include <string>
 #include <vector>
 
-#include "../../support/postgres.hpp"
-#include "commsvc/outbox.hpp"
-#include "database/migrations.hpp"
-#include "database/pool.hpp"
 #include "email_handler.hpp"
 #include "fake_context.hpp"
 #include "markdown.hpp"
+#include "plugin_database.hpp"
 #include "schema.hpp"
 
 namespace commsvc::plugins::email {
 namespace {
 
-using database::ConnectionPool;
-using database::PoolSettings;
 using nlohmann::json;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
 
 constexpr const char* kAdmin = "admin@example.org";
 constexpr const char* kFooterHtml = "<p>Footer GmbH</p>";
 constexpr const char* kFooterText = "-- Footer GmbH";
-
-/// Inserts each event into public.test_outbox inside the caller's transaction.
-class TableOutbox : public Outbox {
- public:
-  void add(pqxx::work& tx, const Event& event) override {
-    tx.exec_params("INSERT INTO public.test_outbox (event_type, key, payload) VALUES ($1, $2, $3)",
-                   event.type, event.key, event.payload);
-  }
-};
-
-/// A FakeContext with a database and an outbox.
-class ApiContext : public testing::FakeContext {
- public:
-  Database* database() override { return database_; }
-  Outbox* outbox() override { return outbox_; }
-  Database* database_ = nullptr;
-  Outbox* outbox_ = nullptr;
-};
-
-/// One outbox row.
-struct OutboxRow {
-  std::string type;
-  std::string key;
-  json payload;
-};
 
 Config apiConfig(const std::string& adminAddress) {
   return Config({{"queue_check_interval_s", std::int64_t{3600}},
@@ -76,44 +43,21 @@ Config apiConfig(const std::string& adminAddress) {
                 {}, "test:1");
 }
 
-class EmailApiTest : public ::testing::Test {
+class EmailApiTest : public testing::PluginDatabaseTest {
  protected:
-  static void SetUpTestSuite() { server_ = std::make_unique<testing::TemporaryPostgres>(); }
-  static void TearDownTestSuite() { server_.reset(); }
-
   void SetUp() override {
-    PoolSettings s;
-    s.url = server_->url();
-    s.size = 4;
-    s.connectTimeout = seconds(2);
-    s.acquireTimeout = milliseconds(10000);
-    s.retryBackoff = milliseconds(50);
-    pool_ = std::make_unique<ConnectionPool>(s);
-    const database::PluginMigrations plugins[] = {{"email", kMigrations}};
-    database::migrate(*pool_, plugins);
-    exec(
-        "CREATE TABLE IF NOT EXISTS public.test_outbox (seq serial PRIMARY KEY, "
-        "event_type text, key text, payload text)");
-    exec("TRUNCATE communication_service.emails, public.test_outbox RESTART IDENTITY");
+    PluginDatabaseTest::SetUp();
+    migrate("email", kMigrations);
+    exec("TRUNCATE communication_service.emails RESTART IDENTITY");
     makeHandler(kAdmin);
   }
 
   void makeHandler(const std::string& adminAddress) {
-    context_ = std::make_unique<ApiContext>();
+    context_ = std::make_unique<testing::DatabaseContext>();
     context_->channel_ = &channel_;
     context_->database_ = pool_.get();
     context_->outbox_ = &outbox_;
     handler_ = createEmailHandler(apiConfig(adminAddress), *context_);
-  }
-
-  void exec(const std::string& sql) {
-    pool_->transaction([&](pqxx::work& tx) { tx.exec(sql); });
-  }
-
-  std::int64_t count(const std::string& sql) {
-    std::int64_t n = 0;
-    pool_->transaction([&](pqxx::work& tx) { n = tx.exec1(sql)[0].as<std::int64_t>(); });
-    return n;
   }
 
   /// Calls the route registered for `method` and `pattern`.
@@ -168,18 +112,8 @@ class EmailApiTest : public ::testing::Test {
     return json::parse(r.body)["id"].get<std::int64_t>();
   }
 
-  std::vector<OutboxRow> outbox() {
-    std::vector<OutboxRow> rows;
-    pool_->transaction([&](pqxx::work& tx) {
-      rows.clear();
-      for (const auto& r : tx.exec("SELECT event_type, key, payload FROM public.test_outbox "
-                                   "ORDER BY seq")) {
-        rows.push_back(
-            {r[0].as<std::string>(), r[1].as<std::string>(), json::parse(r[2].as<std::string>())});
-      }
-    });
-    return rows;
-  }
+  /// The rows of public.test_outbox in insertion order.
+  std::vector<testing::OutboxRow> outbox() { return outboxRows(); }
 
   static json parse(const HttpResponse& r) { return json::parse(r.body); }
 
@@ -193,15 +127,10 @@ class EmailApiTest : public ::testing::Test {
         << what << ": " << r.body;
   }
 
-  static std::unique_ptr<testing::TemporaryPostgres> server_;
-  std::unique_ptr<ConnectionPool> pool_;
   testing::FakeChannel channel_;
-  TableOutbox outbox_;
-  std::unique_ptr<ApiContext> context_;
+  std::unique_ptr<testing::DatabaseContext> context_;
   std::unique_ptr<Handler> handler_;
 };
-
-std::unique_ptr<testing::TemporaryPostgres> EmailApiTest::server_;
 
 // ---- routes and creation ----------------------------------------------------
 

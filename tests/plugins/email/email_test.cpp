@@ -16,12 +16,10 @@
 #include <thread>
 #include <vector>
 
-#include "../../support/postgres.hpp"
-#include "commsvc/outbox.hpp"
-#include "database/migrations.hpp"
 #include "database/pool.hpp"
 #include "email_handler.hpp"
 #include "fake_context.hpp"
+#include "plugin_database.hpp"
 #include "schema.hpp"
 
 namespace commsvc::plugins::email {
@@ -61,26 +59,6 @@ class ScriptedChannel : public Channel {
   std::vector<Message> messages_;
 };
 
-/// An Outbox that inserts each event into public.test_outbox inside the
-/// caller's transaction: a row exists if and only if that transaction
-/// committed, which is what the tests check.
-class TableOutbox : public Outbox {
- public:
-  void add(pqxx::work& tx, const Event& event) override {
-    tx.exec_params(
-        "INSERT INTO public.test_outbox (event_id, event_type, key, payload) "
-        "VALUES ($1, $2, $3, $4)",
-        event.id, event.type, event.key, event.payload);
-  }
-};
-
-/// One outbox row.
-struct OutboxRow {
-  std::string type;
-  std::string key;
-  nlohmann::json payload;
-};
-
 /// The state of one emails row.
 struct EmailState {
   std::string status;
@@ -89,29 +67,14 @@ struct EmailState {
   std::int64_t wiederholungsanzahl = 0;
 };
 
-class EmailTest : public ::testing::Test {
+class EmailTest : public testing::PluginDatabaseTest {
  protected:
-  static void SetUpTestSuite() { server_ = std::make_unique<testing::TemporaryPostgres>(); }
-  static void TearDownTestSuite() { server_.reset(); }
+  EmailTest() : PluginDatabaseTest(8) {}  // the claim tests run several senders at once
 
   void SetUp() override {
-    PoolSettings s;
-    s.url = server_->url();
-    s.size = 8;
-    s.connectTimeout = seconds(2);
-    s.acquireTimeout = milliseconds(10000);
-    s.retryBackoff = milliseconds(50);
-    pool_ = std::make_unique<ConnectionPool>(s);
-    const database::PluginMigrations plugins[] = {{"email", kMigrations}};
-    database::migrate(*pool_, plugins);
-    exec(
-        "CREATE TABLE IF NOT EXISTS public.test_outbox (seq serial PRIMARY KEY, event_id text, "
-        "event_type text, key text, payload text)");
-    exec("TRUNCATE communication_service.emails, public.test_outbox RESTART IDENTITY");
-  }
-
-  void exec(const std::string& sql) {
-    pool_->transaction([&](pqxx::work& tx) { tx.exec(sql); });
+    PluginDatabaseTest::SetUp();
+    migrate("email", kMigrations);
+    exec("TRUNCATE communication_service.emails RESTART IDENTITY");
   }
 
   static EmailSettings fastSettings() {
@@ -159,18 +122,6 @@ class EmailTest : public ::testing::Test {
     return s;
   }
 
-  std::vector<OutboxRow> outboxRows() {
-    std::vector<OutboxRow> out;
-    pool_->transaction([&](pqxx::work& tx) {
-      for (const auto& r : tx.exec("SELECT event_type, key, payload FROM public.test_outbox "
-                                   "ORDER BY seq")) {
-        out.push_back({r[0].as<std::string>(), r[1].as<std::string>(),
-                       nlohmann::json::parse(r[2].as<std::string>())});
-      }
-    });
-    return out;
-  }
-
   static Event sendEvent(const std::string& payload, const std::string& key = "1") {
     Event e = makeEvent("communication.send_email", key, payload);
     return e;
@@ -179,10 +130,7 @@ class EmailTest : public ::testing::Test {
     return sendEvent("{\"email_id\": " + std::to_string(id) + "}", std::to_string(id));
   }
 
-  static inline std::unique_ptr<testing::TemporaryPostgres> server_;
-  std::unique_ptr<ConnectionPool> pool_;
   ScriptedChannel channel_;
-  TableOutbox outbox_;
   testing::FakeContext context_;
 };
 
@@ -574,17 +522,13 @@ TEST_F(EmailTest, TwoHundredEmailsFourThreadsAndProcessorSendEachOnce) {
 // ---- factory ------------------------------------------------------------
 
 /// A FakeContext with a database, an outbox and a recorded schedule.
-class EmailContext : public testing::FakeContext {
+class EmailContext : public testing::DatabaseContext {
  public:
-  Database* database() override { return database_; }
-  Outbox* outbox() override { return outbox_; }
   void schedule(std::string name, milliseconds interval, std::function<void()> job) override {
     jobName_ = std::move(name);
     interval_ = interval;
     job_ = std::move(job);
   }
-  Database* database_ = nullptr;
-  Outbox* outbox_ = nullptr;
   std::string jobName_;
   milliseconds interval_{0};
   std::function<void()> job_;

@@ -14,37 +14,19 @@
 #include <thread>
 #include <vector>
 
-#include "../../support/postgres.hpp"
 #include "commsvc/outbox.hpp"
-#include "database/migrations.hpp"
-#include "database/pool.hpp"
 #include "fake_context.hpp"
 #include "phone_call_api.hpp"
+#include "plugin_database.hpp"
 #include "schedule_call_handler.hpp"
 #include "schema.hpp"
 
 namespace commsvc::plugins::phonecall {
 namespace {
 
-using database::ConnectionPool;
-using database::PoolSettings;
 using nlohmann::json;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
 
 constexpr const char* kToday = "2026-03-10";
-
-/// An Outbox that inserts each event into public.test_outbox inside the
-/// caller's transaction: a row exists if and only if it committed.
-class TableOutbox : public Outbox {
- public:
-  void add(pqxx::work& tx, const Event& event) override {
-    tx.exec_params(
-        "INSERT INTO public.test_outbox (event_id, event_type, key, payload) "
-        "VALUES ($1, $2, $3, $4)",
-        event.id, event.type, event.key, event.payload);
-  }
-};
 
 /// An Outbox whose add always fails.
 class FailingOutbox : public Outbox {
@@ -53,54 +35,19 @@ class FailingOutbox : public Outbox {
 };
 
 /// A FakeContext with a database and an outbox.
-class PhoneContext : public testing::FakeContext {
- public:
-  Database* database() override { return database_; }
-  Outbox* outbox() override { return outbox_; }
-  Database* database_ = nullptr;
-  Outbox* outbox_ = nullptr;
-};
+using PhoneContext = testing::DatabaseContext;
 
-struct OutboxRow {
-  std::string type;
-  std::string key;
-  json payload;
-};
-
-class PhoneCallTest : public ::testing::Test {
+class PhoneCallTest : public testing::PluginDatabaseTest {
  protected:
-  static void SetUpTestSuite() { server_ = std::make_unique<testing::TemporaryPostgres>(); }
-  static void TearDownTestSuite() { server_.reset(); }
-
   void SetUp() override {
-    PoolSettings s;
-    s.url = server_->url();
-    s.size = 4;
-    s.connectTimeout = seconds(2);
-    s.acquireTimeout = milliseconds(10000);
-    s.retryBackoff = milliseconds(50);
-    pool_ = std::make_unique<ConnectionPool>(s);
-    const database::PluginMigrations plugins[] = {{"phonecall", kMigrations}};
-    database::migrate(*pool_, plugins);
-    exec(
-        "CREATE TABLE IF NOT EXISTS public.test_outbox (seq serial PRIMARY KEY, event_id text, "
-        "event_type text, key text, payload text)");
-    exec("TRUNCATE communication_service.telefonanrufe, public.test_outbox RESTART IDENTITY");
+    PluginDatabaseTest::SetUp();
+    migrate("phonecall", kMigrations);
+    exec("TRUNCATE communication_service.telefonanrufe RESTART IDENTITY");
     context_.database_ = pool_.get();
     context_.outbox_ = &outbox_;
     api_ = std::make_shared<PhoneCallApi>(*pool_, outbox_, context_.logger_, context_.metrics_,
                                           [] { return std::string(kToday); });
     PhoneCallApi::registerRoutes(api_, context_);
-  }
-
-  void exec(const std::string& sql) {
-    pool_->transaction([&](pqxx::work& tx) { tx.exec(sql); });
-  }
-
-  std::int64_t count(const std::string& sql) {
-    std::int64_t n = 0;
-    pool_->transaction([&](pqxx::work& tx) { n = tx.exec1(sql)[0].as<std::int64_t>(); });
-    return n;
   }
 
   HttpResponse request(const std::string& method, const std::string& pattern,
@@ -141,26 +88,11 @@ class PhoneCallTest : public ::testing::Test {
     return json::parse(r.body);
   }
 
-  std::vector<OutboxRow> outboxRows() {
-    std::vector<OutboxRow> out;
-    pool_->transaction([&](pqxx::work& tx) {
-      for (const auto& r :
-           tx.exec("SELECT event_type, key, payload FROM public.test_outbox ORDER BY seq")) {
-        out.push_back(
-            {r[0].as<std::string>(), r[1].as<std::string>(), json::parse(r[2].as<std::string>())});
-      }
-    });
-    return out;
-  }
-
   static json body(const HttpResponse& r) { return json::parse(r.body); }
   static std::string message(const HttpResponse& r) {
     return json::parse(r.body).value("message", std::string("<none>"));
   }
 
-  static inline std::unique_ptr<testing::TemporaryPostgres> server_;
-  std::unique_ptr<ConnectionPool> pool_;
-  TableOutbox outbox_;
   PhoneContext context_;
   std::shared_ptr<PhoneCallApi> api_;
 };

@@ -1,0 +1,65 @@
+#include "plugin_database.hpp"
+
+#include <chrono>
+
+#include "database/migrations.hpp"
+
+namespace commsvc::testing {
+
+void TableOutbox::add(pqxx::work& tx, const Event& event) {
+  tx.exec_params(
+      "INSERT INTO public.test_outbox (event_id, event_type, key, payload) "
+      "VALUES ($1, $2, $3, $4)",
+      event.id, event.type, event.key, event.payload);
+}
+
+std::vector<OutboxRow> readOutbox(Database& database) {
+  std::vector<OutboxRow> rows;
+  database.transaction([&](pqxx::work& tx) {
+    rows.clear();  // the pool may run this again on a new connection
+    for (const auto& r : tx.exec(
+             "SELECT event_type, key, payload, event_id FROM public.test_outbox ORDER BY seq")) {
+      rows.push_back({r[0].as<std::string>(), r[1].as<std::string>(),
+                      nlohmann::json::parse(r[2].as<std::string>()),
+                      r[3].as<std::string>(std::string())});
+    }
+  });
+  return rows;
+}
+
+void PluginDatabaseTest::SetUpTestSuite() { server_ = std::make_unique<TemporaryPostgres>(); }
+
+void PluginDatabaseTest::TearDownTestSuite() { server_.reset(); }
+
+void PluginDatabaseTest::SetUp() {
+  database::PoolSettings s;
+  s.url = server_->url();
+  s.size = poolSize_;
+  s.connectTimeout = std::chrono::seconds(2);
+  s.acquireTimeout = std::chrono::milliseconds(10000);
+  s.retryBackoff = std::chrono::milliseconds(50);
+  pool_ = std::make_unique<database::ConnectionPool>(s);
+  exec(
+      "CREATE TABLE IF NOT EXISTS public.test_outbox (seq serial PRIMARY KEY, event_id text, "
+      "event_type text, key text, payload text)");
+  exec("TRUNCATE public.test_outbox RESTART IDENTITY");
+}
+
+void PluginDatabaseTest::migrate(const std::string& plugin, std::span<const Migration> migrations) {
+  const database::PluginMigrations plugins[] = {{plugin, migrations}};
+  database::migrate(*pool_, plugins);
+}
+
+void PluginDatabaseTest::exec(const std::string& sql) {
+  pool_->transaction([&](pqxx::work& tx) { tx.exec(sql); });
+}
+
+std::int64_t PluginDatabaseTest::count(const std::string& sql) {
+  std::int64_t n = 0;
+  pool_->transaction([&](pqxx::work& tx) { n = tx.exec1(sql)[0].as<std::int64_t>(); });
+  return n;
+}
+
+std::vector<OutboxRow> PluginDatabaseTest::outboxRows() { return readOutbox(*pool_); }
+
+}  // namespace commsvc::testing

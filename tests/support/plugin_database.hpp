@@ -1,0 +1,95 @@
+#pragma once
+
+// Scaffolding shared by the plugin tests that run against a real
+// PostgreSQL: an Outbox writing to public.test_outbox, a reader of its
+// rows, a FakeContext with a database and an outbox, and a gtest fixture
+// owning the server (per test suite) and the pool (per test).
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../plugins/fake_context.hpp"
+#include "commsvc/database.hpp"
+#include "commsvc/outbox.hpp"
+#include "commsvc/plugin.hpp"
+#include "database/pool.hpp"
+#include "postgres.hpp"
+
+namespace commsvc::testing {
+
+/// An Outbox that inserts each event (id, type, key, payload) into
+/// public.test_outbox inside the caller's transaction: a row exists if and
+/// only if that transaction committed, which is what the tests check.
+class TableOutbox : public Outbox {
+ public:
+  /// Inserts `event`; throws what the insert throws.
+  void add(pqxx::work& tx, const Event& event) override;
+};
+
+/// One row of public.test_outbox.
+struct OutboxRow {
+  std::string type;        ///< the event's type
+  std::string key;         ///< the event's key
+  nlohmann::json payload;  ///< the event's payload, parsed
+  std::string eventId;     ///< the event's id
+};
+
+/// The rows of public.test_outbox in insertion order. Throws what the
+/// query or the JSON parser throws.
+std::vector<OutboxRow> readOutbox(Database& database);
+
+/// A FakeContext whose database() and outbox() return what the test sets.
+class DatabaseContext : public FakeContext {
+ public:
+  /// database_.
+  Database* database() override { return database_; }
+  /// outbox_.
+  Outbox* outbox() override { return outbox_; }
+
+  Database* database_ = nullptr;  ///< what database() returns
+  Outbox* outbox_ = nullptr;      ///< what outbox() returns
+};
+
+/// Base fixture of the plugin tests against PostgreSQL: one
+/// TemporaryPostgres per test suite, a fresh pool per test, an emptied
+/// public.test_outbox and a TableOutbox writing to it.
+class PluginDatabaseTest : public ::testing::Test {
+ protected:
+  /// Starts the suite's server; throws when it cannot start.
+  static void SetUpTestSuite();
+  /// Stops and deletes the suite's server.
+  static void TearDownTestSuite();
+
+  /// A fixture whose pool holds at most `poolSize` connections.
+  explicit PluginDatabaseTest(std::size_t poolSize = 4) : poolSize_(poolSize) {}
+
+  /// Opens the pool, creates public.test_outbox when missing and empties it
+  /// (restarting its sequence).
+  void SetUp() override;
+
+  /// Applies the pending `migrations` of plugin `plugin` (database::migrate);
+  /// throws database::MigrationError when they are refused or fail.
+  void migrate(const std::string& plugin, std::span<const Migration> migrations);
+  /// Runs `sql` in its own transaction; throws what pqxx throws.
+  void exec(const std::string& sql);
+  /// The single integer `sql` (e.g. a count(*)) returns.
+  std::int64_t count(const std::string& sql);
+  /// The rows of public.test_outbox in insertion order.
+  std::vector<OutboxRow> outboxRows();
+
+  static inline std::unique_ptr<TemporaryPostgres> server_;  ///< the suite's server
+  std::unique_ptr<database::ConnectionPool> pool_;           ///< this test's pool
+  TableOutbox outbox_;                                       ///< writes to public.test_outbox
+
+ private:
+  std::size_t poolSize_;
+};
+
+}  // namespace commsvc::testing
