@@ -29,7 +29,7 @@ class ApiService {
       << "  topic: events\n  dead_letter_topic: events.dlq\n"
       << "  consumer_properties: { session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\" }\n"
       << "database: { url: \"" << postgres_.url() << "\" }\n"
-      << "http: { port: 0, address: 127.0.0.1 }\n"
+      << "http: { port: 0, address: 127.0.0.1, body_limit_bytes: 65536 }\n"
       << "channels:\n"
       << "  smtp: { type: smtp, host: 127.0.0.1, port: " << sink_.port() << ", tls: none }\n"
       << "publishers:\n  events: { type: kafka }\n"
@@ -155,6 +155,9 @@ TEST(Api, EmailLifecycleOverHttpPublishesItsEvents) {
   EXPECT_EQ(bad, 400);
   EXPECT_NE(badBody.at("message").get<std::string>().find("betreff"), std::string::npos);
   EXPECT_EQ(api.call("POST", "/api/emails", "{not json").first, 400);
+  auto [tooLarge, tooLargeBody] =
+      api.call("POST", "/api/emails", "{\"betreff\": \"" + std::string(100000, 'x') + "\"}");
+  EXPECT_EQ(tooLarge, 413) << "http.body_limit_bytes from pipelines.yaml applies";
 
   EXPECT_EQ(api.call("DELETE", "/api/emails/" + key).first, 200);
   auto [gone, goneBody] = api.call("GET", "/api/emails/" + key);

@@ -211,8 +211,12 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
   if (s.database && !s.publishers.empty()) {
     std::map<std::string, Publisher*> byName;
     for (auto& [name, inst] : s.publishers) byName.emplace(name, inst.object.get());
-    s.outboxRelay =
-        std::make_unique<outbox::OutboxRelay>(*s.database, std::move(byName), *s.logger, s.metrics);
+    outbox::RelaySettings relay;
+    relay.batchSize = static_cast<std::size_t>(cfg.database.getInt("outbox_batch_size"));
+    relay.backoffMax = std::chrono::milliseconds(cfg.database.getInt("outbox_backoff_max_ms"));
+    relay.retention = std::chrono::seconds(cfg.database.getInt("outbox_retention_s"));
+    s.outboxRelay = std::make_unique<outbox::OutboxRelay>(*s.database, std::move(byName), *s.logger,
+                                                          s.metrics, relay);
   }
   for (std::size_t i = 0; i < cfg.channels.size(); ++i) {
     const auto& block = cfg.channels[i];
@@ -302,6 +306,10 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
   http::ServerSettings httpSettings;
   httpSettings.address = cfg.http.getString("address");
   httpSettings.port = static_cast<std::uint16_t>(cfg.http.getInt("port"));
+  httpSettings.threads = static_cast<std::size_t>(cfg.http.getInt("threads"));
+  httpSettings.bodyLimit = static_cast<std::size_t>(cfg.http.getInt("body_limit_bytes"));
+  httpSettings.readTimeout = std::chrono::milliseconds(cfg.http.getInt("read_timeout_ms"));
+  httpSettings.writeTimeout = std::chrono::milliseconds(cfg.http.getInt("write_timeout_ms"));
   try {
     s.http = std::make_unique<http::Server>(httpSettings, std::move(routes), *s.logger, s.metrics);
   } catch (const std::invalid_argument& e) {
