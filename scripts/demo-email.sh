@@ -1,44 +1,38 @@
 #!/usr/bin/env bash
-# Puts one email through a running service (scripts/run.sh): inserts a
-# queued email into PostgreSQL, puts communication.send_email on the topic,
-# and prints the email.sent event the service publishes once it is sent.
-# Environment: DATABASE_URL (default: the local development PostgreSQL).
+# Puts one email through a running service (scripts/run.sh), as the other
+# services of the platform do: creates a queued email over the HTTP API,
+# puts communication.send_email on the topic, and prints the events the
+# service published about it (communication.email_created, email.sent).
+# Environment: HTTP_PORT (8004).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-url="${DATABASE_URL:-postgresql://postgres@127.0.0.1:55432/commsvc}"
+api="http://127.0.0.1:${HTTP_PORT:-8004}"
 bootstrap_file=.commsvc/kafka-bootstrap
 
-# Wait until the service is up: broker address written, migrations applied.
+# Wait until the service is up: broker address written, /health answering.
 for _ in $(seq 1 150); do
-  if [[ -s "$bootstrap_file" ]] &&
-     psql "$url" -qtAX -c "SELECT 1 FROM communication_service.emails LIMIT 1" >/dev/null 2>&1; then
-    break
-  fi
+  if [[ -s "$bootstrap_file" ]] && curl -sf -m 2 "$api/health" >/dev/null; then break; fi
   sleep 0.2
 done
 bootstrap="$(cat "$bootstrap_file")"
 
-# psql variables (:'name') are interpolated only in scripts read from stdin.
-id="$(psql "$url" -qtAX -v ON_ERROR_STOP=1 \
-  -v subject='Willkommen bei der Therapieplatzvermittlung' <<'SQL' | head -n 1
-INSERT INTO communication_service.emails
-  (patient_id, betreff, inhalt_html, inhalt_text, empfaenger_email, empfaenger_name,
-   absender_email, absender_name, status, in_warteschlange_am)
-VALUES (42, :'subject', '<p>Guten Tag!</p>', 'Guten Tag!', 'patient@example.org',
-        'Erika Mustermann', 'info@example.org', 'Therapieplatzvermittlung',
-        'In_Warteschlange', now())
-RETURNING id;
-SQL
-)"
-echo "demo: queued email $id; sending communication.send_email"
+created="$(curl -sf -m 10 -X POST "$api/api/emails" -H 'Content-Type: application/json' -d '{
+  "betreff": "Willkommen bei der Therapieplatzvermittlung",
+  "empfaenger_email": "patient@example.org", "empfaenger_name": "Erika Mustermann",
+  "patient_id": 42, "status": "In_Warteschlange",
+  "inhalt_markdown": "# Guten Tag!\n\nIhre Anfrage ist **eingegangen**: https://example.org"}')"
+id="$(sed -E 's/.*"id":([0-9]+).*/\1/' <<<"$created")"
+echo "demo: POST /api/emails created email $id (In_Warteschlange); sending communication.send_email"
 build/bin/commsvc produce -c pipelines.yaml --type communication.send_email \
   --key "$id" --payload "{\"email_id\": $id}" >/dev/null
 
 for _ in $(seq 1 100); do
-  status="$(psql "$url" -qtAX -c "SELECT status FROM communication_service.emails WHERE id = $id")"
+  status="$(curl -sf -m 2 "$api/api/emails/$id" | sed -E 's/.*"status":"([A-Za-z_]+)".*/\1/')"
   [[ "$status" == "Gesendet" ]] && break
   sleep 0.2
 done
-echo "demo: email $id is now '$status'; its email.sent event on communication-events:"
+echo "demo: GET /api/emails/$id says '$status'; its events on communication-events:"
+sleep 0.5
 timeout 20 kcat -C -b "$bootstrap" -t communication-events -o beginning -e -q -f '%k %s\n' \
-  | grep "\"email.sent\"" | grep "^$id " || echo "demo: no email.sent event seen (yet)"
+  | grep "^$id " | grep -E '"(communication.email_created|email.sent)"' \
+  || echo "demo: no events seen (yet)"
