@@ -264,9 +264,11 @@ std::vector<ClaimedEmail> EmailSender::claimBatch() {
             "FOR UPDATE SKIP LOCKED",
         settings_.queueBatchSize, static_cast<double>(settings_.retryBackoff.count()));
     if (rows.empty()) return;
+    const std::string claimedAt = tx.exec("SELECT now()::timestamp::text")[0][0].as<std::string>();
     std::string idArray = "{";
     for (const auto& row : rows) {
       out.push_back(rowToEmail(row));
+      out.back().claimedAt = claimedAt;
       if (idArray.size() > 1) idArray += ',';
       idArray += std::to_string(out.back().id);
     }
@@ -279,13 +281,66 @@ std::vector<ClaimedEmail> EmailSender::claimBatch() {
   return out;
 }
 
+bool EmailSender::renewClaim(ClaimedEmail& email) {
+  bool claimed = false;
+  database_.transaction([&](pqxx::work& tx) {
+    const pqxx::result r = tx.exec_params(
+        "UPDATE communication_service.emails SET updated_at = now() WHERE id = $1 "
+        "AND status = 'Wird_gesendet' AND updated_at = $2::timestamp "
+        "RETURNING updated_at::text",
+        email.id, email.claimedAt);
+    claimed = !r.empty();
+    if (claimed) email.claimedAt = r[0][0].as<std::string>();
+  });
+  return claimed;
+}
+
+void EmailSender::releaseClaims(const std::vector<std::int64_t>& ids) {
+  if (ids.empty()) return;
+  std::string idArray = "{";
+  for (std::int64_t id : ids) {
+    if (idArray.size() > 1) idArray += ',';
+    idArray += std::to_string(id);
+  }
+  idArray += '}';
+  database_.transaction([&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE communication_service.emails SET status = 'In_Warteschlange', updated_at = now() "
+        "WHERE id = ANY($1::integer[]) AND status = 'Wird_gesendet'",
+        idArray);
+  });
+}
+
 QueueRun EmailSender::processQueue() {
   QueueRun run;
   run.recovered = recoverStaleClaims();
-  const std::vector<ClaimedEmail> batch = claimBatch();
+  std::vector<ClaimedEmail> batch = claimBatch();
   run.claimed = batch.size();
-  for (const ClaimedEmail& email : batch) {
-    switch (send(email)) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    ClaimedEmail& email = batch[i];
+    SendOutcome outcome = SendOutcome::ClaimLost;
+    try {
+      if (renewClaim(email)) {
+        outcome = send(email);
+      } else {
+        logger_.warn("claim taken over before sending (lease passed); not sending",
+                     {{"email_id", std::to_string(email.id)}});
+      }
+    } catch (const std::exception& e) {
+      std::vector<std::int64_t> rest;
+      for (std::size_t j = i + 1; j < batch.size(); ++j) rest.push_back(batch[j].id);
+      logger_.error("email queue run stopped by a database error; the rest goes back in the queue",
+                    {{"email_id", std::to_string(email.id)},
+                     {"returned", std::to_string(rest.size())},
+                     {"error", e.what()}});
+      try {
+        releaseClaims(rest);
+      } catch (const std::exception& again) {
+        logger_.error("could not return the claims; the lease will", {{"error", again.what()}});
+      }
+      break;
+    }
+    switch (outcome) {
       case SendOutcome::Sent:
         ++run.sent;
         break;

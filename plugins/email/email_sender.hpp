@@ -42,6 +42,9 @@ struct ClaimedEmail {
   std::string absenderEmail;                ///< sender address
   std::string absenderName;                 ///< sender name
   std::int64_t wiederholungsanzahl = 0;     ///< attempts made before this claim
+  /// For batch claims: updated_at as set by the claim, identifying it (a
+  /// recovery and re-claim by another sender changes it).
+  std::string claimedAt;
 };
 
 /// What claim() found.
@@ -128,7 +131,18 @@ class EmailSender {
   /// FOR UPDATE SKIP LOCKED; committed on return. Returned in that order.
   std::vector<ClaimedEmail> claimBatch();
 
-  /// One queue processor run: recoverStaleClaims, claimBatch, send each.
+  /// Refreshes a batch claim (updated_at = now()) right before sending, so
+  /// the lease counts from the send, not from the batch's claim. False when
+  /// the claim is no longer this one (recovered, perhaps re-claimed by
+  /// another sender, meanwhile): then it must not be sent.
+  bool renewClaim(ClaimedEmail& email);
+
+  /// Puts claimed rows that were not sent back in the queue.
+  void releaseClaims(const std::vector<std::int64_t>& ids);
+
+  /// One queue processor run: recoverStaleClaims, claimBatch, then for each
+  /// email renewClaim and send. A database error mid-batch puts the rest of
+  /// the batch back in the queue at once instead of leaving it to the lease.
   QueueRun processQueue();
 
   /// The settings in use.

@@ -137,13 +137,16 @@ struct Engine::State {
   std::unique_ptr<kafka::EmbeddedBroker> broker;
   std::unique_ptr<database::ConnectionPool> database;  // before the plugins: outlives them
   KafkaSettings kafka;
-  runtime::Scheduler scheduler{*logger};  // stopped before plugins are destroyed
   SharedServices shared{{}, metrics, kafka, nullptr, scheduler};
   std::map<std::string, Instance<Publisher>> publishers;
   std::map<std::string, Instance<Channel>> channels;
   std::unique_ptr<outbox::OutboxRelay> outboxRelay;  // with a database and publishers
   std::map<std::string, std::unique_ptr<outbox::PostgresOutbox>> outboxes;  // by publisher
   std::vector<Instance<Handler>> handlers;
+  // After the plugins: destroyed (joined) before them, whichever way the
+  // engine ends. SharedServices refers to it before it is built, but plugin
+  // factories only use it once every member exists.
+  runtime::Scheduler scheduler{*logger};
   runtime::Router router;
   std::unique_ptr<kafka::RawProducer> deadLetterProducer;
   std::unique_ptr<KafkaDeadLetterSink> deadLetterSink;

@@ -29,17 +29,27 @@ using namespace commsvc;
 
 std::atomic<bool> gStop{false};
 
-/// Blocks SIGTERM/SIGINT in every thread and turns them into gStop on a
-/// dedicated thread, so no handler code runs in signal context.
+/// Blocks SIGTERM/SIGINT/SIGHUP in every thread and handles them on a
+/// dedicated thread, so no handler code runs in signal context: SIGTERM and
+/// SIGINT set gStop (a second one exits at once); SIGHUP, which would
+/// otherwise kill the process without draining, is logged and ignored
+/// (reloading pipelines.yaml is not implemented yet).
 void installSignalThread() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread([set] {
     int signal = 0;
     while (sigwait(&set, &signal) == 0) {
+      if (signal == SIGHUP) {
+        logging::makeLogger("engine")->warn(
+            "SIGHUP ignored: reloading pipelines.yaml is not supported yet; restart to apply "
+            "changes");
+        continue;
+      }
       if (gStop.exchange(true)) {
         std::cerr << "second signal: exiting now\n";
         std::_Exit(1);

@@ -154,14 +154,21 @@ struct KafkaSource::Impl {
       listener.onCommitted({}, "");
       return;
     }
-    std::string error;
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      error = rd_kafka_err2str(err);
-    } else {
-      error = partitionErrors(offsets);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {  // nothing was committed
+      const std::string error = rd_kafka_err2str(err);
+      logger.warn("kafka commit failed", {{"error", error}});
+      listener.onCommitted({}, error);
+      return;
     }
+    // Partitions may fail one by one: report the ones that did commit.
+    std::vector<PartitionOffset> done;
+    for (int i = 0; i < offsets->cnt; ++i) {
+      const auto& e = offsets->elems[i];
+      if (e.err == RD_KAFKA_RESP_ERR_NO_ERROR) done.push_back({e.topic, e.partition, e.offset});
+    }
+    const std::string error = partitionErrors(offsets);
     if (!error.empty()) logger.warn("kafka commit failed", {{"error", error}});
-    listener.onCommitted(fromList(offsets), error);
+    listener.onCommitted(done, error);
   }
 
   static void onError(rd_kafka_t*, int err, const char* reason, void* opaque) {

@@ -21,8 +21,10 @@ class RebalanceListener {
   /// it wants committed (KafkaSource::store) before returning; the source
   /// then commits synchronously and unassigns.
   virtual void onRevoked(const std::vector<PartitionOffset>& partitions) = 0;
-  /// A commit finished: `offsets` are the committed positions; `error` is
-  /// empty on success. Not called for a commit that had nothing stored.
+  /// An asynchronous commit finished: `offsets` are the positions of the
+  /// partitions that did commit; `error` says what failed (empty when
+  /// nothing did). A commit with nothing stored reports no offsets and no
+  /// error.
   virtual void onCommitted(const std::vector<PartitionOffset>& offsets,
                            const std::string& error) = 0;
 };

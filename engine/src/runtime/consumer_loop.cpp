@@ -1,6 +1,7 @@
 #include "runtime/consumer_loop.hpp"
 
 #include <algorithm>
+#include <thread>
 
 namespace commsvc::runtime {
 namespace {
@@ -23,7 +24,11 @@ ConsumerLoop::ConsumerLoop(const kafka::Properties& properties, std::string topi
   lastCommit_ = std::chrono::steady_clock::now();
 }
 
-ConsumerLoop::~ConsumerLoop() = default;
+ConsumerLoop::~ConsumerLoop() {
+  // Leave the group while trackers_ and held_ still exist: closing runs the
+  // revoke callback.
+  if (source_) source_->close();
+}
 
 std::shared_ptr<PartitionTracker>& ConsumerLoop::trackerFor(const std::string& topic,
                                                             std::int32_t partition) {
@@ -115,12 +120,35 @@ void ConsumerLoop::onAssigned(const std::vector<kafka::PartitionOffset>& partiti
 }
 
 void ConsumerLoop::onRevoked(const std::vector<kafka::PartitionOffset>& partitions) {
+  // Records of these partitions still queued are skipped (revoke), but one a
+  // worker is handling now must finish before its offset goes to the next
+  // owner, or one key would run on two instances at once. Bounded.
+  for (const auto& p : partitions) {
+    const auto it = trackers_.find({p.topic, p.partition});
+    if (it != trackers_.end()) it->second->revoke();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + settings_.shutdownTimeout;
+  for (;;) {
+    int running = 0;
+    for (const auto& p : partitions) {
+      const auto it = trackers_.find({p.topic, p.partition});
+      if (it != trackers_.end()) running += it->second->active();
+    }
+    if (running == 0) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      logger_.warn("partitions revoked while a handler still runs; the next owner may redo it",
+                   {{"running", std::to_string(running)}});
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   std::vector<kafka::PartitionOffset> toStore;
   for (const auto& p : partitions) {
     const auto it = trackers_.find({p.topic, p.partition});
     if (it == trackers_.end()) continue;
-    if (auto position = it->second->advance()) toStore.push_back({p.topic, p.partition, *position});
-    it->second->revoke();
+    it->second->advance();
+    const auto position = it->second->storedPosition();
+    if (position >= 0) toStore.push_back({p.topic, p.partition, position});
     uncommitted_ -= std::min(uncommitted_, it->second->uncommitted());
     trackers_.erase(it);
   }
@@ -139,9 +167,8 @@ void ConsumerLoop::onCommitted(const std::vector<kafka::PartitionOffset>& offset
   if (!error.empty()) {
     logger_.warn("offset commit failed; will retry", {{"error", error}});
     storedSinceCommit_ = true;
-    return;
   }
-  for (const auto& o : offsets) {
+  for (const auto& o : offsets) {  // the partitions that did commit
     const auto it = trackers_.find({o.topic, o.partition});
     if (it == trackers_.end() || o.offset < 0) continue;
     const std::size_t before = it->second->uncommitted();

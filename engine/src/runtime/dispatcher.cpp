@@ -124,6 +124,7 @@ bool Dispatcher::sleepUnlessAbandoned(std::chrono::milliseconds duration) {
 }
 
 bool Dispatcher::deadLetter(const DeadLetter& letter, PartitionTracker& tracker) {
+  if (tracker.revoked()) return false;  // the new owner dead-letters it, once
   logger_.warn("dead-lettering record", {{"reason", std::string(letter.reason)},
                                          {"detail", std::string(letter.detail)},
                                          {"topic", letter.topic},
@@ -144,7 +145,11 @@ bool Dispatcher::deadLetter(const DeadLetter& letter, PartitionTracker& tracker)
 void Dispatcher::process(Worker& worker, WorkItem& item) {
   kafka::Record& record = item.record;
   PartitionTracker& tracker = *item.tracker;
-  if (tracker.revoked()) return;  // the partition's new owner will handle it
+  if (!tracker.enter()) return;  // revoked: the partition's new owner will handle it
+  struct Leave {
+    PartitionTracker& tracker;
+    ~Leave() { tracker.leave(); }
+  } leave{tracker};
   received_.add();
 
   Event event;
@@ -191,6 +196,7 @@ void Dispatcher::process(Worker& worker, WorkItem& item) {
                    tracker);
         return;
       case HandleResult::Outcome::Retry:
+        if (tracker.revoked()) return;  // the new owner retries it
         if (attempt >= settings_.maxRetries) {
           deadLetter({event.key, record.value, event.headers, event.topic, event.partition,
                       event.offset, "retries_exhausted", result.reason},
@@ -202,7 +208,7 @@ void Dispatcher::process(Worker& worker, WorkItem& item) {
                                                 {"key", event.key},
                                                 {"attempt", std::to_string(attempt + 1)},
                                                 {"reason", result.reason}});
-        if (!sleepUnlessAbandoned(backoff)) return;
+        if (!sleepUnlessAbandoned(backoff) || tracker.revoked()) return;
         backoff = std::min(backoff * 2, settings_.retryBackoffMax);
         break;
     }

@@ -44,6 +44,18 @@ class PartitionTracker {
   void revoke() { revoked_.store(true, std::memory_order_release); }
   /// True once revoke() was called.
   bool revoked() const { return revoked_.load(std::memory_order_acquire); }
+  /// A worker starts handling a record of this partition; false (and not
+  /// counted) when the partition was revoked. Pair with leave().
+  bool enter() {
+    active_.fetch_add(1);
+    if (!revoked_.load()) return true;
+    active_.fetch_sub(1);
+    return false;
+  }
+  /// The worker is done with the record it entered for.
+  void leave() { active_.fetch_sub(1); }
+  /// Records being handled right now.
+  int active() const { return active_.load(); }
 
   /// The partition's topic.
   const std::string& topic() const { return topic_; }
@@ -54,6 +66,7 @@ class PartitionTracker {
   std::string topic_;
   std::int32_t partition_;
   std::atomic<bool> revoked_{false};
+  std::atomic<int> active_{0};
 
   std::mutex inboxMutex_;
   std::vector<std::int64_t> inbox_;  // finished offsets not yet taken in

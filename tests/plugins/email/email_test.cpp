@@ -456,6 +456,32 @@ TEST_F(EmailTest, StaleClaimIsRecoveredAndSent) {
   ASSERT_EQ(outboxRows().size(), 1u);
 }
 
+TEST_F(EmailTest, TheLeaseOfABatchedEmailCountsFromItsOwnSend) {
+  // Sender A claims a batch of two; each send takes 0.7 s and the lease is
+  // 1 s. When B looks at 1.2 s, the second email's claim was renewed as A
+  // started sending it (at 0.7 s), so B must not take it over and send it
+  // again — as it would if the lease counted from the batch's claim.
+  EmailSettings settings = fastSettings();
+  settings.queueBatchSize = 2;
+  settings.claimLease = seconds(1);
+  auto a = makeSender(settings);
+  auto b = makeSender(settings);
+  const auto first = insertEmail("In_Warteschlange", 1, 0, 20);
+  const auto second = insertEmail("In_Warteschlange", 2, 0, 10);
+  channel_.delay_ = milliseconds(700);
+  std::thread runA([&] { a->processQueue(); });
+  std::this_thread::sleep_for(milliseconds(1200));
+  const QueueRun runB = b->processQueue();
+  runA.join();
+  EXPECT_EQ(runB.recovered, 0u);
+  EXPECT_EQ(runB.claimed, 0u);
+  std::map<std::string, int> sends;
+  for (const auto& m : channel_.messages()) ++sends[m.id];
+  EXPECT_EQ(sends[std::to_string(first)], 1);
+  EXPECT_EQ(sends[std::to_string(second)], 1);
+  EXPECT_EQ(state(second).status, "Gesendet");
+}
+
 // ---- concurrency --------------------------------------------------------
 
 TEST_F(EmailTest, SameEventTwiceConcurrentlyPlusProcessorSendsOnce) {
