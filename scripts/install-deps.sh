@@ -15,7 +15,7 @@ packages=(
   libcli11-dev
   prometheus-cpp-dev
   libcmark-gfm-dev libcmark-gfm-extensions-dev
-  python3-aiosmtpd swaks curl
+  python3-aiosmtpd swaks curl openssl
 )
 
 missing=()
