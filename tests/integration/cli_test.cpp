@@ -47,6 +47,8 @@ TEST(Cli, EveryProblemIsReportedAtOnce) {
   EXPECT_NE(out.find("workers"), std::string::npos) << "out of range: " << out;
   EXPECT_NE(out.find("'nowhere'"), std::string::npos) << "unknown channel: " << out;
   EXPECT_NE(out.find("NOT_SET_ANYWHERE_42"), std::string::npos) << "unset variable: " << out;
+  EXPECT_NE(out.find("carrier-pigeon"), std::string::npos)
+      << "plugin problems come in the same run as structural ones: " << out;
 }
 
 TEST(Cli, ValidateRefusesPluginsWithAnotherAbiOrNoDescriptor) {

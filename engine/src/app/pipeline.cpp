@@ -13,6 +13,7 @@ Config validatePluginBlock(const config::PluginBlock& block, PluginKind kind,
                            std::span<const std::string_view> engineKeys,
                            const ValidatedPipeline& pipeline,
                            std::vector<config::Problem>& problems) {
+  if (block.type.empty()) return {};  // already reported: the block has no type
   const auto* plugin = pipeline.registry.find(kind, block.type);
   if (plugin == nullptr) {
     problems.push_back({pipeline.config.file, block.line, block.column, block.path + ".type",
@@ -41,8 +42,9 @@ ValidatedPipeline validatePipeline(const std::string& path,
                                    const std::vector<std::string>& pluginDirs,
                                    const config::EnvLookup& env) {
   ValidatedPipeline pipeline;
-  pipeline.config = config::loadPipeline(path, env);
   std::vector<config::Problem> problems;
+  // Structural problems and plugin-option problems are reported together.
+  pipeline.config = config::loadPipeline(path, env, problems);
 
   const auto dirs = resolvePluginDirs(pipeline.config, pluginDirs);
   for (const auto& name : pipeline.config.plugins) {
@@ -65,7 +67,10 @@ ValidatedPipeline validatePipeline(const std::string& path,
     pipeline.handlerConfigs.push_back(validatePluginBlock(
         entry.block, PluginKind::Handler, config::kHandlerEngineKeys, pipeline, problems));
   }
-  if (!problems.empty()) throw config::ConfigErrors(std::move(problems));
+  if (!problems.empty()) {
+    config::sortProblems(problems);
+    throw config::ConfigErrors(std::move(problems));
+  }
   return pipeline;
 }
 

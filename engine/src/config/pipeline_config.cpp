@@ -236,8 +236,25 @@ std::vector<std::string> parsePlugins(const YAML::Node& section, const std::stri
 
 }  // namespace
 
+void sortProblems(std::vector<Problem>& problems) {
+  std::stable_sort(problems.begin(), problems.end(), [](const Problem& a, const Problem& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
+}
+
 PipelineConfig parsePipeline(const std::string& text, const std::string& file,
                              const EnvLookup& env) {
+  std::vector<Problem> problems;
+  PipelineConfig config = parsePipeline(text, file, env, problems);
+  if (!problems.empty()) {
+    sortProblems(problems);
+    throw ConfigErrors(std::move(problems));
+  }
+  return config;
+}
+
+PipelineConfig parsePipeline(const std::string& text, const std::string& file, const EnvLookup& env,
+                             std::vector<Problem>& problems) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -247,7 +264,6 @@ PipelineConfig parsePipeline(const std::string& text, const std::string& file,
     throw ConfigErrors({problemAt(file, e.mark, "", "invalid YAML: " + e.msg)});
   }
 
-  std::vector<Problem> problems;
   PipelineConfig config;
   config.file = file;
 
@@ -334,16 +350,21 @@ PipelineConfig parsePipeline(const std::string& text, const std::string& file,
     }
   }
 
+  return config;
+}
+
+PipelineConfig loadPipeline(const std::string& path, const EnvLookup& env) {
+  std::vector<Problem> problems;
+  PipelineConfig config = loadPipeline(path, env, problems);
   if (!problems.empty()) {
-    std::stable_sort(problems.begin(), problems.end(), [](const Problem& a, const Problem& b) {
-      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-    });
+    sortProblems(problems);
     throw ConfigErrors(std::move(problems));
   }
   return config;
 }
 
-PipelineConfig loadPipeline(const std::string& path, const EnvLookup& env) {
+PipelineConfig loadPipeline(const std::string& path, const EnvLookup& env,
+                            std::vector<Problem>& problems) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw std::runtime_error("cannot read pipelines file '" + path + "': " + std::strerror(errno));
@@ -353,7 +374,7 @@ PipelineConfig loadPipeline(const std::string& path, const EnvLookup& env) {
   if (in.bad()) {
     throw std::runtime_error("cannot read pipelines file '" + path + "': " + std::strerror(errno));
   }
-  return parsePipeline(text.str(), path, env);
+  return parsePipeline(text.str(), path, env, problems);
 }
 
 }  // namespace commsvc::config

@@ -127,6 +127,21 @@ PipelineConfig loadPipeline(const std::string& path, const EnvLookup& env = proc
 PipelineConfig parsePipeline(const std::string& text, const std::string& file,
                              const EnvLookup& env = processEnvironment());
 
+/// Like loadPipeline, but appends the problems to `problems` instead of
+/// throwing, and returns what could be read (invalid values keep their
+/// defaults), so later checks (plugin options) can report theirs in the
+/// same run. Still throws ConfigErrors when the file is not YAML or its top
+/// level is not a mapping, and std::runtime_error when it cannot be read.
+PipelineConfig loadPipeline(const std::string& path, const EnvLookup& env,
+                            std::vector<Problem>& problems);
+
+/// Like parsePipeline, collecting problems as the loadPipeline overload does.
+PipelineConfig parsePipeline(const std::string& text, const std::string& file, const EnvLookup& env,
+                             std::vector<Problem>& problems);
+
+/// Orders problems by line and column (stable).
+void sortProblems(std::vector<Problem>& problems);
+
 /// Validates `node` (a mapping) against `options`: unknown keys (with the
 /// list of valid keys), duplicate keys, missing required keys, wrong types,
 /// out-of-range integers, values outside `choices`. Keys in `engineKeys` are
