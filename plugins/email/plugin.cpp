@@ -80,17 +80,9 @@ constexpr OptionSpec kOptions[] = {
 }  // namespace commsvc::plugins::email
 
 /// The plugin descriptor the engine loads.
-extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {
-    commsvc::kAbiVersion,
-    commsvc::PluginKind::Handler,
+extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = commsvc::handlerPlugin(
     "email",
     "sends queued emails (communication.send_email and a periodic queue processor); email.sent "
     "through the outbox; the /api/emails and /api/system-messages HTTP routes",
-    commsvc::plugins::email::kOptions,
-    std::size(commsvc::plugins::email::kOptions),
-    &commsvc::plugins::email::createEmailHandler,
-    nullptr,
-    nullptr,
-    commsvc::plugins::email::kMigrations,
-    std::size(commsvc::plugins::email::kMigrations),
-};
+    commsvc::plugins::email::kOptions, &commsvc::plugins::email::createEmailHandler,
+    commsvc::plugins::email::kMigrations);

@@ -9,17 +9,9 @@
 #include "schema.hpp"
 
 /// The plugin descriptor the engine loads. No options.
-extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {
-    commsvc::kAbiVersion,
-    commsvc::PluginKind::Handler,
+extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = commsvc::handlerPlugin(
     "phonecall",
     "logs and counts communication.schedule_call; serves /api/phone-calls (slot rules, "
     "call_scheduled and phone_call.completed through the outbox)",
-    nullptr,
-    0,
-    &commsvc::plugins::phonecall::createPhoneCallHandler,
-    nullptr,
-    nullptr,
-    commsvc::plugins::phonecall::kMigrations,
-    std::size(commsvc::plugins::phonecall::kMigrations),
-};
+    {}, &commsvc::plugins::phonecall::createPhoneCallHandler,
+    commsvc::plugins::phonecall::kMigrations);

@@ -38,14 +38,7 @@ std::unique_ptr<Publisher> createPublisher(const Config& config, Context& contex
 }  // namespace commsvc::plugins::publisher_kafka
 
 /// The plugin descriptor the engine loads.
-extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {
-    commsvc::kAbiVersion,
-    commsvc::PluginKind::Publisher,
-    "kafka",
-    "publishes events as JSON envelopes to a Kafka topic (idempotent, acks=all)",
+extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = commsvc::publisherPlugin(
+    "kafka", "publishes events as JSON envelopes to a Kafka topic (idempotent, acks=all)",
     commsvc::plugins::publisher_kafka::kOptions,
-    std::size(commsvc::plugins::publisher_kafka::kOptions),
-    nullptr,
-    nullptr,
-    &commsvc::plugins::publisher_kafka::createPublisher,
-};
+    &commsvc::plugins::publisher_kafka::createPublisher);

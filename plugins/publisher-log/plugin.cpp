@@ -18,14 +18,6 @@ std::unique_ptr<Publisher> createPublisher(const Config& /*config*/, Context& co
 }  // namespace commsvc::plugins::publisher_log
 
 /// The plugin descriptor the engine loads. The publisher has no options.
-extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {
-    commsvc::kAbiVersion,
-    commsvc::PluginKind::Publisher,
-    "log",
-    "logs each event instead of publishing it (always acknowledged)",
-    nullptr,
-    0,
-    nullptr,
-    nullptr,
-    &commsvc::plugins::publisher_log::createPublisher,
-};
+extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = commsvc::publisherPlugin(
+    "log", "logs each event instead of publishing it (always acknowledged)", {},
+    &commsvc::plugins::publisher_log::createPublisher);

@@ -24,14 +24,6 @@ std::unique_ptr<Publisher> createPublisher(const Config& config, Context& /*cont
 }  // namespace commsvc::plugins::publisher_mock
 
 /// The plugin descriptor the engine loads.
-extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {
-    commsvc::kAbiVersion,
-    commsvc::PluginKind::Publisher,
-    "mock",
-    "appends each event as a JSON line {key, envelope} to a file",
-    commsvc::plugins::publisher_mock::kOptions,
-    std::size(commsvc::plugins::publisher_mock::kOptions),
-    nullptr,
-    nullptr,
-    &commsvc::plugins::publisher_mock::createPublisher,
-};
+extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = commsvc::publisherPlugin(
+    "mock", "appends each event as a JSON line {key, envelope} to a file",
+    commsvc::plugins::publisher_mock::kOptions, &commsvc::plugins::publisher_mock::createPublisher);

@@ -23,14 +23,6 @@ std::unique_ptr<Channel> createChannel(const Config& config, Context& context) {
 }  // namespace commsvc::plugins::transport_log
 
 /// The plugin descriptor the engine loads.
-extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {
-    commsvc::kAbiVersion,
-    commsvc::PluginKind::Channel,
-    "log",
-    "logs each message instead of sending it (always delivered)",
-    commsvc::plugins::transport_log::kOptions,
-    std::size(commsvc::plugins::transport_log::kOptions),
-    nullptr,
-    &commsvc::plugins::transport_log::createChannel,
-    nullptr,
-};
+extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = commsvc::channelPlugin(
+    "log", "logs each message instead of sending it (always delivered)",
+    commsvc::plugins::transport_log::kOptions, &commsvc::plugins::transport_log::createChannel);

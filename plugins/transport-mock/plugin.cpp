@@ -41,14 +41,6 @@ std::unique_ptr<Channel> createChannel(const Config& config, Context& context) {
 }  // namespace commsvc::plugins::transport_mock
 
 /// The plugin descriptor the engine loads.
-extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {
-    commsvc::kAbiVersion,
-    commsvc::PluginKind::Channel,
-    "mock",
-    "appends each message as a JSON line to a file; can simulate failures",
-    commsvc::plugins::transport_mock::kOptions,
-    std::size(commsvc::plugins::transport_mock::kOptions),
-    nullptr,
-    &commsvc::plugins::transport_mock::createChannel,
-    nullptr,
-};
+extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = commsvc::channelPlugin(
+    "mock", "appends each message as a JSON line to a file; can simulate failures",
+    commsvc::plugins::transport_mock::kOptions, &commsvc::plugins::transport_mock::createChannel);

@@ -77,14 +77,7 @@ std::unique_ptr<Channel> createChannel(const Config& config, Context& context) {
 }  // namespace commsvc::plugins::transport_smtp
 
 /// The plugin descriptor the engine loads.
-extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {
-    commsvc::kAbiVersion,
-    commsvc::PluginKind::Channel,
+extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = commsvc::channelPlugin(
     "smtp",
     "sends email over SMTP (STARTTLS or TLS, AUTH) with libcurl, reusing pooled connections",
-    commsvc::plugins::transport_smtp::kOptions,
-    std::size(commsvc::plugins::transport_smtp::kOptions),
-    nullptr,
-    &commsvc::plugins::transport_smtp::createChannel,
-    nullptr,
-};
+    commsvc::plugins::transport_smtp::kOptions, &commsvc::plugins::transport_smtp::createChannel);

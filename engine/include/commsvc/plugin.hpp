@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "commsvc/channel.hpp"
 #include "commsvc/config.hpp"
@@ -56,5 +57,58 @@ struct PluginInfo {
   const Migration* migrations = nullptr;  ///< schema changes, in version order
   std::size_t migrationCount = 0;         ///< number of entries in `migrations`
 };
+
+/// The descriptor of a handler plugin, for
+///   extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin =
+///       commsvc::handlerPlugin("email", "sends email", kOptions, &create, kMigrations);
+constexpr PluginInfo handlerPlugin(const char* name, const char* description,
+                                   std::span<const OptionSpec> options, HandlerFactory create,
+                                   std::span<const Migration> migrations = {}) {
+  return {kAbiVersion,
+          PluginKind::Handler,
+          name,
+          description,
+          options.data(),
+          options.size(),
+          create,
+          nullptr,
+          nullptr,
+          migrations.data(),
+          migrations.size()};
+}
+
+/// The descriptor of a channel plugin (see handlerPlugin).
+constexpr PluginInfo channelPlugin(const char* name, const char* description,
+                                   std::span<const OptionSpec> options, ChannelFactory create,
+                                   std::span<const Migration> migrations = {}) {
+  return {kAbiVersion,
+          PluginKind::Channel,
+          name,
+          description,
+          options.data(),
+          options.size(),
+          nullptr,
+          create,
+          nullptr,
+          migrations.data(),
+          migrations.size()};
+}
+
+/// The descriptor of a publisher plugin (see handlerPlugin).
+constexpr PluginInfo publisherPlugin(const char* name, const char* description,
+                                     std::span<const OptionSpec> options, PublisherFactory create,
+                                     std::span<const Migration> migrations = {}) {
+  return {kAbiVersion,
+          PluginKind::Publisher,
+          name,
+          description,
+          options.data(),
+          options.size(),
+          nullptr,
+          nullptr,
+          create,
+          migrations.data(),
+          migrations.size()};
+}
 
 }  // namespace commsvc
