@@ -9,8 +9,11 @@ namespace commsvc {
 /// What a delivery attempt came to.
 struct DeliveryResult {
   /// Delivered; TransientFailure may succeed on retry (timeouts, 4xx);
-  /// PermanentFailure will not (rejected recipient, 5xx, invalid message).
-  enum class Status { Delivered, TransientFailure, PermanentFailure };
+  /// PermanentFailure will not (rejected recipient, 5xx, invalid message);
+  /// ChannelFailure is the channel's own fault, not the message's (the
+  /// server refused the session: greeting, EHLO, STARTTLS, AUTH): nothing of
+  /// this message was judged, so callers hold it without counting an attempt.
+  enum class Status { Delivered, TransientFailure, PermanentFailure, ChannelFailure };
 
   Status status = Status::Delivered;
   std::string detail;  ///< server reply or error text; empty when delivered.
@@ -27,6 +30,16 @@ struct DeliveryResult {
   static DeliveryResult permanent(std::string why) {
     return {Status::PermanentFailure, std::move(why)};
   }
+  /// A failure of the channel itself (session refused), with its reason.
+  static DeliveryResult channelFailure(std::string why) {
+    return {Status::ChannelFailure, std::move(why)};
+  }
+};
+
+/// What a channel reports about its own state, for readiness checks.
+struct ChannelState {
+  bool ready = true;   ///< false while the channel is known unable to deliver
+  std::string detail;  ///< why not ready (last session-level error); empty when ready
 };
 
 /// A way to deliver messages (SMTP, log, mock file, ...). Called from many
@@ -38,6 +51,10 @@ class Channel {
   /// Delivers one message. Never throws for delivery problems: they are
   /// reported in the result. Must bound its own time (timeouts).
   virtual DeliveryResult deliver(const Message& message) = 0;
+
+  /// The channel's state as last observed (never does I/O; cheap; any
+  /// thread). A channel that cannot tell reports ready.
+  virtual ChannelState state() const { return {}; }
 };
 
 }  // namespace commsvc

@@ -8,6 +8,11 @@ namespace commsvc {
 /// notification tomorrow. Channels use the fields that apply to them.
 struct Message {
   std::string id;           ///< caller's id for logs, e.g. the email id.
+  /// Identity of this message, the same on every attempt to send it (e.g.
+  /// "email-42.<per-database token>"); channels that can carry one use it
+  /// (SMTP: the Message-ID), so a resend is recognisable downstream. Empty:
+  /// the channel makes a fresh one per attempt.
+  std::string stableId;
   std::string fromAddress;  ///< sender address; empty means channel default.
   std::string fromName;     ///< sender display name; may be empty.
   std::string toAddress;    ///< recipient address (email, phone number, ...).

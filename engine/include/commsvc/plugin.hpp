@@ -16,7 +16,7 @@ namespace commsvc {
 /// Version of the plugin ABI: the layout of PluginInfo and of every SDK
 /// interface. Raised on any incompatible change; the loader refuses
 /// plugins built for another version.
-inline constexpr std::uint32_t kAbiVersion = 4;
+inline constexpr std::uint32_t kAbiVersion = 5;
 
 /// The exported symbol every plugin library defines, once:
 ///   extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {...};
