@@ -7,13 +7,13 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <regex>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
 
 #include "commsvc/event.hpp"
 #include "email_sender.hpp"
+#include "html_text.hpp"
 #include "markdown.hpp"
 
 namespace commsvc::plugins::email {
@@ -173,19 +173,59 @@ std::optional<bool> optBool(const json& body, const char* name) {
   return value->get<bool>();
 }
 
-// True when `text` is an ISO 8601 date or date-time that exists.
-bool isIsoTimestamp(const std::string& text) {
-  static const std::regex pattern(
-      R"(^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$)");
-  std::smatch m;
-  if (!std::regex_match(text, m, pattern)) return false;
-  const std::chrono::year_month_day date{std::chrono::year(std::stoi(m[1].str())),
-                                         std::chrono::month(std::stoul(m[2].str())),
-                                         std::chrono::day(std::stoul(m[3].str()))};
-  if (!date.ok() || date.year() < std::chrono::year(1)) return false;
-  if (m[4].matched && (std::stoi(m[4].str()) > 23 || std::stoi(m[5].str()) > 59)) return false;
-  if (m[6].matched && std::stoi(m[6].str()) > 59) return false;
+// Reads `count` digits of `text` at `at` into `value`; advances `at`.
+bool digits(std::string_view text, std::size_t& at, std::size_t count, int& value) {
+  if (text.size() - at < count) return false;
+  value = 0;
+  for (std::size_t i = 0; i < count; ++i, ++at) {
+    if (text[at] < '0' || text[at] > '9') return false;
+    value = value * 10 + (text[at] - '0');
+  }
   return true;
+}
+
+// True when `text` is an ISO 8601 date or date-time that exists and that
+// PostgreSQL takes: YYYY-MM-DD, then optionally T (or a space) HH:MM,
+// :SS, .f to .ffffff, and Z or an offset ±HH, ±HHMM or ±HH:MM up to ±14:59.
+// A single left-to-right pass (request data: no regex).
+bool isIsoTimestamp(std::string_view text) {
+  std::size_t at = 0;
+  int year = 0, month = 0, day = 0;
+  if (!digits(text, at, 4, year) || at >= text.size() || text[at++] != '-' ||
+      !digits(text, at, 2, month) || at >= text.size() || text[at++] != '-' ||
+      !digits(text, at, 2, day)) {
+    return false;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(year),
+                                         std::chrono::month(static_cast<unsigned>(month)),
+                                         std::chrono::day(static_cast<unsigned>(day))};
+  if (!date.ok() || year < 1) return false;
+  if (at == text.size()) return true;
+  if (text[at] != 'T' && text[at] != ' ') return false;
+  ++at;
+  int hour = 0, minute = 0, second = 0;
+  if (!digits(text, at, 2, hour) || at >= text.size() || text[at++] != ':' ||
+      !digits(text, at, 2, minute) || hour > 23 || minute > 59) {
+    return false;
+  }
+  if (at < text.size() && text[at] == ':') {
+    ++at;
+    if (!digits(text, at, 2, second) || second > 59) return false;
+    if (at < text.size() && text[at] == '.') {
+      const std::size_t start = ++at;
+      while (at < text.size() && text[at] >= '0' && text[at] <= '9') ++at;
+      if (at == start || at - start > 6) return false;
+    }
+  }
+  if (at == text.size()) return true;
+  if (text[at] == 'Z') return at + 1 == text.size();
+  if (text[at] != '+' && text[at] != '-') return false;
+  ++at;
+  int offsetHours = 0, offsetMinutes = 0;
+  if (!digits(text, at, 2, offsetHours) || offsetHours > 14) return false;
+  if (at == text.size()) return true;
+  if (text[at] == ':') ++at;
+  return digits(text, at, 2, offsetMinutes) && offsetMinutes <= 59 && at == text.size();
 }
 
 // A text parameter: the value, or NULL.
@@ -324,30 +364,6 @@ std::string textToHtml(const std::string& text) {
   }
   out += "</p>\n";
   return out;
-}
-
-std::string htmlToText(const std::string& html) {
-  static const std::regex dropped(R"(<(script|style)[^>]*>[\s\S]*?</\1\s*>)", std::regex::icase);
-  static const std::regex breaks(R"(<(br|/p|/div|/h[1-6]|/li|/tr|hr)[^>]*>)", std::regex::icase);
-  static const std::regex tags(R"(<[^>]*>)");
-  static const std::regex blankRuns(R"(\n[ \t]*\n(\s*\n)+)");
-  std::string text = std::regex_replace(html, dropped, "");
-  text = std::regex_replace(text, breaks, "\n");
-  text = std::regex_replace(text, tags, "");
-  const std::pair<const char*, const char*> entities[] = {{"&nbsp;", " "}, {"&lt;", "<"},
-                                                          {"&gt;", ">"},   {"&quot;", "\""},
-                                                          {"&#39;", "'"},  {"&amp;", "&"}};
-  for (const auto& [entity, plain] : entities) {
-    for (std::size_t at = text.find(entity); at != std::string::npos;
-         at = text.find(entity, at + std::string_view(plain).size())) {
-      text.replace(at, std::string_view(entity).size(), plain);
-    }
-  }
-  text = std::regex_replace(text, blankRuns, "\n\n");
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
 }
 
 EmailApi::EmailApi(Database& database, Outbox& outbox, Channel& channel, Logger& logger,

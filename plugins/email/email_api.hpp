@@ -66,8 +66,4 @@ void registerEmailRoutes(Context& context, const std::shared_ptr<EmailApi>& api)
 /// lines, <br> on single line breaks.
 std::string textToHtml(const std::string& text);
 
-/// A plain-text rendering of an HTML body: tags dropped (block ends become
-/// line breaks), the common entities decoded, blank runs collapsed.
-std::string htmlToText(const std::string& html);
-
 }  // namespace commsvc::plugins::email
