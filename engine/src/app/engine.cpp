@@ -1,5 +1,6 @@
 #include "app/engine.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <map>
@@ -152,10 +153,72 @@ struct Engine::State {
   std::unique_ptr<KafkaDeadLetterSink> deadLetterSink;
   std::unique_ptr<runtime::Dispatcher> dispatcher;
   std::unique_ptr<runtime::ConsumerLoop> loop;
+  // The readiness checker's own database connection (not the plugins' pool:
+  // a busy pool must not look like an outage, and a probe must not wait for
+  // a slot), then the checker; both destroyed before the channels they probe.
+  std::unique_ptr<database::ConnectionPool> databaseProbe;
+  std::unique_ptr<http::HealthMonitor> health;
   std::unique_ptr<http::Server> http;  // last: destroyed first, before the plugins' handlers
 
   explicit State(ValidatedPipeline p) : pipeline(std::move(p)) {}
 };
+
+namespace {
+
+/// What /readyz and /health report: the database (through its own
+/// one-connection pool, one quick retry so a restarted server is seen at
+/// once), the Kafka bootstrap brokers (TCP reachability) and every channel a
+/// handler uses, by its pipelines.yaml name (Channel::state()).
+/// `databaseProbe` receives the probe's pool (when `withDatabase`).
+std::vector<http::HealthCheck> healthChecks(
+    const config::PipelineConfig& cfg, bool withDatabase, const std::string& brokers,
+    const std::map<std::string, Instance<Channel>>& channels,
+    std::unique_ptr<database::ConnectionPool>& databaseProbe) {
+  std::vector<http::HealthCheck> checks;
+  if (withDatabase) {
+    database::PoolSettings probe = database::poolSettingsFrom(cfg.database);
+    probe.size = 1;
+    probe.connectTimeout = std::min(probe.connectTimeout, std::chrono::seconds(2));
+    probe.acquireTimeout = std::chrono::milliseconds(2000);
+    probe.maxAttempts = 2;
+    probe.retryBackoff = std::chrono::milliseconds(50);
+    databaseProbe = std::make_unique<database::ConnectionPool>(probe);  // no logger: no noise
+    checks.push_back({"database", [pool = databaseProbe.get()] {
+                        std::string error;
+                        if (pool->ping(&error)) return http::ComponentHealth{true, "ok"};
+                        return http::ComponentHealth{false, "down: " + error};
+                      }});
+  } else {
+    checks.push_back({"database", [] { return http::ComponentHealth{true, "disabled"}; }});
+  }
+  // Kafka: whether a bootstrap broker accepts a TCP connection (not the
+  // group's state: the consumer loop does not expose it).
+  checks.push_back({"kafka", [brokers] {
+                      auto state = http::probeBrokers(brokers, std::chrono::milliseconds(1000));
+                      if (!state.healthy) state.state = "down: " + state.state;
+                      return state;
+                    }});
+  std::vector<std::string> used;
+  for (const auto& entry : cfg.handlers) {
+    if (entry.channel.empty() || std::find(used.begin(), used.end(), entry.channel) != used.end()) {
+      continue;
+    }
+    used.push_back(entry.channel);
+    const Channel* channel = channels.at(entry.channel).object.get();
+    checks.push_back(
+        {entry.channel,
+         [channel] {
+           const ChannelState state = channel->state();
+           if (state.ready) return http::ComponentHealth{true, "ok"};
+           return http::ComponentHealth{
+               false, "down: " + (state.detail.empty() ? std::string("not ready") : state.detail)};
+         },
+         "channels"});
+  }
+  return checks;
+}
+
+}  // namespace
 
 Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     : state_(std::make_unique<State>(std::move(pipeline))) {
@@ -282,34 +345,30 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     routes.push_back({r.method, r.pattern, std::move(r.handler), r.owner});
   }
   s.shared.routes.clear();
-  std::vector<http::HealthCheck> checks;
-  if (s.database) {
-    database::ConnectionPool* pool = s.database.get();
-    checks.push_back({"database", [pool] {
-                        std::string error;
-                        if (pool->ping(&error)) return http::ComponentHealth{true, "ok"};
-                        return http::ComponentHealth{false, error};
-                      }});
-  } else {
-    checks.push_back({"database", [] { return http::ComponentHealth{true, "disabled"}; }});
-  }
-  // Kafka: whether a bootstrap broker accepts a TCP connection (not the
-  // group's state: the consumer loop does not expose it).
-  checks.push_back({"kafka", [brokers = s.kafka.brokers] {
-                      return http::probeBrokers(brokers, std::chrono::milliseconds(1000));
-                    }});
+  s.health = std::make_unique<http::HealthMonitor>(
+      healthChecks(cfg, s.database != nullptr, s.kafka.brokers, s.channels, s.databaseProbe),
+      *s.logger, s.metrics);
+  routes.push_back({"GET", "/livez", http::makeLivezHandler(), "engine", true});
+  routes.push_back({"GET", "/readyz", http::makeReadyzHandler(*s.health), "engine", true});
   routes.push_back({"GET", "/health",
-                    http::makeHealthHandler("communication-service", std::move(checks)), "engine"});
+                    http::makeHealthHandler("communication-service", *s.health,
+                                            [&s] {
+                                              return s.http ? s.http->servingProblem()
+                                                            : std::string("not started");
+                                            }),
+                    "engine", true});
   routes.push_back(
       {"GET", "/metrics",
        [metrics = &s.metrics](const HttpRequest&) {
          return HttpResponse{200, metrics->renderText(), "text/plain; version=0.0.4", {}};
        },
-       "engine"});
+       "engine", true});
   http::ServerSettings httpSettings;
   httpSettings.address = cfg.http.getString("address");
   httpSettings.port = static_cast<std::uint16_t>(cfg.http.getInt("port"));
   httpSettings.threads = static_cast<std::size_t>(cfg.http.getInt("threads"));
+  httpSettings.handlerThreads = static_cast<std::size_t>(cfg.http.getInt("handler_threads"));
+  httpSettings.handlerQueue = static_cast<std::size_t>(cfg.http.getInt("handler_queue"));
   httpSettings.bodyLimit = static_cast<std::size_t>(cfg.http.getInt("body_limit_bytes"));
   httpSettings.readTimeout = std::chrono::milliseconds(cfg.http.getInt("read_timeout_ms"));
   httpSettings.writeTimeout = std::chrono::milliseconds(cfg.http.getInt("write_timeout_ms"));
@@ -353,6 +412,7 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   const auto bound =
       std::chrono::milliseconds(s.pipeline.config.engine.getInt("shutdown_timeout_ms"));
   s.http->start();  // first: a port that cannot be bound fails before anything runs
+  s.health->start();
   if (s.outboxRelay) s.outboxRelay->start();
   s.scheduler.start();
   const runtime::DrainResult drained = s.loop->run(stop);
@@ -365,7 +425,9 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   // After handlers and jobs stopped adding: publish what the outbox holds
   // (what is left stays for the next start), then flush the publishers.
   // Requests in progress finish (bounded) while the plugins are still alive.
-  s.http->stop(std::min(remaining(), std::chrono::milliseconds(5000)));
+  s.http->stop(remaining());
+  const bool httpStuck = s.http->handlersRunning() > 0;
+  s.health->stop();
   if (s.outboxRelay) s.outboxRelay->stop(std::chrono::steady_clock::now() + remaining());
   for (auto& [name, inst] : s.publishers) {
     if (!inst.object->flush(remaining())) {
@@ -379,6 +441,7 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
     fields.emplace_back(name, std::to_string(static_cast<long long>(value)));
   }
   s.logger->info("final counters", fields);
+  if (httpStuck) return RunResult::Stuck;  // an HTTP handler still runs plugin code
   switch (drained) {
     case runtime::DrainResult::Finished:
       return RunResult::Drained;

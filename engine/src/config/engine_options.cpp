@@ -163,9 +163,25 @@ const OptionSpec kHttpOptions[] = {
     {.name = "threads",
      .type = T::Integer,
      .defaultValue = "2",
-     .description = "HTTP I/O threads (route handlers run on them)",
+     .description = "HTTP I/O threads: they only read, route and write (handlers run on "
+                    "handler_threads)",
      .min = 1,
      .max = 64},
+    {.name = "handler_threads",
+     .type = T::Integer,
+     .defaultValue = "8",
+     .description = "threads running route handlers (database, SMTP), apart from the I/O "
+                    "threads: a slow handler never blocks other requests",
+     .min = 1,
+     .max = 256},
+    {.name = "handler_queue",
+     .type = T::Integer,
+     .defaultValue = "64",
+     .description = "requests waiting for a handler thread; when full a request gets 503 with "
+                    "Retry-After at once (http_requests_rejected_total); /livez, /readyz, "
+                    "/health and /metrics never wait",
+     .min = 0,
+     .max = 100000},
     {.name = "body_limit_bytes",
      .type = T::Integer,
      .defaultValue = "1048576",

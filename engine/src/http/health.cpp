@@ -1,5 +1,6 @@
 #include "http/health.hpp"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,32 +13,177 @@ namespace commsvc::http {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-HttpHandler makeHealthHandler(std::string service, std::vector<HealthCheck> checks) {
-  return [service = std::move(service), checks = std::move(checks)](const HttpRequest&) {
-    bool healthy = true;
-    std::string members;
-    for (const auto& check : checks) {
-      ComponentHealth state;
-      try {
-        state = check.probe();
-      } catch (const std::exception& e) {
-        state = {false, e.what()};
-      } catch (...) {
-        state = {false, "probe failed"};
-      }
-      healthy = healthy && state.healthy;
-      members += ",";
-      appendJsonString(members, check.name);
-      members += ":";
-      appendJsonString(members, state.state);
+using Clock = std::chrono::steady_clock;
+
+/// One check's probe and its last result.
+struct HealthMonitor::Slot {
+  HealthCheck check;
+  Gauge* up = nullptr;
+  bool probed = false;  // a probe finished at least once
+  ComponentHealth last;
+  std::optional<Clock::time_point> runningSince;  // a probe in progress
+};
+
+HealthMonitor::HealthMonitor(std::vector<HealthCheck> checks, Logger& logger, Metrics& metrics,
+                             HealthMonitorSettings settings)
+    : settings_(settings), logger_(logger) {
+  for (auto& check : checks) {
+    auto slot = std::make_unique<Slot>();
+    const std::string label = check.group.empty()         ? check.name
+                              : check.group == "channels" ? "channel:" + check.name
+                                                          : check.group + ":" + check.name;
+    slot->up = &metrics.gauge("dependency_up",
+                              "Whether a dependency was reachable at its last check (1) or not (0)",
+                              {{"dependency", label}});
+    slot->check = std::move(check);
+    slots_.push_back(std::move(slot));
+  }
+}
+
+HealthMonitor::~HealthMonitor() { stop(); }
+
+void HealthMonitor::start() {
+  std::lock_guard lock(mutex_);
+  if (!threads_.empty() || stopping_) return;
+  for (auto& slot : slots_) threads_.emplace_back([this, s = slot.get()] { loop(*s); });
+}
+
+void HealthMonitor::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stopRequested_.notify_all();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+void HealthMonitor::loop(Slot& slot) {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const auto began = Clock::now();
+    slot.runningSince = began;
+    lock.unlock();
+    ComponentHealth result;
+    try {
+      result = slot.check.probe();
+    } catch (const std::exception& e) {
+      result = {false, std::string("down: ") + e.what()};
+    } catch (...) {
+      result = {false, "down: probe failed"};
     }
+    lock.lock();
+    const bool changed = !slot.probed || slot.last.healthy != result.healthy;
+    slot.runningSince.reset();
+    slot.probed = true;
+    slot.last = result;
+    slot.up->set(result.healthy ? 1 : 0);
+    if (changed) {
+      const LogFields fields{{"dependency", slot.check.name}, {"state", result.state}};
+      if (result.healthy) {
+        logger_.info("dependency ready", fields);
+      } else {
+        logger_.warn("dependency not ready", fields);
+      }
+    }
+    stopRequested_.wait_until(lock, began + settings_.interval, [&] { return stopping_; });
+  }
+}
+
+std::vector<DependencyState> HealthMonitor::snapshot() const {
+  std::vector<DependencyState> out;
+  out.reserve(slots_.size());
+  const auto now = Clock::now();
+  std::lock_guard lock(mutex_);
+  for (const auto& slot : slots_) {
+    DependencyState state{slot->check.name, slot->check.group, slot->last.healthy,
+                          slot->last.state};
+    if (!slot->probed) {
+      state.ready = false;
+      state.state = "unknown: not checked yet";
+    }
+    if (slot->runningSince && now - *slot->runningSince > settings_.stalledAfter) {
+      const auto ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - *slot->runningSince);
+      state.ready = false;
+      state.state = "down: no answer for " + std::to_string(ms.count()) + " ms" +
+                    (slot->probed ? " (last check: " + slot->last.state + ")" : "");
+      slot->up->set(0);
+    }
+    out.push_back(std::move(state));
+  }
+  return out;
+}
+
+namespace {
+
+// Appends ,"name":"state" members for `states`, grouped ones in objects
+// named by their group (in the order groups first appear).
+void appendStates(std::string& body, const std::vector<DependencyState>& states) {
+  std::vector<std::string> groups;
+  for (const auto& state : states) {
+    if (state.group.empty()) {
+      body += ",";
+      appendJsonString(body, state.name);
+      body += ":";
+      appendJsonString(body, state.state);
+    } else if (std::find(groups.begin(), groups.end(), state.group) == groups.end()) {
+      groups.push_back(state.group);
+    }
+  }
+  for (const auto& group : groups) {
+    body += ",";
+    appendJsonString(body, group);
+    body += ":{";
+    bool first = true;
+    for (const auto& state : states) {
+      if (state.group != group) continue;
+      if (!first) body += ",";
+      first = false;
+      appendJsonString(body, state.name);
+      body += ":";
+      appendJsonString(body, state.state);
+    }
+    body += "}";
+  }
+}
+
+}  // namespace
+
+HttpHandler makeLivezHandler() {
+  return [](const HttpRequest&) { return HttpResponse::json(200, R"({"status":"alive"})"); };
+}
+
+HttpHandler makeReadyzHandler(const HealthMonitor& monitor) {
+  return [&monitor](const HttpRequest&) {
+    const auto states = monitor.snapshot();
+    const bool ready =
+        std::all_of(states.begin(), states.end(), [](const DependencyState& s) { return s.ready; });
     std::string body = "{\"status\":";
-    appendJsonString(body, healthy ? "healthy" : "unhealthy");
+    appendJsonString(body, ready ? "ready" : "not ready");
+    appendStates(body, states);
+    body += "}";
+    return HttpResponse::json(ready ? 200 : 503, std::move(body));
+  };
+}
+
+HttpHandler makeHealthHandler(std::string service, const HealthMonitor& monitor,
+                              std::function<std::string()> servingProblem) {
+  return [service = std::move(service), &monitor,
+          servingProblem = std::move(servingProblem)](const HttpRequest&) {
+    const std::string problem = servingProblem ? servingProblem() : std::string();
+    std::string body = "{\"status\":";
+    appendJsonString(body, problem.empty() ? "healthy" : "unhealthy");
     body += ",\"service\":";
     appendJsonString(body, service);
-    body += members;
+    if (!problem.empty()) {
+      body += ",\"problem\":";
+      appendJsonString(body, problem);
+    }
+    appendStates(body, monitor.snapshot());
     body += "}";
-    return HttpResponse::json(healthy ? 200 : 503, std::move(body));
+    return HttpResponse::json(problem.empty() ? 200 : 503, std::move(body));
   };
 }
 

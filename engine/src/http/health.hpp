@@ -1,33 +1,112 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "commsvc/http.hpp"
+#include "commsvc/logger.hpp"
+#include "commsvc/metrics.hpp"
 
 namespace commsvc::http {
 
-/// The state of one dependency as GET /health reports it.
+/// The state of one dependency as a probe found it.
 struct ComponentHealth {
-  bool healthy = true;  ///< false makes the whole answer 503 "unhealthy"
-  std::string state;    ///< "ok", "disabled", "unknown" or the error text
+  bool healthy = true;  ///< false makes /readyz answer 503
+  std::string state;    ///< "ok", "disabled" or what is wrong ("down: ...")
 };
 
-/// One dependency checked by GET /health: its JSON member name and a probe
-/// (called on every request, from the server's threads; must be bounded
-/// in time and thread-safe).
+/// One dependency the HealthMonitor checks: its name, the JSON object it is
+/// reported in, and a probe. The probe runs on the monitor's own thread
+/// (never on a request), at most once per interval; it must be bounded in
+/// time. A probe that throws counts as down with the exception's text.
 struct HealthCheck {
-  std::string name;                        ///< e.g. "database", "kafka"
-  std::function<ComponentHealth()> probe;  ///< the dependency's current state
+  std::string name;                        ///< e.g. "database", "kafka", a channel's name
+  std::function<ComponentHealth()> probe;  ///< finds the dependency's current state
+  std::string group;  ///< "" = a top-level member; else the member holding it ("channels")
 };
 
-/// The GET /health handler: 200 {"status": "healthy", "service": `service`,
-/// <name>: <state>...} when every probe is healthy, else 503 with
-/// "status": "unhealthy". A probe that throws counts as unhealthy with the
-/// exception's text.
-HttpHandler makeHealthHandler(std::string service, std::vector<HealthCheck> checks);
+/// One dependency's last known state.
+struct DependencyState {
+  std::string name;    ///< HealthCheck::name
+  std::string group;   ///< HealthCheck::group
+  bool ready = false;  ///< the last probe found it healthy (and it is not stalled)
+  std::string state;   ///< the last probe's state, or why it is not known
+};
+
+/// How often and how patiently the monitor probes.
+struct HealthMonitorSettings {
+  std::chrono::milliseconds interval{1000};  ///< a probe starts at most this often
+  /// A probe running longer than this reports its dependency not ready
+  /// (the request never waits for it).
+  std::chrono::milliseconds stalledAfter{3000};
+};
+
+/// Checks dependencies in the background: one thread per check runs its
+/// probe at most once per interval and keeps the result; requests read the
+/// last results (snapshot()), never waiting for a probe. Each check's state
+/// is also the gauge dependency_up{dependency} (1 up, 0 down; channels as
+/// "channel:<name>"), and changes are logged once.
+class HealthMonitor {
+ public:
+  /// Prepares the checks; probes nothing yet. `logger` and `metrics` must
+  /// outlive the monitor.
+  HealthMonitor(std::vector<HealthCheck> checks, Logger& logger, Metrics& metrics,
+                HealthMonitorSettings settings = {});
+  /// Stops and joins the threads (waiting for probes in progress).
+  ~HealthMonitor();
+  HealthMonitor(const HealthMonitor&) = delete;
+  HealthMonitor& operator=(const HealthMonitor&) = delete;
+
+  /// Starts probing (the first round at once). Idempotent.
+  void start();
+  /// Stops probing and joins the threads. Idempotent.
+  void stop();
+
+  /// The last state of every check, in the checks' order; "unknown" (not
+  /// ready) before a check's first probe finished, and not ready while a
+  /// probe has been running for longer than stalledAfter. Thread-safe,
+  /// never blocks on a probe.
+  std::vector<DependencyState> snapshot() const;
+
+ private:
+  struct Slot;
+  void loop(Slot& slot);
+
+  HealthMonitorSettings settings_;
+  Logger& logger_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  mutable std::mutex mutex_;
+  std::condition_variable stopRequested_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+/// GET /livez: 200 {"status": "alive"} whenever the server answers; checks
+/// no dependency.
+HttpHandler makeLivezHandler();
+
+/// GET /readyz: 200 {"status": "ready", <states>} when every dependency of
+/// `monitor`'s last snapshot is ready, else 503 {"status": "not ready",
+/// <states>}. <states> are "name": "state" members, grouped checks in an
+/// object member of the group's name ("channels": {"smtp": "ok"}).
+/// `monitor` must outlive the handler.
+HttpHandler makeReadyzHandler(const HealthMonitor& monitor);
+
+/// GET /health (the platform's container check): 200 {"status":
+/// "healthy", "service": `service`, <states>} whatever the dependencies'
+/// states (the service rides out their outages); 503 {"status":
+/// "unhealthy", "service", "problem", <states>} only when `servingProblem`
+/// returns a non-empty reason why the process cannot serve at all.
+/// `monitor` must outlive the handler; `servingProblem` must be cheap.
+HttpHandler makeHealthHandler(std::string service, const HealthMonitor& monitor,
+                              std::function<std::string()> servingProblem);
 
 /// Whether a Kafka broker of `bootstrap` ("host:port,host:port", optional
 /// "PROTOCOL://" prefixes) accepts a TCP connection within `timeout`:

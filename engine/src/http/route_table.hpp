@@ -15,6 +15,10 @@ struct Route {
   std::string pattern;  ///< e.g. "/api/emails/{id}": literal segments and {param} segments
   HttpHandler handler;  ///< called for matching requests
   std::string owner;    ///< who registered it (a plugin instance or "engine"), for logs
+  /// Runs on the I/O thread instead of the handler pool (never queued,
+  /// never refused): only for handlers that never block (/livez, /readyz,
+  /// /health, /metrics read in-memory state).
+  bool inlineHandler = false;
 };
 
 /// What RouteTable::match found.

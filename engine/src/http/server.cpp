@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -18,6 +19,8 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+
+#include "http/handler_pool.hpp"
 
 namespace commsvc::http {
 
@@ -68,36 +71,47 @@ struct Server::Impl {
     histogram.observe(std::chrono::duration<double>(Clock::now() - started).count());
   }
 
-  // Routes `request` (params are filled in) and runs its handler; `route`
-  // receives the metric label.
-  HttpResponse respond(HttpRequest& request, std::string& route) {
-    RouteMatch match = table.match(request.method, request.path);
-    if (match.route == nullptr) {
-      route = "unmatched";
-      if (!match.pathKnown) return HttpResponse::error(404, "Not found");
-      HttpResponse response = HttpResponse::error(405, "Method not allowed");
-      std::sort(match.allowed.begin(), match.allowed.end());
-      std::string allow;
-      for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
-      response.headers["Allow"] = allow;
-      return response;
-    }
-    route = match.route->pattern;
-    request.params = std::move(match.params);
+  // Runs `route`'s handler for `request`; an exception becomes a logged 500.
+  HttpResponse invoke(const Route& route, const HttpRequest& request) {
     try {
-      return match.route->handler(request);
+      return route.handler(request);
     } catch (const std::exception& e) {
       logger.error("http handler threw", {{"method", request.method},
-                                          {"route", route},
-                                          {"owner", match.route->owner},
+                                          {"route", route.pattern},
+                                          {"owner", route.owner},
                                           {"error", e.what()}});
     } catch (...) {
       logger.error("http handler threw", {{"method", request.method},
-                                          {"route", route},
-                                          {"owner", match.route->owner},
+                                          {"route", route.pattern},
+                                          {"owner", route.owner},
                                           {"error", "non-standard exception"}});
     }
     return HttpResponse::error(500, "Internal server error");
+  }
+
+  // The 404 or 405 answer of a request no route matched.
+  static HttpResponse unmatched(RouteMatch& match) {
+    if (!match.pathKnown) return HttpResponse::error(404, "Not found");
+    HttpResponse response = HttpResponse::error(405, "Method not allowed");
+    std::sort(match.allowed.begin(), match.allowed.end());
+    std::string allow;
+    for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
+    response.headers["Allow"] = allow;
+    return response;
+  }
+
+  // The 503 answer when the handler pool is full; counted.
+  HttpResponse rejected(const std::string& route) {
+    metrics
+        .counter("http_requests_rejected_total",
+                 "HTTP requests refused with 503 because every handler thread was busy and the "
+                 "queue full",
+                 {{"route", route}})
+        .add();
+    HttpResponse response =
+        HttpResponse::error(503, "Service busy: too many requests in progress, retry later");
+    response.headers["Retry-After"] = std::to_string(settings.retryAfter.count());
+    return response;
   }
 
   void doAccept();
@@ -119,12 +133,18 @@ struct Server::Impl {
   std::uint64_t nextSession = 0;
 
   net::io_context ioc;
+  // Keeps the I/O threads running while no socket operation is pending
+  // (e.g. during stop(), when the only work left is handlers on the pool).
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::optional<tcp::acceptor> acceptor;
   std::optional<net::steady_timer> acceptRetry;
   std::vector<std::thread> threads;
   std::uint16_t boundPort = 0;
   bool started = false;
   bool stopped = false;
+  // Last: destroyed first, joining its workers while everything their jobs
+  // use still exists.
+  std::unique_ptr<HandlerPool> pool;
 };
 
 namespace {
@@ -232,28 +252,50 @@ class Session : public std::enable_shared_from_this<Session> {
     sendError(HttpResponse::error(status, message));
   }
 
+  // Routes the request on this I/O thread; runs its handler inline or on
+  // the handler pool (503 when that is full) and then writes the answer.
   void onRequest() {
     auto message = parser_->release();
-    HttpRequest request;
-    request.method = message.method_string().to_string();
+    auto request = std::make_shared<HttpRequest>();
+    request->method = message.method_string().to_string();
     const std::string_view target(message.target().data(), message.target().size());
     const auto question = target.find('?');
-    request.path = std::string(target.substr(0, question));
-    if (question != std::string_view::npos) request.query = parseQuery(target.substr(question + 1));
+    request->path = std::string(target.substr(0, question));
+    if (question != std::string_view::npos) {
+      request->query = parseQuery(target.substr(question + 1));
+    }
     for (const auto& field : message) {
       std::string name = field.name_string().to_string();
       std::transform(name.begin(), name.end(), name.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      request.headers[std::move(name)] = field.value().to_string();
+      request->headers[std::move(name)] = field.value().to_string();
     }
-    request.body = std::move(message.body());
+    request->body = std::move(message.body());
+    version_ = message.version();
+    requestKeepAlive_ = message.keep_alive();
+    method_ = methodLabel(message.method());
 
-    std::string route;
-    HttpResponse answer = server_.respond(request, route);
-    server_.record(methodLabel(message.method()), route, answer.status, started_);
+    RouteMatch match = server_.table.match(request->method, request->path);
+    if (match.route == nullptr) return respond("unmatched", Server::Impl::unmatched(match));
+    const Route& route = *match.route;
+    request->params = std::move(match.params);
+    if (route.inlineHandler) return respond(route.pattern, server_.invoke(route, *request));
 
-    const bool keepAlive = message.keep_alive() && !server_.stopping.load();
-    response_ = toBeast(std::move(answer), message.version(), keepAlive);
+    std::function<void()> job = [self = shared_from_this(), &route, request] {
+      HttpResponse answer = self->server_.invoke(route, *request);
+      net::post(self->stream_.get_executor(), [self, &route, answer = std::move(answer)]() mutable {
+        self->respond(route.pattern, std::move(answer));
+      });
+    };
+    if (!server_.pool->trySubmit(job)) respond(route.pattern, server_.rejected(route.pattern));
+  }
+
+  // Counts the answer and writes it; then reads the next request, or
+  // closes when the client or a stop asked for it.
+  void respond(const std::string& route, HttpResponse answer) {
+    server_.record(method_, route, answer.status, started_);
+    const bool keepAlive = requestKeepAlive_ && !server_.stopping.load();
+    response_ = toBeast(std::move(answer), version_, keepAlive);
     stream_.expires_after(settings().writeTimeout);
     bhttp::async_write(stream_, response_,
                        [self = shared_from_this(), keepAlive](beast::error_code ec, std::size_t) {
@@ -319,6 +361,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, 4096> drain_{};
   bool awaitingRequest_ = false;
   Clock::time_point started_ = Clock::now();
+  // Of the request being answered.
+  unsigned version_ = 11;
+  bool requestKeepAlive_ = false;
+  std::string method_ = "other";
 };
 
 }  // namespace
@@ -372,13 +418,18 @@ void Server::start() {
     throw std::runtime_error("http server cannot listen on " + where + ": " + e.what());
   }
   s.acceptRetry.emplace(s.acceptor->get_executor());
+  s.pool = std::make_unique<HandlerPool>(s.settings.handlerThreads, s.settings.handlerQueue);
+  s.work.emplace(net::make_work_guard(s.ioc));
   s.started = true;
   net::dispatch(s.acceptor->get_executor(), [&s] { s.doAccept(); });
   const std::size_t n = std::max<std::size_t>(1, s.settings.threads);
   for (std::size_t i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
-  s.logger.info("http server listening", {{"address", s.settings.address},
-                                          {"port", std::to_string(s.boundPort)},
-                                          {"routes", std::to_string(s.table.routes().size())}});
+  s.logger.info("http server listening",
+                {{"address", s.settings.address},
+                 {"port", std::to_string(s.boundPort)},
+                 {"routes", std::to_string(s.table.routes().size())},
+                 {"handler_threads", std::to_string(s.pool->threads())},
+                 {"handler_queue", std::to_string(s.settings.handlerQueue)}});
 }
 
 std::uint16_t Server::port() const { return impl_->boundPort; }
@@ -415,8 +466,30 @@ bool Server::stop(std::chrono::milliseconds bound) {
   s.ioc.stop();
   for (auto& thread : s.threads) thread.join();
   s.threads.clear();
+  // Sessions that ended released their jobs; what is left is queued or
+  // running past the bound: drop the queued ones, leave the running ones
+  // to the destructor.
+  if (!s.pool->shutdown(finished ? Clock::now() + std::chrono::milliseconds(100) : Clock::now())) {
+    finished = false;
+    s.logger.warn("http handlers still running after the stop bound",
+                  {{"running", std::to_string(s.pool->running())}});
+  }
   s.logger.info("http server stopped", {{"port", std::to_string(s.boundPort)}});
   return finished;
+}
+
+std::size_t Server::handlersRunning() const { return impl_->pool ? impl_->pool->running() : 0; }
+
+std::string Server::servingProblem() const {
+  const Impl& s = *impl_;
+  if (s.stopping.load()) return "stopping";
+  if (!s.pool) return "not started";
+  if (s.pool->running() < s.pool->threads()) return "";
+  const auto idle = Clock::now() - s.pool->lastProgress();
+  if (idle < s.settings.stallAfter) return "";
+  return "every handler thread busy and none finished for " +
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(idle).count()) + " s (" +
+         std::to_string(s.pool->queued()) + " requests queued)";
 }
 
 }  // namespace commsvc::http

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -26,6 +28,38 @@ std::string describe(const HttpRequest& request) {
   for (const auto& [k, v] : request.query) out += " query:" + k + "=" + v;
   return out;
 }
+
+/// Holds handlers until opened (at most 10 s, so a failing test never
+/// hangs) and counts the handlers that reached it.
+class Gate {
+ public:
+  /// Blocks the calling handler until open() (or 10 s).
+  void pass() {
+    std::unique_lock lock(mutex_);
+    ++entered_;
+    changed_.notify_all();
+    changed_.wait_for(lock, 10s, [&] { return open_; });
+  }
+  /// Lets every handler through, now and later.
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    changed_.notify_all();
+  }
+  /// Waits until `n` handlers reached the gate; false after 5 s.
+  bool awaitEntered(int n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 5s, [&] { return entered_ >= n; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int entered_ = 0;
+  bool open_ = false;
+};
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -66,23 +100,31 @@ class ServerTest : public ::testing::Test {
         {"GET", "/boom",
          [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("kaboom"); },
          "test-plugin"});
+    routes.push_back({"GET", "/slow",
+                      [this](const HttpRequest&) {
+                        gate_.pass();
+                        return HttpResponse{200, "slow done", "text/plain", {}};
+                      },
+                      "test"});
     routes.push_back(
         {"GET", "/metrics",
          [this](const HttpRequest&) {
            return HttpResponse{200, metrics_.renderText(), "text/plain; version=0.0.4", {}};
          },
-         "engine"});
+         "engine", /*inlineHandler=*/true});
     server_ = std::make_unique<Server>(settings_, std::move(routes), logger_, metrics_);
     server_->start();
   }
 
   void TearDown() override {
+    gate_.open();
     if (server_) server_->stop(2s);
   }
 
   std::uint16_t port() const { return server_->port(); }
 
   ServerSettings settings_;
+  Gate gate_;  // holds GET /slow
   commsvc::testing::CapturingLogger logger_;
   logging::MetricsRegistry metrics_;
   std::unique_ptr<Server> server_;
@@ -351,7 +393,9 @@ TEST_F(ServerTest, StopFinishesTheRequestInProgressAndRefusesNewConnections) {
   bool stopped = false;
   std::thread stopper([&] { stopped = server_->stop(3s); });
   Response r;
-  ASSERT_FALSE(busy.read(r));
+  const auto readError = busy.read(r);
+  if (readError) stopper.join();
+  ASSERT_FALSE(readError) << readError.message();
   EXPECT_EQ(r.result_int(), 200);
   EXPECT_EQ(r.body(), "done");
   EXPECT_FALSE(r.keep_alive());
@@ -359,6 +403,123 @@ TEST_F(ServerTest, StopFinishesTheRequestInProgressAndRefusesNewConnections) {
   stopper.join();
   EXPECT_TRUE(stopped);
   EXPECT_THROW(Client{port()}, std::runtime_error);
+}
+
+TEST_F(ServerTest, SlowHandlerDoesNotBlockOtherRoutes) {
+  settings_.threads = 1;  // one I/O thread: it must never run a handler
+  startServer();
+  Client slow(port());
+  ASSERT_FALSE(slow.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(gate_.awaitEntered(1));
+  // The slow handler holds its thread; other routes and connections go on.
+  Client fast(port());
+  Response r;
+  ASSERT_NO_THROW(r = fast.request("GET", "/items/2")) << "blocked behind the slow handler";
+  EXPECT_EQ(r.result_int(), 200);
+  ASSERT_NO_THROW(r = fast.request("GET", "/metrics"));
+  EXPECT_EQ(r.result_int(), 200);
+  gate_.open();
+  Response done;  // a fresh one: read() appends to a response's body
+  ASSERT_FALSE(slow.read(done));
+  EXPECT_EQ(done.result_int(), 200);
+  EXPECT_EQ(done.body(), "slow done");
+}
+
+TEST_F(ServerTest, FullHandlerPoolAnswers503WithRetryAfterAndCountsIt) {
+  settings_.handlerThreads = 1;
+  settings_.handlerQueue = 1;
+  startServer();
+  Client running(port());
+  ASSERT_FALSE(running.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(gate_.awaitEntered(1));
+  Client queued(port());
+  ASSERT_FALSE(queued.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::this_thread::sleep_for(200ms);  // let the server queue it
+
+  Client refused(port());
+  Response r;
+  ASSERT_NO_THROW(r = refused.request("GET", "/items/3"));
+  EXPECT_EQ(r.result_int(), 503);
+  EXPECT_EQ(r[bhttp::field::retry_after], "1");
+  EXPECT_EQ(r[bhttp::field::content_type], "application/json");
+  EXPECT_EQ(r.body().rfind(R"({"message":")", 0), 0u) << r.body();
+  // Inline routes are never refused; the refusal is counted.
+  const Response metrics = refused.request("GET", "/metrics");
+  EXPECT_EQ(metrics.result_int(), 200);
+  EXPECT_EQ(sampleValue(metrics.body(), "http_requests_rejected_total{", "route=\"/items/{id}\""),
+            1)
+      << metrics.body();
+  EXPECT_EQ(sampleValue(metrics.body(), "http_requests_total{", "status=\"503\""), 1);
+
+  gate_.open();
+  Response first, second;  // fresh ones: read() appends to a response's body
+  ASSERT_FALSE(running.read(first));
+  EXPECT_EQ(first.result_int(), 200);
+  ASSERT_FALSE(queued.read(second));
+  EXPECT_EQ(second.result_int(), 200);
+  EXPECT_EQ(second.body(), "slow done");
+  // The refused connection was kept alive and is served now.
+  EXPECT_EQ(refused.request("GET", "/items/3").result_int(), 200);
+}
+
+TEST_F(ServerTest, StopFinishesQueuedHandlersWithinTheBound) {
+  settings_.handlerThreads = 1;
+  settings_.handlerQueue = 4;
+  startServer();
+  Client first(port());
+  ASSERT_FALSE(first.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(gate_.awaitEntered(1));
+  Client second(port());
+  ASSERT_FALSE(second.send("GET /items/9 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::this_thread::sleep_for(100ms);
+  bool stopped = false;
+  std::thread stopper([&] { stopped = server_->stop(5s); });
+  std::this_thread::sleep_for(200ms);
+  gate_.open();
+  Response a, b;
+  ASSERT_FALSE(first.read(a));
+  ASSERT_FALSE(second.read(b));
+  stopper.join();
+  EXPECT_EQ(a.result_int(), 200);
+  EXPECT_EQ(b.result_int(), 200);
+  EXPECT_EQ(b.body(), "GET /items/9 param:id=9");
+  EXPECT_FALSE(b.keep_alive());
+  EXPECT_TRUE(stopped);
+  EXPECT_EQ(server_->handlersRunning(), 0u);
+}
+
+TEST_F(ServerTest, StopReturnsAtItsBoundWhenAHandlerHangs) {
+  settings_.handlerThreads = 1;
+  startServer();
+  Client hung(port());
+  ASSERT_FALSE(hung.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(gate_.awaitEntered(1));
+  const auto before = std::chrono::steady_clock::now();
+  EXPECT_FALSE(server_->stop(300ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 3s);
+  EXPECT_EQ(server_->handlersRunning(), 1u);
+  gate_.open();
+  server_.reset();  // waits for the handler
+}
+
+TEST_F(ServerTest, ServingProblemWhenEveryHandlerThreadIsStuck) {
+  settings_.handlerThreads = 1;
+  settings_.stallAfter = 300ms;
+  startServer();
+  EXPECT_EQ(server_->servingProblem(), "");
+  Client hung(port());
+  ASSERT_FALSE(hung.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(gate_.awaitEntered(1));
+  EXPECT_EQ(server_->servingProblem(), "");  // busy, not yet stalled
+  std::this_thread::sleep_for(500ms);
+  EXPECT_NE(server_->servingProblem().find("every handler thread busy"), std::string::npos)
+      << server_->servingProblem();
+  gate_.open();
+  Response r;
+  ASSERT_FALSE(hung.read(r));
+  EXPECT_EQ(server_->servingProblem(), "");
+  server_->stop(1s);
+  EXPECT_EQ(server_->servingProblem(), "stopping");
 }
 
 TEST_F(ServerTest, BadAddressIsAStartError) {
