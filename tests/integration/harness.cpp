@@ -101,11 +101,15 @@ BrokerProcess::BrokerProcess(const ScratchDir& dir, const std::vector<std::strin
 
 SmtpSink::SmtpSink(const ScratchDir& dir, const std::string& name,
                    const std::vector<std::string>& extraArgs)
-    : mailDir_(dir / (name + "-mail")) {
+    : mailDir_(dir / (name + "-mail")),
+      controlFile_(dir / (name + ".control.json")),
+      journalFile_(dir / (name + ".journal")) {
   std::filesystem::create_directories(mailDir_);
   const auto portFile = dir / (name + ".port");
-  std::vector<std::string> argv{"/usr/bin/python3", COMMSVC_SMTP_SINK, "--port", "0",
-                                "--port-file",      portFile.string(), "--dir",  mailDir_.string()};
+  std::vector<std::string> argv{
+      "/usr/bin/python3", COMMSVC_SMTP_SINK,     "--port",    "0",
+      "--port-file",      portFile.string(),     "--dir",     mailDir_.string(),
+      "--control",        controlFile_.string(), "--journal", journalFile_.string()};
   argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
   process_ = std::make_unique<Process>(argv, dir / (name + ".log"));
   if (!waitFor([&] { return !readLines(portFile).empty(); }, 20s)) {
@@ -132,6 +136,14 @@ std::size_t SmtpSink::count() const {
   }
   return n;
 }
+
+void SmtpSink::setFaults(const std::string& json) const {
+  const auto tmp = controlFile_.string() + ".tmp";
+  writeFile(tmp, json + "\n");
+  std::filesystem::rename(tmp, controlFile_);  // the sink sees a new inode: re-reads it
+}
+
+std::vector<std::string> SmtpSink::journal() const { return readLines(journalFile_); }
 
 void BrokerProcess::freeze() const { process_->signal(SIGSTOP); }
 

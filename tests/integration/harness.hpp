@@ -67,6 +67,8 @@ class BrokerProcess {
   void freeze() const;
   /// Resumes it (SIGCONT).
   void thaw() const;
+  /// The broker's process.
+  Process& process() const { return *process_; }
 
  private:
   std::unique_ptr<Process> process_;
@@ -74,7 +76,9 @@ class BrokerProcess {
 };
 
 /// A real SMTP server process (tests/support/smtp_sink.py on aiosmtpd) that
-/// stores every accepted message as a file.
+/// stores every accepted message as a file. Its faults can be changed while
+/// it runs (setFaults: the sink's --control file) and it journals every
+/// transaction's outcome (journal()).
 class SmtpSink {
  public:
   /// Starts the sink; `extraArgs` e.g. {"--fail-first", "2", "--fail-code", "451"}.
@@ -86,9 +90,21 @@ class SmtpSink {
   std::vector<std::string> messages() const;
   /// How many messages were received.
   std::size_t count() const;
+  /// Replaces the sink's faults from the next SMTP command on: a JSON
+  /// object as documented in smtp_sink.py, e.g. R"({"fail_code": 451})",
+  /// R"({"drop_on": "data"})", R"({"auth": "refuse"})", R"({"delay_ms": 500})";
+  /// "{}" = healthy. Written atomically.
+  void setFaults(const std::string& json) const;
+  /// The journal so far: one JSON object per transaction outcome
+  /// ({"event": "stored"|"failed"|"dropped"|"auth_refused", "code", "message_id", "subject"}).
+  std::vector<std::string> journal() const;
+  /// The sink's process (for signals).
+  Process& process() const { return *process_; }
 
  private:
   std::filesystem::path mailDir_;
+  std::filesystem::path controlFile_;
+  std::filesystem::path journalFile_;
   std::unique_ptr<Process> process_;
   int port_ = 0;
 };

@@ -17,10 +17,30 @@ cleanly (exit 0). --tls starttls|implicit serves TLS with a fresh self-signed
 certificate (made with the openssl CLI) unless --tls-cert/--tls-key are given;
 --auth USER:PASSWORD requires AUTH. aiosmtpd itself refuses lines over 1000 octets with
 "500 Line too long", like strict production servers.
+
+Faults that change while it runs: --control FILE names a JSON object the sink
+re-reads whenever the file changes (write it atomically: temporary file +
+rename) or on SIGUSR1; a missing file or {} means healthy. Its keys, each
+optional, override the command line while present:
+  {"delay_ms": 500}                         wait before answering DATA
+  {"fail_code": 451, "fail_on": "data"}      every transaction fails with this code at
+                                            "mail", "rcpt" or "data" (the message is not stored)
+  {"fail_every": 3}                          ... only every 3rd transaction fails
+  {"fail_text": "..."}                       text after fail_code
+  {"drop_on": "data"}                        close the connection without a reply at "mail",
+                                            "rcpt" or "data" (DATA: after the content was
+                                            received, before it is stored)
+  {"auth": "refuse"}                         AUTH answers 535 (with --auth); "temporary" = 454
+--journal FILE appends one JSON line per transaction outcome
+({"t", "event": stored|failed|dropped|auth_refused, "code", "message_id", "subject"})
+so tests can report what the server did.
 """
 
 import argparse
 import asyncio
+import email.parser
+import email.policy
+import json
 import logging
 import os
 import signal
@@ -28,6 +48,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 import warnings
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
@@ -42,13 +63,81 @@ def write_atomically(path, data):
     os.replace(tmp, path)
 
 
+class Control:
+    """The --control file's faults, re-read when the file changes or on SIGUSR1."""
+
+    def __init__(self, path):
+        self.path = path
+        self.stamp = None
+        self.values = {}
+
+    def reload(self):
+        """Forgets the cached state: the next get() reads the file."""
+        self.stamp = None
+
+    def get(self):
+        """The current faults (a dict; {} = healthy)."""
+        if not self.path:
+            return {}
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = "missing"
+        if stamp != self.stamp:
+            self.stamp = stamp
+            if stamp == "missing":
+                self.values = {}
+            else:
+                try:
+                    with open(self.path) as f:
+                        text = f.read().strip()
+                    values = json.loads(text) if text else {}
+                    self.values = values if isinstance(values, dict) else {}
+                except (OSError, ValueError) as e:
+                    print(f"smtp_sink: ignoring unreadable control file: {e}", file=sys.stderr,
+                          flush=True)
+                    self.values = {}
+        return self.values
+
+
+def message_headers(content):
+    """(Message-ID, Subject) of raw message bytes ("" when absent)."""
+    try:
+        headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(
+            content or b"")
+        return str(headers.get("Message-ID", "")).strip(), str(headers.get("Subject", ""))
+    except Exception:  # a broken message is still journaled
+        return "", ""
+
+
+class ConnectionDropped(ConnectionResetError):
+    """Raised by a hook after it closed the connection on purpose: aiosmtpd
+    ends the session quietly, as for a client that went away."""
+
+
 class SinkHandler:
-    """aiosmtpd handler: stores messages, or fails as told on the command line."""
+    """aiosmtpd handler: stores messages, or fails as told on the command line
+    and by the control file."""
 
     def __init__(self, args):
         self.args = args
+        self.control = Control(args.control)
         self.attempts = 0  # transactions that reached the failing command
+        self.transactions = 0  # transactions the control file's fail_every counts
         self.stored = 0
+
+    def journal(self, event, code=None, content=None):
+        """Appends one line to --journal (when given)."""
+        if not self.args.journal:
+            return
+        entry = {"t": round(time.time(), 3), "event": event}
+        if code is not None:
+            entry["code"] = code
+        if content is not None:
+            entry["message_id"], entry["subject"] = message_headers(content)
+        with open(self.args.journal, "a") as f:
+            f.write(json.dumps(entry) + "\n")
 
     def _failure(self):
         """The reply for a transaction that must fail, or None to accept it."""
@@ -59,7 +148,39 @@ class SinkHandler:
             return f"{self.args.fail_code} {self.args.fail_text}"
         return None
 
+    def _controlled(self, server, command, content=None):
+        """The control file's verdict at `command`: a reply, "drop" (the
+        connection was closed), or None to go on."""
+        faults = self.control.get()
+        if faults.get("drop_on") == command:
+            self.journal("dropped", content=content)
+            server.transport.abort()
+            return "drop"
+        code = int(faults.get("fail_code") or 0)
+        if code and faults.get("fail_on", "data") == command:
+            self.transactions += 1
+            every = max(1, int(faults.get("fail_every") or 1))
+            if self.transactions % every == 0:
+                self.journal("failed", code=code, content=content)
+                return f"{code} {faults.get('fail_text', self.args.fail_text)}"
+        return None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        verdict = self._controlled(server, "mail")
+        if verdict == "drop":
+            raise ConnectionDropped()
+        if verdict:
+            return verdict
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        verdict = self._controlled(server, "rcpt")
+        if verdict == "drop":
+            raise ConnectionDropped()
+        if verdict:
+            return verdict
         if self.args.fail_on == "rcpt":
             failure = self._failure()
             if failure:
@@ -68,11 +189,19 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.args.delay_ms:
-            await asyncio.sleep(self.args.delay_ms / 1000.0)
+        delay_ms = self.control.get().get("delay_ms", self.args.delay_ms)
+        if delay_ms:
+            await asyncio.sleep(float(delay_ms) / 1000.0)
+        verdict = self._controlled(server, "data", envelope.original_content)
+        if verdict == "drop":
+            raise ConnectionDropped()
+        if verdict:
+            return verdict
         if self.args.fail_on == "data":
             failure = self._failure()
             if failure:
+                self.journal("failed", code=int(failure.split()[0]),
+                             content=envelope.original_content)
                 return failure
         self.stored += 1
         base = os.path.join(self.args.dir, f"msg-{self.stored:04d}")
@@ -82,6 +211,7 @@ class SinkHandler:
                          "".join("RCPT TO:" + r + "\n" for r in envelope.rcpt_tos) +
                          f"TLS:{'yes' if tls else 'no'}\n")
         write_atomically(base + ".eml", envelope.original_content or b"")
+        self.journal("stored", code=250, content=envelope.original_content)
         return f"250 OK queued as {self.stored}"
 
 
@@ -136,6 +266,9 @@ def parse_args(argv):
                         help="offer and require STARTTLS, or speak TLS from the first byte")
     parser.add_argument("--tls-cert", help="PEM certificate; default: a fresh self-signed one")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument("--control",
+                        help="JSON file of faults re-read when it changes (see above)")
+    parser.add_argument("--journal", help="append one JSON line per transaction outcome")
     return parser.parse_args(argv)
 
 
@@ -151,6 +284,13 @@ async def serve(args):
         user, _, password = args.auth.partition(":")
 
         def authenticator(server, session, envelope, mechanism, auth_data):
+            refusal = handler.control.get().get("auth")
+            if refusal in ("refuse", "temporary"):
+                code = 535 if refusal == "refuse" else 454
+                handler.journal("auth_refused", code=code)
+                text = ("5.7.8 Authentication credentials invalid" if code == 535 else
+                        "4.7.0 Temporary authentication failure")
+                return AuthResult(success=False, handled=False, message=f"{code} {text}")
             ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and
                   auth_data.password.decode() == password)
             return AuthResult(success=ok, handled=False)
@@ -180,6 +320,7 @@ async def serve(args):
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, handler.control.reload)
     if args.port_file:
         write_atomically(args.port_file, f"{port}\n")
     print(port, flush=True)
