@@ -21,7 +21,9 @@ using nlohmann::json;
 /// The service with its HTTP API on a free port.
 class ApiService {
  public:
-  ApiService() : dir_("api"), broker_(dir_, {"events", "events.dlq"}, 3), sink_(dir_, "smtp") {
+  /// `sinkArgs` go to the SMTP sink (e.g. {"--delay-ms", "3000"}).
+  explicit ApiService(const std::vector<std::string>& sinkArgs = {})
+      : dir_("api"), broker_(dir_, {"events", "events.dlq"}, 3), sink_(dir_, "smtp", sinkArgs) {
     std::ostringstream y;
     y << "plugins: [email, phonecall, transport-smtp, publisher-kafka]\n"
       << "kafka:\n"
@@ -220,10 +222,63 @@ TEST(Api, HealthMetricsAndSystemMessages) {
   EXPECT_NE(metrics.find("outbox_backlog{publisher=\"events\"}"), std::string::npos);
   EXPECT_NE(metrics.find("handler_duration_seconds_bucket"), std::string::npos);
 
+  // Health: /livez checks nothing; /readyz follows the dependencies;
+  // /health stays 200 through a database outage (the container check).
+  EXPECT_EQ(api.call("GET", "/livez").first, 200);
+  ASSERT_TRUE(waitFor([&] { return api.call("GET", "/readyz").first == 200; }, 10s))
+      << api.call("GET", "/readyz").second.dump();
+  const auto ready = api.call("GET", "/readyz").second;
+  EXPECT_EQ(ready.at("status"), "ready") << ready.dump();
+  EXPECT_EQ(ready.at("database"), "ok");
+  EXPECT_EQ(ready.at("kafka"), "ok");
+  EXPECT_EQ(ready.at("channels").at("smtp"), "ok") << "each channel in use, by its name";
+  EXPECT_EQ(api.call("GET", "/health").second.at("database"), "ok");
+
   api.postgres_.stop();
-  auto [unhealthy, sick] = api.call("GET", "/health");
-  EXPECT_EQ(unhealthy, 503) << sick.dump();
+  ASSERT_TRUE(waitFor([&] { return api.call("GET", "/readyz").first == 503; }, 5s))
+      << api.call("GET", "/readyz").second.dump();
+  const auto notReady = api.call("GET", "/readyz").second;
+  EXPECT_EQ(notReady.at("status"), "not ready");
+  EXPECT_EQ(notReady.at("database").get<std::string>().rfind("down", 0), 0u) << notReady.dump();
+  EXPECT_EQ(notReady.at("kafka"), "ok");
+  auto [healthStatus, healthBody] = api.call("GET", "/health");
+  EXPECT_EQ(healthStatus, 200) << "a database outage must not restart the service: "
+                               << healthBody.dump();
+  EXPECT_EQ(healthBody.at("status"), "healthy");
+  EXPECT_EQ(healthBody.at("service"), "communication-service");
+  EXPECT_NE(healthBody.at("database"), "ok");
+  EXPECT_EQ(api.call("GET", "/livez").first, 200);
+  const auto down = api.call("GET", "/metrics").second.get<std::string>();
+  EXPECT_NE(down.find("dependency_up{dependency=\"database\"} 0"), std::string::npos);
+
   api.postgres_.start();
+  EXPECT_TRUE(waitFor([&] { return api.call("GET", "/readyz").first == 200; }, 10s))
+      << api.call("GET", "/readyz").second.dump();
+}
+
+TEST(Api, SlowHandlersDoNotBlockOtherRoutes) {
+  ApiService api({"--delay-ms", "4000"});
+  // Two system messages wait on a slow SMTP server (as many as the old
+  // server had I/O threads)...
+  std::vector<std::thread> slow;
+  std::vector<int> slowStatus(2, 0);
+  for (int i = 0; i < 2; ++i) {
+    slow.emplace_back([&, i] {
+      slowStatus[i] = api.call("POST", "/api/system-messages",
+                               R"({"subject": "Slow", "message": "waits on SMTP"})")
+                          .first;
+    });
+  }
+  std::this_thread::sleep_for(800ms);  // both requests reached their handlers
+  // ...while other routes answer at once.
+  EXPECT_EQ(api.call("GET", "/livez").first, 200);
+  EXPECT_EQ(api.call("GET", "/api/emails").first, 200);
+  EXPECT_EQ(api.call("GET", "/api/phone-calls").first, 200);
+  EXPECT_EQ(api.sink_.count(), 0u) << "answered while both sends still waited on SMTP";
+  for (auto& t : slow) t.join();
+  EXPECT_EQ(slowStatus[0], 200);
+  EXPECT_EQ(slowStatus[1], 200);
+  EXPECT_TRUE(waitFor([&] { return api.sink_.count() == 2; }, 10s));
 }
 
 }  // namespace
