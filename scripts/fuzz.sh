@@ -6,7 +6,8 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     # targets: all by default
 #   scripts/fuzz.sh 60 markdown mime
 #
-# Builds into build-fuzz/ (-DCOMMSVC_FUZZ=ON, clang). Installs clang and
+# Builds into build-fuzz/ (-DCOMMSVC_FUZZ=ON, clang), keeps every input found
+# in build-fuzz/fuzz-corpus/<target>/ between runs. Installs clang and
 # libFuzzer when missing. A crash, an invariant failure, a slow input (over
 # the target's -timeout) or an out-of-memory is written to
 # $FUZZ_FINDINGS/<target>/ (default build-fuzz/findings): once fixed, copy
@@ -83,22 +84,23 @@ found=0
 for t in "${targets[@]}"; do
   exe=$root/$build/tests/fuzz/${t}_fuzz
   corpus=$root/tests/fuzz/corpus/$t
+  full=$root/$build/fuzz-corpus/$t  # every input found, kept between runs
   work=$root/$build/fuzz-work/$t
-  mkdir -p "$corpus" "$findings/$t"
-  rm -rf "$work" && mkdir -p "$work/new"
+  mkdir -p "$corpus" "$full" "$findings/$t"
+  rm -rf "$work" && mkdir -p "$work"
   len=$(max_len "$t")
   limit=$(timeout_s "$t")
   echo "== fuzz $t: ${seconds}s, -max_len=$len -timeout=$limit -rss_limit_mb=$rss_mb"
   status=0
-  # New inputs go to $work/new (the first directory); the committed corpus
+  started=$SECONDS
+  # New inputs go to $full (the first directory); the committed corpus
   # only seeds the run.
   nice -n "$niceness" "$exe" -max_total_time="$seconds" -timeout="$limit" \
     -rss_limit_mb="$rss_mb" -max_len="$len" -print_final_stats=1 \
-    -artifact_prefix="$findings/$t/" "$work/new" "$corpus" >"$work/log" 2>&1 || status=$?
+    -artifact_prefix="$findings/$t/" "$full" "$corpus" >"$work/log" 2>&1 || status=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" | grep -o '[0-9]*$' |
-    tail -1)
-  ran=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$work/log" | grep -o 'in [0-9]*' |
-    grep -o '[0-9]*' | tail -1)
+    tail -1 || true)
+  ran=$((SECONDS - started))
   result=ok
   if [ "$status" -ne 0 ]; then
     result="FOUND (exit $status): $(ls -t "$findings/$t" | head -1)"
@@ -110,11 +112,13 @@ for t in "${targets[@]}"; do
 
   # Merge what added coverage back, minimised: the hand-written seeds
   # (seed-*) stay; every other file is replaced by a minimal set covering
-  # the committed corpus plus the new inputs.
+  # the edges of the committed corpus plus everything found (hit counts
+  # ignored, -use_counters=0, which keeps the committed corpus small).
   if [ "${FUZZ_NO_MERGE:-0}" != 1 ]; then
     mkdir -p "$work/min"
-    if nice -n "$niceness" "$exe" -merge=1 -timeout="$limit" -rss_limit_mb="$rss_mb" \
-      -max_len="$len" "$work/min" "$corpus" "$work/new" >"$work/merge.log" 2>&1; then
+    if nice -n "$niceness" "$exe" -merge=1 -use_counters=0 -timeout="$limit" \
+      -rss_limit_mb="$rss_mb" -max_len="$len" "$work/min" "$corpus" "$full" \
+      >"$work/merge.log" 2>&1; then
       seeds=$(find "$corpus" -maxdepth 1 -type f -name 'seed-*' -exec sha1sum {} + |
         cut -d' ' -f1 | sort -u)
       find "$corpus" -maxdepth 1 -type f ! -name 'seed-*' -delete
