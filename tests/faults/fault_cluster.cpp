@@ -275,6 +275,22 @@ void FaultCluster::stopAll(std::chrono::milliseconds timeout) {
   }
 }
 
+std::pair<double, int> FaultCluster::finalCounter(const std::string& name) const {
+  double sum = 0;
+  int instances = 0;
+  for (const auto& i : instances_) {
+    const std::string log = i.process->log();
+    const auto line = log.rfind("final counters");
+    if (line == std::string::npos) continue;
+    ++instances;
+    const auto end = log.find('\n', line);
+    const std::string text = log.substr(line, end == std::string::npos ? end : end - line);
+    const auto at = text.find(" " + name + "=");
+    if (at != std::string::npos) sum += std::atof(text.c_str() + at + name.size() + 2);
+  }
+  return {sum, instances};
+}
+
 std::string FaultCluster::logs() const {
   std::string out;
   for (const auto& i : instances_) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../integration/harness.hpp"
@@ -100,6 +101,11 @@ class FaultCluster {
   /// SIGTERM to every instance still running, at once; EXPECTs each exits 0
   /// within `timeout`.
   void stopAll(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+  /// The sum of counter `name` over the "final counters" lines the instances
+  /// logged at shutdown (an instance killed with SIGKILL logs none), and how
+  /// many instances logged one.
+  std::pair<double, int> finalCounter(const std::string& name) const;
 
   /// Every instance's log, headed by its name (for failure messages).
   std::string logs() const;

@@ -18,8 +18,9 @@ namespace {
 using namespace std::chrono_literals;
 using integration::waitFor;
 
-// How long the emails may take to reach Gesendet after the fault ended.
-constexpr auto kDrainTimeout = 120s;
+// How long the emails may take to reach Gesendet after the fault ended
+// (a lease of 10-13 s included).
+constexpr auto kDrainTimeout = 75s;
 
 // Waits until the SMTP server holds `n` messages (sends are in flight).
 void waitForMessages(FaultCluster& c, std::size_t n) {

@@ -91,7 +91,8 @@ std::string figuresLine(const Expectations& e, const Figures& f) {
     << e.resendBound << ") email_sent_records=" << f.sentRecords
     << " email_sent_events=" << f.sentEvents << " emails_without_email_sent=" << f.emailsWithoutSent
     << " emails_with_several_email_sent=" << f.emailsSeveralSent
-    << " dead_lettered=" << f.deadLettered << " smtp_journal=" << f.journal;
+    << " dead_lettered=" << f.deadLettered << " smtp_journal=" << f.journal
+    << " claims_recovered_metric=" << f.claimsRecovered;
   if (f.unattributed > 0) s << " unattributed_messages=" << f.unattributed;
   if (!e.extra.empty()) s << " " << e.extra;
   return s.str();
@@ -201,6 +202,9 @@ Figures checkInvariants(FaultCluster& cluster, const std::vector<std::int64_t>& 
   }
   f.deadLettered = integration::consumeWithKcat(cluster.broker().bootstrap(), "events.dlq").size();
   f.journal = journalSummary(cluster.sink().journal());
+  const auto [recovered, instances] = cluster.finalCounter("email_claims_recovered_total");
+  f.claimsRecovered = std::to_string(static_cast<long long>(recovered)) + "(" +
+                      std::to_string(instances) + "_instances)";
 
   const std::string line = figuresLine(expect, f);
   std::cout << line << std::endl;

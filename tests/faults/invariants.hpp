@@ -46,7 +46,10 @@ struct Figures {
   std::size_t emailsSeveralSent = 0;   ///< emails with > 1 distinct email.sent event
   std::size_t deadLettered = 0;        ///< records on events.dlq
   std::string journal;                 ///< the SMTP server's outcomes, e.g. "stored=310 failed=40"
-  std::vector<std::string> examples;   ///< a few offending emails, for the failure message
+  /// email_claims_recovered_total summed over the instances' final counters
+  /// ("N(k_instances)": a killed instance logs none).
+  std::string claimsRecovered;
+  std::vector<std::string> examples;  ///< a few offending emails, for the failure message
 };
 
 /// Waits (bounded) for the email.sent events of every `Gesendet` email,
