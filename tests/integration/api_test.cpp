@@ -21,8 +21,10 @@ using nlohmann::json;
 /// The service with its HTTP API on a free port.
 class ApiService {
  public:
-  /// `sinkArgs` go to the SMTP sink (e.g. {"--delay-ms", "3000"}).
-  explicit ApiService(const std::vector<std::string>& sinkArgs = {})
+  /// `sinkArgs` go to the SMTP sink (e.g. {"--delay-ms", "3000"});
+  /// `httpExtra` are more keys of the http: block (e.g. "handler_threads: 1").
+  explicit ApiService(const std::vector<std::string>& sinkArgs = {},
+                      const std::string& httpExtra = "")
       : dir_("api"), broker_(dir_, {"events", "events.dlq"}, 3), sink_(dir_, "smtp", sinkArgs) {
     std::ostringstream y;
     y << "plugins: [email, phonecall, transport-smtp, publisher-kafka]\n"
@@ -31,7 +33,8 @@ class ApiService {
       << "  topic: events\n  dead_letter_topic: events.dlq\n"
       << "  consumer_properties: { session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\" }\n"
       << "database: { url: \"" << postgres_.url() << "\" }\n"
-      << "http: { port: 0, address: 127.0.0.1, body_limit_bytes: 65536 }\n"
+      << "http: { port: 0, address: 127.0.0.1, body_limit_bytes: 65536"
+      << (httpExtra.empty() ? "" : ", " + httpExtra) << " }\n"
       << "channels:\n"
       << "  smtp: { type: smtp, host: 127.0.0.1, port: " << sink_.port() << ", tls: none }\n"
       << "publishers:\n  events: { type: kafka }\n"
@@ -58,9 +61,17 @@ class ApiService {
     }
   }
 
-  ~ApiService() {
-    engine_->signal(SIGTERM);
-    engine_->wait(15s);
+  ~ApiService() { stop(); }
+
+  /// Sends SIGTERM (once) and returns the exit code, nullopt when the
+  /// process did not exit within 15 s.
+  std::optional<int> stop() {
+    if (!stopped_) {
+      stopped_ = true;
+      engine_->signal(SIGTERM);
+      exitCode_ = engine_->wait(15s);
+    }
+    return exitCode_;
   }
 
   /// Status code and parsed body of one request.
@@ -113,6 +124,8 @@ class ApiService {
   SmtpSink sink_;
   std::unique_ptr<Process> engine_;
   int port_ = 0;
+  bool stopped_ = false;
+  std::optional<int> exitCode_;
 };
 
 TEST(Api, EmailLifecycleOverHttpPublishesItsEvents) {
@@ -279,6 +292,27 @@ TEST(Api, SlowHandlersDoNotBlockOtherRoutes) {
   EXPECT_EQ(slowStatus[0], 200);
   EXPECT_EQ(slowStatus[1], 200);
   EXPECT_TRUE(waitFor([&] { return api.sink_.count() == 2; }, 10s));
+}
+
+TEST(Api, SigtermFinishesRunningAndQueuedRequestsThenExits) {
+  // One handler thread: the second system message waits in the queue.
+  ApiService api({"--delay-ms", "1500"}, "handler_threads: 1, handler_queue: 4");
+  std::vector<std::thread> requests;
+  std::vector<int> statuses(2, 0);
+  for (int i = 0; i < 2; ++i) {
+    requests.emplace_back([&, i] {
+      statuses[i] = api.call("POST", "/api/system-messages",
+                             R"({"subject": "Before stop", "message": "in flight"})")
+                        .first;
+    });
+    std::this_thread::sleep_for(300ms);
+  }
+  const auto stopped = api.stop();  // SIGTERM, then waits for the exit
+  for (auto& t : requests) t.join();
+  EXPECT_EQ(statuses[0], 200) << "the running request finished";
+  EXPECT_EQ(statuses[1], 200) << "the queued request finished";
+  EXPECT_EQ(stopped, std::optional<int>(0)) << api.engine_->log();
+  EXPECT_EQ(api.sink_.count(), 2u);
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 #include "app/engine.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <map>
+#include <thread>
 
 #include "database/pool.hpp"
 #include "http/health.hpp"
@@ -415,17 +417,35 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   s.health->start();
   if (s.outboxRelay) s.outboxRelay->start();
   s.scheduler.start();
-  const runtime::DrainResult drained = s.loop->run(stop);
+  // The HTTP server stops accepting as soon as the stop is seen and
+  // finishes the requests it has (running and queued) within the bound,
+  // while the consumer drains; the plugins stay alive until both are done.
+  std::atomic<bool> consumerEnded{false};
+  std::thread httpStopper([&] {
+    while (!stop.load() && !consumerEnded.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    s.http->stop(bound);
+  });
+  runtime::DrainResult drained;
+  try {
+    drained = s.loop->run(stop);
+  } catch (...) {
+    consumerEnded.store(true);
+    httpStopper.join();
+    throw;
+  }
+  consumerEnded.store(true);
+  httpStopper.join();
   s.scheduler.stop();
   const auto remaining = [&] {
     const auto left = bound - std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::steady_clock::now() - s.loop->stopObservedAt());
     return std::max(left, std::chrono::milliseconds(1000));
   };
-  // After handlers and jobs stopped adding: publish what the outbox holds
-  // (what is left stays for the next start), then flush the publishers.
-  // Requests in progress finish (bounded) while the plugins are still alive.
-  s.http->stop(remaining());
+  // After handlers, jobs and HTTP requests stopped adding: publish what the
+  // outbox holds (what is left stays for the next start), then flush the
+  // publishers.
   const bool httpStuck = s.http->handlersRunning() > 0;
   s.health->stop();
   if (s.outboxRelay) s.outboxRelay->stop(std::chrono::steady_clock::now() + remaining());
