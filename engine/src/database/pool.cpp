@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "database/broken_connection_fix.hpp"
+
 namespace commsvc::database {
 namespace {
 
@@ -48,6 +50,10 @@ ConnectionPool::ConnectionPool(PoolSettings settings, Logger* logger)
   if (settings_.size == 0) throw std::invalid_argument("database pool size must be at least 1");
   if (settings_.maxAttempts < 1) settings_.maxAttempts = 1;
   idle_.resize(settings_.size);
+  if (!brokenConnectionFixActive() && logger_ != nullptr) {
+    logger_->warn("libpqxx's leak on broken connections is not worked around in this binary",
+                  {{"detail", "PQclientEncoding is not exported by the executable"}});
+  }
 }
 
 ConnectionPool::~ConnectionPool() = default;

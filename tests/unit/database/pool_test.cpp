@@ -3,6 +3,7 @@
 #include <thread>
 #include <vector>
 
+#include "database/broken_connection_fix.hpp"
 #include "database_fixture.hpp"
 
 namespace commsvc::database {
@@ -106,7 +107,13 @@ TEST_F(DatabaseTest, AcquireTimesOutWhenAllConnectionsAreHeld) {
   EXPECT_TRUE(pool.ping());  // the slot came back
 }
 
+TEST(BrokenConnectionFix, ActiveInThisBinary) {
+  // libpqxx must bind to our PQclientEncoding (see broken_connection_fix.hpp).
+  EXPECT_TRUE(brokenConnectionFixActive());
+}
+
 TEST_F(DatabaseTest, ReconnectsAfterPostgresRestart) {
+  const std::size_t rescuedBefore = brokenConnectionResultsRescued();
   ConnectionPool pool(settings(2));
   pool.transaction([](pqxx::work& tx) { tx.exec("CREATE TABLE t_restart (v int)"); });
   server().stop();
@@ -118,6 +125,44 @@ TEST_F(DatabaseTest, ReconnectsAfterPostgresRestart) {
   });
   EXPECT_GE(runs, 1);
   EXPECT_EQ(count(pool, "SELECT count(*) FROM t_restart"), 1);
+  EXPECT_TRUE(pool.ping());
+  // The idle connection broke under BEGIN: libpqxx 6.4 would have leaked
+  // that result (LeakSanitizer fails the debug build's run if it still does).
+  EXPECT_GT(brokenConnectionResultsRescued(), rescuedBefore);
+}
+
+TEST_F(DatabaseTest, BreakInsideATransactionIsRetriedWithoutLeaking) {
+  const std::size_t rescuedBefore = brokenConnectionResultsRescued();
+  ConnectionPool pool(settings(1));
+  pool.transaction([](pqxx::work& tx) { tx.exec("CREATE TABLE t_midway (v int)"); });
+  int runs = 0;
+  pool.transaction([&](pqxx::work& tx) {
+    ++runs;
+    tx.exec_params("INSERT INTO t_midway VALUES ($1)", runs);
+    if (runs == 1) {
+      server().stop();  // terminates this session mid-transaction
+      server().start();
+    }
+    tx.exec("SELECT 1");  // first run: the broken connection is found here
+  });
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(count(pool, "SELECT count(*) FROM t_midway"), 1);
+  EXPECT_EQ(count(pool, "SELECT max(v) FROM t_midway"), 2);
+  EXPECT_GT(brokenConnectionResultsRescued(), rescuedBefore);
+}
+
+TEST_F(DatabaseTest, ResultsKeptPastABrokenConnectionStayValid) {
+  // A result read before the break belongs to the caller, not to the
+  // connection: dropping the broken connection must not free it.
+  ConnectionPool pool(settings(1));
+  pqxx::result kept;
+  pool.transaction([&](pqxx::work& tx) { kept = tx.exec("SELECT 'still here'::text AS v"); });
+  server().stop();
+  EXPECT_THROW(pool.transaction([](pqxx::work& tx) { tx.exec("SELECT 1"); }),
+               pqxx::broken_connection);
+  server().start();
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0][0].as<std::string>(), "still here");
   EXPECT_TRUE(pool.ping());
 }
 
