@@ -381,6 +381,13 @@ TEST(HostileInput, EveryRequestIsAnswered2xxOr4xxAndNothingIsLost) {
   }
   std::string report;
   for (const auto& f : failures) report += "\n  " + f;
+  if (!failures.empty()) {  // the causes, as the service logged them
+    std::istringstream log(service.engine_->log());
+    std::string line;
+    while (std::getline(log, line)) {
+      if (line.find("http handler threw") != std::string::npos) report += "\n  log: " + line;
+    }
+  }
   EXPECT_TRUE(failures.empty()) << failures.size()
                                 << " hostile requests not answered 2xx/4xx:" << report;
 
