@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# Configures (once) and builds commsvc into build/ with the default preset.
+# Configures (once) and builds commsvc with a CMake preset: `default` into
+# build/ (the default), or `debug` (AddressSanitizer + UBSan) into
+# build-debug/. Further arguments are build targets (all by default), e.g.
+#   scripts/build.sh debug tests/unit/all
 # Installs the Debian packages it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+preset="${1:-default}"
+[ $# -eq 0 ] || shift
+case "$preset" in
+  default) dir=build ;;
+  debug) dir=build-debug ;;
+  *) echo "usage: $0 [default|debug] [target...]" >&2; exit 2 ;;
+esac
+targets=()
+[ $# -eq 0 ] || targets=(--target "$@")
 scripts/install-deps.sh
-[ -f build/build.ninja ] || cmake --preset default
-cmake --build --preset default -j "$(nproc)"
+[ -f "$dir/build.ninja" ] || cmake --preset "$preset"
+cmake --build --preset "$preset" -j "$(nproc)" "${targets[@]}"
