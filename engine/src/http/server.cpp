@@ -480,6 +480,8 @@ bool Server::stop(std::chrono::milliseconds bound) {
 
 std::size_t Server::handlersRunning() const { return impl_->pool ? impl_->pool->running() : 0; }
 
+std::size_t Server::handlersQueued() const { return impl_->pool ? impl_->pool->queued() : 0; }
+
 std::string Server::servingProblem() const {
   const Impl& s = *impl_;
   if (s.stopping.load()) return "stopping";

@@ -70,6 +70,8 @@ class Server {
 
   /// Route handlers running now (after stop(): those that outlived it).
   std::size_t handlersRunning() const;
+  /// Requests waiting for a handler thread now.
+  std::size_t handlersQueued() const;
 
   /// Why the server cannot serve requests, or "" when it can: "stopping",
   /// or every handler thread busy with none finished for stallAfter.

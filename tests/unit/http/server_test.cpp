@@ -123,6 +123,16 @@ class ServerTest : public ::testing::Test {
 
   std::uint16_t port() const { return server_->port(); }
 
+  // Waits until `n` requests wait for a handler thread; false after 5 s.
+  bool awaitQueued(std::size_t n) const {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (server_->handlersQueued() < n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(5ms);
+    }
+    return true;
+  }
+
   ServerSettings settings_;
   Gate gate_;  // holds GET /slow
   commsvc::testing::CapturingLogger logger_;
@@ -434,7 +444,7 @@ TEST_F(ServerTest, FullHandlerPoolAnswers503WithRetryAfterAndCountsIt) {
   ASSERT_TRUE(gate_.awaitEntered(1));
   Client queued(port());
   ASSERT_FALSE(queued.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
-  std::this_thread::sleep_for(200ms);  // let the server queue it
+  ASSERT_TRUE(awaitQueued(1));
 
   Client refused(port());
   Response r;
@@ -471,7 +481,7 @@ TEST_F(ServerTest, StopFinishesQueuedHandlersWithinTheBound) {
   ASSERT_TRUE(gate_.awaitEntered(1));
   Client second(port());
   ASSERT_FALSE(second.send("GET /items/9 HTTP/1.1\r\nHost: x\r\n\r\n"));
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(awaitQueued(1));
   bool stopped = false;
   std::thread stopper([&] { stopped = server_->stop(5s); });
   std::this_thread::sleep_for(200ms);
