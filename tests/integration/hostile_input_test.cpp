@@ -281,6 +281,7 @@ std::vector<Case> battery() {
        {"page=99999999999999999999999999", "page=9223372036854775807&limit=1000",
         "page=-9223372036854775808", "limit=99999999999999999999", "page=1e400", "limit=NaN",
         "page=%00", "therapist_id=99999999999999999999999", "therapist_id=1e400", "status=%FF%FE",
+        "recipient_type=%FF", "geplantes_datum=%FF", "antwort_erhalten=%FF",
         "page=9223372036854775807&limit=9223372036854775807"}) {
     add("GET /api/emails?" + query, request("GET", "/api/emails?" + query));
     add("GET /api/phone-calls?" + query, request("GET", "/api/phone-calls?" + query));
