@@ -419,13 +419,15 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   s.scheduler.start();
   // The HTTP server stops accepting as soon as the stop is seen and
   // finishes the requests it has (running and queued) within the bound,
-  // while the consumer drains; the plugins stay alive until both are done.
+  // and the health checker stops, while the consumer drains; the plugins
+  // stay alive until both are done.
   std::atomic<bool> consumerEnded{false};
   std::thread httpStopper([&] {
     while (!stop.load() && !consumerEnded.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     s.http->stop(bound);
+    s.health->stop();  // waits for a probe in progress, in parallel with the drain
   });
   runtime::DrainResult drained;
   try {
@@ -447,7 +449,7 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   // outbox holds (what is left stays for the next start), then flush the
   // publishers.
   const bool httpStuck = s.http->handlersRunning() > 0;
-  s.health->stop();
+  s.health->stop();  // already stopped with the HTTP server (idempotent)
   if (s.outboxRelay) s.outboxRelay->stop(std::chrono::steady_clock::now() + remaining());
   for (auto& [name, inst] : s.publishers) {
     if (!inst.object->flush(remaining())) {
