@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "commsvc/message.hpp"
@@ -55,6 +56,13 @@ class Channel {
   /// The channel's state as last observed (never does I/O; cheap; any
   /// thread). A channel that cannot tell reports ready.
   virtual ChannelState state() const { return {}; }
+
+  /// The longest one deliver() call can take with this configuration
+  /// (waiting for a connection, connecting, sending, the retries it makes
+  /// itself), so callers can size leases; zero when unknown.
+  virtual std::chrono::milliseconds worstCaseDeliveryTime() const {
+    return std::chrono::milliseconds(0);
+  }
 };
 
 }  // namespace commsvc

@@ -12,6 +12,7 @@
 #include "commsvc/logger.hpp"
 #include "commsvc/metrics.hpp"
 #include "commsvc/publisher.hpp"
+#include "commsvc/shutdown.hpp"
 
 namespace commsvc {
 
@@ -66,6 +67,13 @@ class Context {
   /// parameters: "/api/emails/{id}". Throws std::invalid_argument when the
   /// same method and pattern are registered twice. Call only from a factory.
   virtual void addRoute(std::string method, std::string pattern, HttpHandler handler) = 0;
+  /// The engine's stop signal: long-running work checks it and stops between
+  /// units of work once shutdown begins. The default is a signal that is
+  /// never requested (for contexts without an engine).
+  virtual const Shutdown& shutdown() {
+    static const Shutdown never;
+    return never;
+  }
 };
 
 }  // namespace commsvc

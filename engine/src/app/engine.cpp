@@ -53,6 +53,7 @@ struct SharedServices {
   const KafkaSettings& kafka;
   Database* database;  // nullptr without database.url
   runtime::Scheduler& scheduler;
+  Shutdown shutdown;  // requested as run() sees the stop, with the shutdown bound as deadline
 };
 
 /// The Context handed to one plugin instance.
@@ -75,6 +76,7 @@ class PluginContext final : public Context {
   const KafkaSettings& kafka() const override { return shared_.kafka; }
   Database* database() override { return shared_.database; }
   Outbox* outbox() override { return outbox_; }
+  const Shutdown& shutdown() override { return shared_.shutdown; }
   void schedule(std::string name, std::chrono::milliseconds interval,
                 std::function<void()> job) override {
     shared_.scheduler.add(name_ + "/" + name, interval, std::move(job));
@@ -426,6 +428,8 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
     while (!stop.load() && !consumerEnded.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    // Plugins' long work (a queue batch, a retry loop) stops between units.
+    s.shared.shutdown.request(std::chrono::steady_clock::now() + bound);
     s.http->stop(bound);
     s.health->stop();  // waits for a probe in progress, in parallel with the drain
   });
