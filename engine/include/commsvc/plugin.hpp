@@ -18,6 +18,19 @@ namespace commsvc {
 /// plugins built for another version.
 inline constexpr std::uint32_t kAbiVersion = 5;
 
+/// True when `name` can name a plugin in `plugins:`: 1 to 64 letters,
+/// digits, '-' or '_' (a plain file name, never a path: plugins load only
+/// from the plugin directories).
+inline bool isPlainPluginName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 /// The exported symbol every plugin library defines, once:
 ///   extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = {...};
 inline constexpr const char* kPluginSymbol = "commsvc_plugin";

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "commsvc/plugin.hpp"
 #include "config/yaml_util.hpp"
 
 namespace commsvc::config {
@@ -222,6 +223,14 @@ std::vector<std::string> parsePlugins(const YAML::Node& section, const std::stri
       problems.push_back(problemAt(file, item.Mark(), indexPath("plugins", i),
                                    std::string("expected a plugin name, got ") +
                                        (item.IsScalar() ? "an empty text" : describeKind(item))));
+      continue;
+    }
+    if (!isPlainPluginName(item.Scalar())) {
+      problems.push_back(problemAt(file, item.Mark(), indexPath("plugins", i),
+                                   "'" + item.Scalar() +
+                                       "' is not a plugin name: use the plain name (letters, "
+                                       "digits, '-', '_'), e.g. transport-smtp; plugins load only "
+                                       "from the plugin directories"));
       continue;
     }
     if (std::find(plugins.begin(), plugins.end(), item.Scalar()) != plugins.end()) {

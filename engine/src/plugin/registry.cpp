@@ -38,6 +38,11 @@ std::vector<std::string> splitPluginDirs(std::string_view list) {
 
 const LoadedPlugin& PluginRegistry::load(const std::string& name,
                                          const std::vector<std::string>& dirs) {
+  if (!isPlainPluginName(name)) {
+    throw PluginError("plugin '" + name +
+                      "': not a plain plugin name (letters, digits, '-', '_'); plugins load "
+                      "only from the plugin directories");
+  }
   for (const auto& dir : dirs) {
     const auto candidate = std::filesystem::path(dir) / (name + ".so");
     if (std::filesystem::exists(candidate)) return loadFile(candidate.string());

@@ -286,6 +286,20 @@ TEST(ParsePipelineTest, PluginsMustBeAListOfDistinctNames) {
   EXPECT_TRUE(anyContains(problemsOf("plugins: [a, a]\nkafka: {brokers: b}\n"), "listed twice"));
 }
 
+// A path in plugins: loaded any .so on the machine.
+TEST(ParsePipelineTest, PluginsArePlainNamesNotPaths) {
+  for (const char* name :
+       {"../../../elsewhere/x", "/tmp/x", "sub/email", "email.so", "..", "a b", "~x"}) {
+    const auto problems =
+        problemsOf(std::string("plugins: [\"") + name + "\"]\nkafka: {brokers: b}\n");
+    EXPECT_TRUE(
+        anyContains(problems, "plugins[0]: '" + std::string(name) + "' is not a plugin name"))
+        << name << ": " << joined(problems);
+  }
+  EXPECT_NO_THROW(parsePipeline("plugins: [transport-smtp, publisher_x2]\nkafka: {brokers: b}\n",
+                                "p.yaml", fakeEnv({})));
+}
+
 TEST(ParsePipelineTest, BackoffMaxBelowBase) {
   const auto problems = problemsOf(std::string(kMinimal) +
                                    "engine: {retry_backoff_ms: 500, retry_backoff_max_ms: 100}\n");

@@ -43,6 +43,21 @@ TEST(PluginRegistry, MissingLibraryNamesTheDirectoriesSearched) {
   }
 }
 
+TEST(PluginRegistry, LoadsOnlyPlainNamesFromThePluginDirectories) {
+  PluginRegistry registry;
+  // A path would reach a library outside the plugin directories.
+  const std::string outside = "../../tests/plugins-dir/recorder";
+  for (const std::string name : {outside, std::string("/usr/lib/x"), std::string("log.so")}) {
+    try {
+      registry.load(name, {kShipped});
+      FAIL() << "expected a PluginError for " << name;
+    } catch (const PluginError& e) {
+      EXPECT_NE(std::string(e.what()).find("not a plain plugin name"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(PluginRegistry, RefusesAnotherAbiVersionNamingBothVersionsAndTheFile) {
   const auto file = kFixtures + "/bad-abi.so";
   const auto message = refusal(file);
