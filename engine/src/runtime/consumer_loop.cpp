@@ -104,7 +104,7 @@ void ConsumerLoop::applyFlowControl() {
     paused_ = true;
     pauses_.add();
     source_->pause(assigned());
-  } else if (paused_ && held_.size() < settings_.maxInFlight / 2) {
+  } else if (paused_ && held_.size() * 2 <= settings_.maxInFlight) {
     paused_ = false;
     source_->resume(assigned());
   }
