@@ -28,6 +28,13 @@ const Migration kMigrations[] = {
      " last_error text NULL);"
      "CREATE INDEX commsvc_outbox_unpublished ON public.commsvc_outbox (publisher, id)"
      " WHERE published_at IS NULL"},
+    // One relay at a time publishes a publisher's rows: it holds the lease
+    // (renewed each pass) while it publishes outside any transaction.
+    {2, "create outbox relay lease",
+     "CREATE TABLE IF NOT EXISTS public.commsvc_outbox_lease ("
+     " publisher text PRIMARY KEY,"
+     " holder text NOT NULL,"
+     " expires_at timestamptz NOT NULL)"},
 };
 
 }  // namespace

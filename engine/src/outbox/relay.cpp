@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <exception>
 
+#include "commsvc/backoff.hpp"
 #include "outbox/postgres_outbox.hpp"
 
 namespace commsvc::outbox {
@@ -11,9 +12,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// First key of the per-publisher advisory lock ("cmsvcoutbox" in spirit);
-// the second key is hashtext(publisher name).
-constexpr std::int32_t kLockClass = 0x636d6f62;
+// A publisher's lease: how long it lasts, and when its holder renews it
+// (before each pass once this little is left, and while waiting for
+// reports). A crashed relay's publishers are taken over within kLease.
+constexpr std::chrono::seconds kLease{10};
+constexpr std::chrono::seconds kLeaseRenewal{5};
 
 // Row status in a Batch.
 constexpr std::int8_t kPending = 0;
@@ -50,9 +53,10 @@ struct OutboxRelay::Batch {
     done.notify_all();
   }
 
-  void waitUntil(Clock::time_point deadline) {
+  // Waits until every report came or `deadline`; true when all came.
+  bool waitUntil(Clock::time_point deadline) {
     std::unique_lock lock(mutex);
-    done.wait_until(lock, deadline, [&] { return outstanding == 0; });
+    return done.wait_until(lock, deadline, [&] { return outstanding == 0; });
   }
 
   std::size_t pending() {
@@ -76,11 +80,13 @@ OutboxRelay::OutboxRelay(Database& database, std::map<std::string, Publisher*> p
       failures_(
           metrics.counter("outbox_publish_failures_total",
                           "Outbox publish attempts that failed or timed out (kept, retried)")),
-      settings_(settings) {
+      settings_(settings),
+      holder_(newUuid4()) {
   if (settings_.batchSize == 0) settings_.batchSize = 1;
   for (auto& [name, publisher] : publishers) {
     if (publisher == nullptr) continue;
-    targets_.push_back(Target{name, publisher});
+    targets_.push_back(
+        Target{name, publisher, Backoff(settings_.backoffInitial, settings_.backoffMax)});
     targets_.back().backlog = &metrics.gauge(
         "outbox_backlog", "Outbox events not yet published (counted at most once a second)",
         {{"publisher", name}});
@@ -172,6 +178,7 @@ void OutboxRelay::loop() {
         logger_.info("outbox publisher recovered",
                      {{"publisher", target.name}, {"published", std::to_string(result.published)}});
         target.backoff = std::chrono::milliseconds(0);
+        target.pauses.reset();
       }
       if (result.locked && result.selected >= settings_.batchSize) more = true;
     }
@@ -201,17 +208,36 @@ void OutboxRelay::loop() {
       wakeUp_.wait_until(lock, earliest, [&] { return stopping_ != stopping; });
     }
   }
+  releaseLeases();
   logger_.debug("outbox relay stopped");
 }
 
 OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point waitUntil) {
   PassResult result;
+  // Results of an earlier pass whose marking failed are marked first: their
+  // rows were published, and must not be selected and published again.
+  if (target.unmarked) {
+    markResults(*target.unmarked);
+    result.locked = true;
+    result.published = target.unmarked->done.size();
+    result.selected = settings_.batchSize;  // rows may wait behind them: go again at once
+    target.unmarked.reset();
+    return result;
+  }
+
+  // 1. Lease and rows, in a transaction without side effects (the pool may
+  //    run it again after a broken connection).
+  std::vector<Event> events;
+  std::vector<long long> ids;
   database_.transaction([&](pqxx::work& tx) {
     result = PassResult{};
-    result.locked = tx.exec_params1("SELECT pg_try_advisory_xact_lock($1, hashtext($2))",
-                                    kLockClass, target.name)[0]
-                        .as<bool>();
-    if (!result.locked) return;  // another relay is publishing this publisher's rows
+    events.clear();
+    ids.clear();
+    if (Clock::now() + kLeaseRenewal >= target.leaseUntil) {
+      result.locked = takeLease(tx, target);
+      if (!result.locked) return;  // another relay is publishing this publisher's rows
+    }
+    result.locked = true;
     if (Clock::now() - target.backlogAt >= std::chrono::seconds(1)) {
       target.backlogAt = Clock::now();
       target.backlog->set(tx.exec_params1("SELECT count(*) FROM public.commsvc_outbox"
@@ -226,17 +252,9 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
         " ORDER BY id LIMIT $2",
         target.name, static_cast<long long>(settings_.batchSize));
     result.selected = rows.size();
-    if (rows.empty()) return;
-
-    auto batch = std::make_shared<Batch>(rows.size());
-    std::vector<long long> ids;
-    std::vector<std::string> keys;
-    ids.reserve(rows.size());
-    keys.reserve(rows.size());
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto& row = rows[static_cast<pqxx::result::size_type>(i)];
+    for (const auto& row : rows) {
       ids.push_back(row[0].as<long long>());
-      Event event;
+      Event& event = events.emplace_back();
       event.id = row[1].as<std::string>();
       event.type = row[2].as<std::string>();
       event.version = row[3].as<std::string>();
@@ -244,73 +262,133 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
       event.producer = row[5].as<std::string>();
       event.key = row[6].as<std::string>();
       event.payload = row[7].as<std::string>();
-      keys.push_back(event.key);
-      try {
-        event.headers = decodeHeaders(row[8].as<std::string>());
-        target.publisher->publish(std::move(event), [batch, i](bool ok, const std::string& error) {
-          batch->report(i, ok, error);
-        });
-      } catch (const std::exception& e) {
-        batch->report(i, false, e.what());
-      }
+      event.headers = decodeHeaders(row[8].as<std::string>());
     }
-    batch->waitUntil(waitUntil);
-
-    std::vector<long long> done;
-    std::vector<long long> failed;
-    std::vector<std::string> failedKeys;
-    {
-      std::lock_guard lock(batch->mutex);
-      for (std::size_t i = 0; i < ids.size(); ++i) {
-        const bool heldBack =
-            std::find(failedKeys.begin(), failedKeys.end(), keys[i]) != failedKeys.end();
-        if (batch->status[i] == kOk && !heldBack) {
-          done.push_back(ids[i]);
-          continue;
-        }
-        if (batch->status[i] == kOk) continue;  // published after a failure of its key: again later
-        failed.push_back(ids[i]);
-        if (!heldBack) failedKeys.push_back(keys[i]);
-        if (result.error.empty()) {
-          result.error = batch->status[i] == kFailed
-                             ? batch->errors[i]
-                             : "no publish report within " +
-                                   millis(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       settings_.publishTimeout)) +
-                                   " ms or the stop deadline";
-        }
-      }
-      if (batch->outstanding > 0) {
-        target.stragglers = batch;
-        target.stragglersUntil = Clock::now() + settings_.publishTimeout;
-      }
-    }
-    if (!done.empty()) {
-      if (settings_.retention.count() > 0) {
-        tx.exec_params(
-            "UPDATE public.commsvc_outbox SET published_at = now(), attempts = attempts + 1"
-            " WHERE id = ANY($1::bigint[])",
-            idArray(done));
-      } else {
-        tx.exec_params("DELETE FROM public.commsvc_outbox WHERE id = ANY($1::bigint[])",
-                       idArray(done));
-      }
-    }
-    if (!failed.empty()) {
-      tx.exec_params(
-          "UPDATE public.commsvc_outbox SET attempts = attempts + 1, last_error = $2"
-          " WHERE id = ANY($1::bigint[])",
-          idArray(failed), result.error);
-    }
-    result.published = done.size();
-    result.failed = failed.size();
   });
+  if (!result.locked || events.empty()) return result;
+
+  // 2. Publish, outside any transaction, and wait for the reports.
+  auto batch = std::make_shared<Batch>(events.size());
+  std::vector<std::string> keys;
+  keys.reserve(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    keys.push_back(events[i].key);
+    try {
+      target.publisher->publish(
+          std::move(events[i]),
+          [batch, i](bool ok, const std::string& error) { batch->report(i, ok, error); });
+    } catch (const std::exception& e) {
+      batch->report(i, false, e.what());
+    }
+  }
+  // The lease is renewed while waiting, so a slow broker does not hand the
+  // rows to another relay.
+  while (!batch->waitUntil(std::min(waitUntil, Clock::now() + kLeaseRenewal)) &&
+         Clock::now() < waitUntil) {
+    try {
+      database_.transaction([&](pqxx::work& tx) { takeLease(tx, target); });
+    } catch (const std::exception& e) {
+      logger_.debug("could not renew the outbox lease", {{"error", e.what()}});
+    }
+  }
+
+  // 3. What to mark. A failed row holds back the later rows of its key.
+  Marks marks;
+  std::vector<std::string> failedKeys;
+  {
+    std::lock_guard lock(batch->mutex);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const bool heldBack =
+          std::find(failedKeys.begin(), failedKeys.end(), keys[i]) != failedKeys.end();
+      if (batch->status[i] == kOk && !heldBack) {
+        marks.done.push_back(ids[i]);
+        continue;
+      }
+      if (batch->status[i] == kOk) continue;  // published after a failure of its key: again later
+      marks.failed.push_back(ids[i]);
+      if (!heldBack) failedKeys.push_back(keys[i]);
+      if (marks.error.empty()) {
+        marks.error = batch->status[i] == kFailed
+                          ? batch->errors[i]
+                          : "no publish report within " +
+                                millis(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    settings_.publishTimeout)) +
+                                " ms or the stop deadline";
+      }
+    }
+    if (batch->outstanding > 0) {
+      target.stragglers = batch;
+      target.stragglersUntil = Clock::now() + settings_.publishTimeout;
+    }
+  }
+  result.error = marks.error;
+  result.failed = marks.failed.size();
+
+  // 4. Mark them. When the database is away, the marks are kept and tried
+  //    again (after backoff) before anything else is published.
+  try {
+    markResults(marks);
+  } catch (const std::exception& e) {
+    target.unmarked = std::make_unique<Marks>(std::move(marks));
+    result.error =
+        std::string("published, but could not mark the rows (kept, retried): ") + e.what();
+    return result;
+  }
+  result.published = marks.done.size();
   return result;
 }
 
+void OutboxRelay::markResults(const Marks& marks) {
+  database_.transaction([&](pqxx::work& tx) {
+    if (!marks.done.empty()) {
+      if (settings_.retention.count() > 0) {
+        tx.exec_params(
+            "UPDATE public.commsvc_outbox SET published_at = now(), attempts = attempts + 1"
+            " WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
+            idArray(marks.done));
+      } else {
+        tx.exec_params("DELETE FROM public.commsvc_outbox WHERE id = ANY($1::bigint[])",
+                       idArray(marks.done));
+      }
+    }
+    if (!marks.failed.empty()) {
+      tx.exec_params(
+          "UPDATE public.commsvc_outbox SET attempts = attempts + 1, last_error = $2"
+          " WHERE id = ANY($1::bigint[])",
+          idArray(marks.failed), marks.error);
+    }
+  });
+}
+
+bool OutboxRelay::takeLease(pqxx::work& tx, Target& target) {
+  const auto asked = Clock::now();
+  const bool taken =
+      !tx.exec_params(
+             "INSERT INTO public.commsvc_outbox_lease (publisher, holder, expires_at)"
+             " VALUES ($1, $2, now() + make_interval(secs => $3))"
+             " ON CONFLICT (publisher) DO UPDATE SET holder = EXCLUDED.holder,"
+             " expires_at = EXCLUDED.expires_at"
+             " WHERE public.commsvc_outbox_lease.holder = EXCLUDED.holder"
+             " OR public.commsvc_outbox_lease.expires_at < now() RETURNING holder",
+             target.name, holder_, static_cast<double>(kLease.count()))
+           .empty();
+  // Counted from before the statement: never later than the server's.
+  target.leaseUntil = taken ? asked + kLease : Clock::time_point{};
+  return taken;
+}
+
+void OutboxRelay::releaseLeases() {
+  try {
+    database_.transaction([&](pqxx::work& tx) {
+      tx.exec_params("DELETE FROM public.commsvc_outbox_lease WHERE holder = $1", holder_);
+    });
+  } catch (const std::exception& e) {
+    logger_.debug("could not release the outbox leases (they expire)", {{"error", e.what()}});
+  }
+}
+
 void OutboxRelay::backOff(Target& target, const PassResult& result) {
-  target.backoff = target.backoff.count() == 0 ? settings_.backoffInitial
-                                               : std::min(target.backoff * 2, settings_.backoffMax);
+  target.backoff = target.pauses.next();
   target.nextAttempt = Clock::now() + target.backoff;
   logger_.warn("outbox publish failed; events kept, retrying after backoff",
                {{"publisher", target.name},

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "commsvc/backoff.hpp"
 #include "commsvc/database.hpp"
 #include "commsvc/logger.hpp"
 #include "commsvc/metrics.hpp"
@@ -35,13 +36,17 @@ struct RelaySettings {
 /// Publishes the rows of commsvc_outbox after their transaction committed,
 /// on one thread, through the publishers named in the rows.
 ///
-/// A pass (per publisher) runs in one transaction holding a transaction-level
-/// advisory lock for that publisher, so across any number of relays on one
-/// database a publisher's rows are published by one relay at a time: it
-/// selects up to batchSize unpublished rows in id order, publishes them all,
-/// waits for the callbacks (publishTimeout, or the stop deadline), marks the
-/// ones reported ok (deleted, or published_at set when retention > 0) and
-/// records attempts and last_error on the rest. A failed row holds back the
+/// A pass (per publisher) first takes or renews the publisher's lease
+/// (commsvc_outbox_lease: 10 s, renewed every 5 s while held), so across any number of
+/// relays on one database a publisher's rows are published by one relay at
+/// a time, and selects up to batchSize unpublished rows in id order — one
+/// transaction without side effects. Then, outside any transaction, it
+/// publishes them all and waits for the callbacks (publishTimeout, or the
+/// stop deadline); then marks the ones reported ok (deleted, or
+/// published_at set when retention > 0) and records attempts and last_error
+/// on the rest. Marks that cannot be written (the database went away) are
+/// kept and written first on the next pass, so a database outage never
+/// republishes a batch. A failed row holds back the
 /// later rows of its key (left unmarked even when reported ok, so they are
 /// published again after it): per-key order holds at the price of a
 /// possible duplicate. Rows are never dropped; a publisher that keeps
@@ -75,15 +80,24 @@ class OutboxRelay {
 
  private:
   struct Batch;
+  // What a pass learned: rows to mark published and rows that failed.
+  struct Marks {
+    std::vector<long long> done;
+    std::vector<long long> failed;
+    std::string error;  // first failure's reason
+  };
   struct Target {
     std::string name;
     Publisher* publisher;
+    Backoff pauses;                                     // pauses after failed passes
     Gauge* backlog = nullptr;                           // outbox_backlog{publisher}
     std::chrono::steady_clock::time_point backlogAt{};  // last time it was counted
     std::chrono::milliseconds backoff{0};
     std::chrono::steady_clock::time_point nextAttempt{};
     std::shared_ptr<Batch> stragglers;  // last batch, while callbacks are outstanding
     std::chrono::steady_clock::time_point stragglersUntil{};
+    std::unique_ptr<Marks> unmarked;  // a published batch whose marks could not be written
+    std::chrono::steady_clock::time_point leaseUntil{};  // while held: when it ends at the latest
   };
   struct PassResult {
     bool locked = false;        // false: another relay holds this publisher
@@ -96,8 +110,14 @@ class OutboxRelay {
   void loop();
   // One pass for `target`; callbacks are awaited until `waitUntil`.
   PassResult pass(Target& target, std::chrono::steady_clock::time_point waitUntil);
-  // Records a failed pass: doubles the backoff and logs.
+  // Records a failed pass: the next pause of the target's backoff, logged.
   void backOff(Target& target, const PassResult& result);
+  // Writes `marks` in one transaction (idempotent: safe to run again).
+  void markResults(const Marks& marks);
+  // Takes or renews `target`'s lease in `tx`; false when another relay holds it.
+  bool takeLease(pqxx::work& tx, Target& target);
+  // Gives up this relay's leases (at stop), so another relay goes on at once.
+  void releaseLeases();
   // Deletes rows published more than `retention` ago.
   void cleanup();
 
@@ -106,6 +126,7 @@ class OutboxRelay {
   Counter& published_;
   Counter& failures_;
   RelaySettings settings_;
+  const std::string holder_;  // this relay's lease holder id (a uuid)
   std::vector<Target> targets_;
 
   std::mutex mutex_;

@@ -123,7 +123,9 @@ class OutboxTest : public ::testing::Test {
     const database::PluginMigrations engine[] = {engineMigrations()};
     database::migrate(*pool_, engine);
     // The binary run by hand shares one server between tests.
-    pool_->transaction([](pqxx::work& tx) { tx.exec("TRUNCATE public.commsvc_outbox"); });
+    pool_->transaction([](pqxx::work& tx) {
+      tx.exec("TRUNCATE public.commsvc_outbox, public.commsvc_outbox_lease");
+    });
   }
 
   /// A new pool on the server (a second engine instance gets its own).

@@ -92,7 +92,9 @@ TEST_F(OutboxTest, MigrationIsRecordedUnderEngine) {
   pool_->transaction([&](pqxx::work& tx) {
     const auto row =
         tx.exec1("SELECT count(*) FROM public.commsvc_schema_migrations WHERE plugin = 'engine'");
-    EXPECT_EQ(row[0].as<int>(), 1);
+    EXPECT_EQ(row[0].as<int>(), 2);  // the outbox, then its relay lease
+    const auto lease = tx.exec1("SELECT to_regclass('public.commsvc_outbox_lease') IS NOT NULL");
+    EXPECT_TRUE(lease[0].as<bool>());
     const auto index =
         tx.exec1("SELECT to_regclass('public.commsvc_outbox_unpublished') IS NOT NULL");
     EXPECT_TRUE(index[0].as<bool>());

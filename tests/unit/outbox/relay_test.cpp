@@ -1,5 +1,8 @@
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <set>
+#include <stdexcept>
 
 #include "outbox_fixture.hpp"
 
@@ -17,6 +20,83 @@ void expectPerKeyOrder(const std::vector<Event>& published, const std::vector<Ev
   std::map<std::string, std::vector<std::string>> seen;
   for (const auto& e : published) seen[e.key].push_back(e.id);
   EXPECT_EQ(seen, expected);
+}
+
+// A failure the pool does not retry: the transaction rolls back, it propagates.
+struct SimulatedFailure : std::runtime_error {
+  SimulatedFailure() : std::runtime_error("simulated: connection lost before the commit") {}
+};
+
+// Wraps the pool. Transactions chosen by `rerun` run their work, roll back
+// and run it again, as the pool does after a connection broke before the
+// commit; transactions chosen by `fail` fail before their work runs.
+class FlakyDatabase final : public Database {
+ public:
+  explicit FlakyDatabase(Database& inner) : inner_(inner) {}
+  void transaction(const std::function<void(pqxx::work&)>& work) override {
+    const int n = ++count_;
+    if (fail && fail(n)) throw SimulatedFailure();
+    if (rerun && rerun(n)) {
+      try {
+        inner_.transaction([&](pqxx::work& tx) {
+          work(tx);
+          throw SimulatedFailure();
+        });
+      } catch (const SimulatedFailure&) {
+      }
+    }
+    inner_.transaction(work);
+  }
+  std::function<bool(int)> rerun;
+  std::function<bool(int)> fail;
+
+ private:
+  Database& inner_;
+  std::atomic<int> count_{0};
+};
+
+// The relay published inside a transaction the pool runs again after a
+// broken connection: every event of the batch went out twice.
+TEST_F(OutboxTest, ATransactionRunAgainPublishesNothingAgain) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  FlakyDatabase flaky(*pool_);
+  flaky.rerun = [](int) { return true; };
+  OutboxRelay relay(flaky, {{"events", &publisher}}, logger_, metrics_, fast());
+  PostgresOutbox outbox("events", &relay);
+  std::vector<Event> added;
+  for (int i = 0; i < 50; ++i) added.push_back(makeEvent("t", std::to_string(i % 5), payload(i)));
+  addCommitted(outbox, added);
+  relay.start();
+  ASSERT_TRUE(log.waitForOk(added.size(), 5s));
+  std::this_thread::sleep_for(300ms);  // nothing more may come
+  relay.stop(Clock::now() + 1s);
+  EXPECT_EQ(log.okEvents().size(), added.size());
+  expectPerKeyOrder(log.okEvents(), added);
+  EXPECT_EQ(unpublished("events"), 0);
+}
+
+// The database goes away after a batch was published, before it is marked:
+// the marks are kept and written first, nothing is published twice.
+TEST_F(OutboxTest, MarksThatCouldNotBeWrittenAreWrittenBeforeAnythingIsRepublished) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  FlakyDatabase flaky(*pool_);
+  flaky.fail = [](int n) { return n >= 2 && n <= 4; };  // the first batch's marks, twice more
+  OutboxRelay relay(flaky, {{"events", &publisher}}, logger_, metrics_, fast());
+  PostgresOutbox outbox("events", &relay);
+  std::vector<Event> added;
+  for (int i = 0; i < 20; ++i) added.push_back(makeEvent("t", std::to_string(i % 3), payload(i)));
+  addCommitted(outbox, added);
+  relay.start();
+  ASSERT_TRUE(log.waitForOk(added.size(), 5s));
+  const auto deadline = Clock::now() + 5s;
+  while (unpublished("events") > 0 && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(300ms);
+  relay.stop(Clock::now() + 1s);
+  EXPECT_EQ(unpublished("events"), 0);
+  EXPECT_EQ(log.okEvents().size(), added.size()) << "a published batch went out again";
+  expectPerKeyOrder(log.okEvents(), added);
 }
 
 TEST_F(OutboxTest, PublishesOnlyCommittedEventsInIdOrder) {
