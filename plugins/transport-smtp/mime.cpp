@@ -8,6 +8,8 @@
 #include <random>
 #include <string>
 
+#include "commsvc/email_address.hpp"
+
 namespace commsvc::plugins::transport_smtp {
 namespace {
 
@@ -80,12 +82,9 @@ void checkHeaderValue(std::string_view field, std::string_view value) {
 void checkAddress(std::string_view field, std::string_view address) {
   checkHeaderValue(field, address);
   if (address.empty()) throw InvalidMessage("missing address: " + std::string(field));
-  for (const char c : address) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte <= 0x20 || byte >= 0x7F || c == '<' || c == '>' || c == ',') {
-      throw InvalidMessage("malformed address in " + std::string(field) + ": " +
-                           std::string(address));
-    }
+  if (!isMailboxAddress(address)) {
+    throw InvalidMessage("malformed address in " + std::string(field) + ": " +
+                         std::string(address));
   }
 }
 
@@ -247,6 +246,17 @@ std::string makeMessageId(std::string_view domain) {
          hex.substr(16, 4) + "-" + hex.substr(20) + "@" + std::string(domain) + ">";
 }
 
+std::string stableMessageId(std::string_view stableId, std::string_view domain) {
+  const bool atext = std::all_of(stableId.begin(), stableId.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-/=?^_`{|}~.").find(c) != std::string_view::npos;
+  });
+  if (!atext || stableId.size() > 200 || stableId.front() == '.' || stableId.back() == '.') {
+    throw InvalidMessage("stable message id is not a dot-atom: " + std::string(stableId));
+  }
+  return "<" + std::string(stableId) + "@" + std::string(domain) + ">";
+}
+
 MimeMessage buildMimeMessage(const Message& message, const SenderDefaults& defaults,
                              std::chrono::system_clock::time_point now) {
   const std::string& fromAddress =
@@ -262,7 +272,9 @@ MimeMessage buildMimeMessage(const Message& message, const SenderDefaults& defau
   MimeMessage out;
   out.envelopeFrom = fromAddress;
   out.envelopeTo = message.toAddress;
-  out.messageId = makeMessageId(domainOf(fromAddress));
+  out.messageId = message.stableId.empty()
+                      ? makeMessageId(domainOf(fromAddress))
+                      : stableMessageId(message.stableId, domainOf(fromAddress));
 
   std::string& data = out.data;
   data.reserve(message.textBody.size() * 11 / 10 + message.htmlBody.size() * 11 / 10 + 1024);

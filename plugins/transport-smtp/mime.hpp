@@ -30,8 +30,8 @@ struct SenderDefaults {
 struct MimeMessage {
   std::string envelopeFrom;  ///< the address for MAIL FROM
   std::string envelopeTo;    ///< the address for RCPT TO
-  std::string messageId;     ///< the Message-ID header value, "<uuid@domain>"
-  std::string data;          ///< the whole message, CRLF line ends, no line over 998 octets
+  std::string messageId;  ///< the Message-ID header value, "<stableId@domain>" or "<uuid@domain>"
+  std::string data;       ///< the whole message, CRLF line ends, no line over 998 octets
 };
 
 /// Builds the email for `message`. With a non-empty htmlBody the body is
@@ -46,8 +46,8 @@ MimeMessage buildMimeMessage(
 /// Throws InvalidMessage naming `field` when `value` contains CR or LF.
 void checkHeaderValue(std::string_view field, std::string_view value);
 
-/// Throws InvalidMessage naming `field` unless `address` is a usable
-/// ASCII mailbox address (non-empty, no spaces, controls, '<', '>' or ',').
+/// Throws InvalidMessage naming `field` unless `address` is a mailbox
+/// address (commsvc::isMailboxAddress: local@domain, printable ASCII).
 void checkAddress(std::string_view field, std::string_view address);
 
 /// True when `text` is printable ASCII (space to '~', and tab) only.
@@ -80,6 +80,11 @@ std::string formatMailbox(std::string_view headerName, std::string_view name,
 
 /// RFC 5322 date-time in UTC, e.g. "Tue, 02 Jan 2024 03:04:05 +0000".
 std::string formatDate(std::chrono::system_clock::time_point time);
+
+/// "<stableId@domain>": the Message-ID of a message with Message::stableId,
+/// the same on every attempt. Throws InvalidMessage unless `stableId` is a
+/// dot-atom (RFC 5322 atext and inner dots) of at most 200 characters.
+std::string stableMessageId(std::string_view stableId, std::string_view domain);
 
 /// A fresh "<uuid@domain>" message id (random version-4 UUID).
 std::string makeMessageId(std::string_view domain);

@@ -13,6 +13,11 @@
 namespace commsvc::plugins::transport_smtp {
 namespace {
 
+// Pause after a failed session before the next one is tried (deliveries
+// meanwhile fail at once as ChannelFailure), doubled per failure.
+constexpr std::chrono::milliseconds kSessionBackoffFirst{1000};
+constexpr std::chrono::milliseconds kSessionBackoffMax{60000};
+
 // libcurl's global state, initialised once per process before any handle.
 void initCurlOnce() {
   static std::once_flag once;
@@ -30,6 +35,36 @@ long replyCodeOf(std::string_view line) {
   return code;
 }
 
+// True for the commands of session setup, before any message is named.
+bool isSessionCommand(std::string_view verb) {
+  return verb.empty() || verb == "EHLO" || verb == "HELO" || verb == "STARTTLS" || verb == "AUTH";
+}
+
+// True when a failed transfer is the channel's fault rather than the
+// message's: the session could not be set up (connect, TLS, greeting,
+// EHLO, STARTTLS, AUTH), or the server said so whatever the command (421
+// closing, 530 authentication required, 534/535/538 authentication).
+bool isSessionFailure(CURLcode rc, long code, std::string_view stage, std::string_view command) {
+  if (code == 421 || code == 530 || code == 534 || code == 535 || code == 538) return true;
+  switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_LOGIN_DENIED:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_AUTH_ERROR:
+      return true;
+    default:
+      break;
+  }
+  if (code >= 400) return isSessionCommand(stage);
+  // No error reply: a connection that broke or timed out before the
+  // message was named is the session's failure too.
+  return isSessionCommand(command);
+}
+
 // Frees a curl_slist.
 struct SlistDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
@@ -44,6 +79,8 @@ struct SmtpChannel::Handle {
   bool used = false;       // a transfer ran on it before
   std::string lastReply;   // last reply line read from the server
   std::string errorReply;  // last 4xx/5xx reply line (QUIT's 221 may follow it)
+  std::string command;     // verb of the last command sent in this transfer ("" = none yet)
+  std::string errorStage;  // `command` when errorReply came ("" = the greeting)
   char errorBuffer[CURL_ERROR_SIZE] = {};
   const std::string* upload = nullptr;  // the message being sent
   std::size_t uploadOffset = 0;
@@ -58,17 +95,36 @@ struct SmtpChannel::Handle {
     return n;
   }
 
-  // CURLOPT_DEBUGFUNCTION: keeps the last server reply line.
+  // CURLOPT_DEBUGFUNCTION: keeps the last server reply line and the verb
+  // of the last command sent (never its arguments: AUTH carries secrets).
   static int debug(CURL* /*curl*/, curl_infotype type, char* data, std::size_t size, void* user) {
-    if (type != CURLINFO_HEADER_IN) return 0;
     auto* self = static_cast<Handle*>(user);
+    if (type == CURLINFO_HEADER_OUT) {
+      std::string_view text(data, size);
+      std::string verb;
+      for (char c : text.substr(0, std::min<std::size_t>(text.find_first_of(" \r\n"), 9))) {
+        verb += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+      }
+      // Other lines continue the last command (an AUTH exchange's
+      // credentials): never recorded.
+      static constexpr std::string_view kVerbs[] = {"EHLO", "HELO", "STARTTLS", "AUTH", "MAIL",
+                                                    "RCPT", "DATA", "RSET",     "QUIT", "NOOP"};
+      for (std::string_view known : kVerbs) {
+        if (verb == known) self->command = verb;
+      }
+      return 0;
+    }
+    if (type != CURLINFO_HEADER_IN) return 0;
     std::string_view text(data, size);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
     const auto lineStart = text.find_last_of('\n');
     if (lineStart != std::string_view::npos) text.remove_prefix(lineStart + 1);
     if (text.empty()) return 0;
     self->lastReply.assign(text);
-    if (replyCodeOf(text) >= 400) self->errorReply.assign(text);
+    if (replyCodeOf(text) >= 400) {
+      self->errorReply.assign(text);
+      self->errorStage = self->command;
+    }
     return 0;
   }
 };
@@ -103,7 +159,15 @@ SmtpChannel::SmtpChannel(SmtpSettings settings, Logger& logger, Metrics& metrics
       logger_(logger),
       sent_(metrics.counter("smtp_messages_sent_total", "emails accepted by the SMTP server")),
       failed_(metrics.counter("smtp_failures_total",
-                              "emails the SMTP channel failed to deliver (any reason)")) {
+                              "emails the SMTP channel failed to deliver (any reason)")),
+      sessionFailures_(metrics.counter(
+          "smtp_session_failures_total",
+          "SMTP sessions that could not be set up (connect, TLS, greeting, EHLO, STARTTLS, AUTH)")),
+      up_(metrics.gauge("smtp_channel_up",
+                        "1 while the SMTP channel can set up sessions, 0 after a session failure "
+                        "until one succeeds")),
+      sessionBackoff_(kSessionBackoffFirst, kSessionBackoffMax) {
+  up_.set(1);
   if (settings_.host.empty()) throw ConfigError("host must not be empty");
   if (settings_.poolSize < 1) throw ConfigError("pool_size must be at least 1");
   if (settings_.port < 1 || settings_.port > 65535) throw ConfigError("port out of range");
@@ -199,6 +263,8 @@ DeliveryResult SmtpChannel::send(Handle& handle, const MimeMessage& mime) {
     handle.uploadOffset = 0;
     handle.lastReply.clear();
     handle.errorReply.clear();
+    handle.command.clear();
+    handle.errorStage.clear();
     handle.errorBuffer[0] = '\0';
     rc = curl_easy_perform(curl);
     code = replyCodeOf(handle.errorReply);
@@ -219,6 +285,12 @@ DeliveryResult SmtpChannel::send(Handle& handle, const MimeMessage& mime) {
   if (!reply.empty()) detail = "server replied: " + reply + "; ";
   detail += "curl: ";
   detail += handle.errorBuffer[0] != '\0' ? handle.errorBuffer : curl_easy_strerror(rc);
+  if (isSessionFailure(rc, code, handle.errorStage, handle.command)) {
+    const std::string& stage = handle.errorReply.empty() ? handle.command : handle.errorStage;
+    return DeliveryResult::channelFailure(
+        "SMTP session failed" +
+        (stage.empty() ? std::string(" (connect/greeting)") : " at " + stage) + ": " + detail);
+  }
   if (code >= 500 && code <= 599) return DeliveryResult::permanent(std::move(detail));
   return DeliveryResult::transient(std::move(detail));
 }
@@ -232,6 +304,9 @@ DeliveryResult SmtpChannel::deliver(const Message& message) {
     result = DeliveryResult::permanent(std::string("invalid message: ") + e.what());
   }
   if (result.ok()) {
+    if (std::optional<std::string> blocked = blockedReason()) {
+      return DeliveryResult::channelFailure(std::move(*blocked));
+    }
     HandlePtr handle = checkout();
     if (!handle) {
       result = DeliveryResult::transient("no SMTP connection became free within the timeout");
@@ -239,6 +314,7 @@ DeliveryResult SmtpChannel::deliver(const Message& message) {
       result = send(*handle, mime);
       checkin(std::move(handle));
     }
+    noteSession(result);
   }
 
   if (result.ok()) {
@@ -248,14 +324,55 @@ DeliveryResult SmtpChannel::deliver(const Message& message) {
     }
   } else {
     failed_.add();
-    logger_.warn(
-        "email not sent",
-        {{"id", message.id},
-         {"status",
-          result.status == DeliveryResult::Status::PermanentFailure ? "permanent" : "transient"},
-         {"detail", result.detail}});
+    const char* status = "transient";
+    if (result.status == DeliveryResult::Status::PermanentFailure) status = "permanent";
+    if (result.status == DeliveryResult::Status::ChannelFailure) status = "channel";
+    logger_.warn("email not sent", {{"id", message.id},
+                                    {"message_id", mime.messageId},
+                                    {"status", status},
+                                    {"detail", result.detail}});
   }
   return result;
+}
+
+std::optional<std::string> SmtpChannel::blockedReason() {
+  std::lock_guard lock(stateMutex_);
+  const auto now = std::chrono::steady_clock::now();
+  if (ready_ || now >= blockedUntil_) return std::nullopt;
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(blockedUntil_ - now).count();
+  return "SMTP channel unavailable (next session attempt in " + std::to_string(left) +
+         " ms): " + stateDetail_;
+}
+
+void SmtpChannel::noteSession(const DeliveryResult& result) {
+  std::lock_guard lock(stateMutex_);
+  if (result.status == DeliveryResult::Status::ChannelFailure) {
+    sessionFailures_.add();
+    ready_ = false;
+    stateDetail_ = result.detail;
+    blockedUntil_ = std::chrono::steady_clock::now() + sessionBackoff_.next();
+    up_.set(0);
+    return;
+  }
+  if (!ready_) {
+    logger_.info("SMTP channel available again", {{"url", url_}});
+  }
+  ready_ = true;
+  stateDetail_.clear();
+  sessionBackoff_.reset();
+  up_.set(1);
+}
+
+ChannelState SmtpChannel::state() const {
+  std::lock_guard lock(stateMutex_);
+  return {ready_, stateDetail_};
+}
+
+std::chrono::milliseconds SmtpChannel::worstCaseDeliveryTime() const {
+  // Waiting for a pooled connection, then at most two transfers (a kept
+  // connection found closed is retried once), each bounded by the timeout.
+  return settings_.timeout * 3;
 }
 
 }  // namespace commsvc::plugins::transport_smtp

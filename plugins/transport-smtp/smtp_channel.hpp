@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "commsvc/backoff.hpp"
 #include "commsvc/channel.hpp"
 #include "commsvc/logger.hpp"
 #include "commsvc/message.hpp"
@@ -60,10 +62,21 @@ class SmtpChannel : public Channel {
   SmtpChannel& operator=(const SmtpChannel&) = delete;
 
   /// Sends `message`. An invalid message (CR/LF in a header, bad address)
-  /// is a PermanentFailure without any connection; SMTP 5xx replies are
-  /// PermanentFailure; 4xx replies, connection errors and timeouts are
-  /// TransientFailure. Failure details carry the server's last reply line.
+  /// is a PermanentFailure without any connection. A session that cannot
+  /// be set up (connect, TLS, greeting, EHLO, STARTTLS, AUTH; 421 and 530
+  /// at any stage) is a ChannelFailure: the channel turns not ready and,
+  /// for a backoff (1 s doubling to 60 s), fails deliveries at once with
+  /// ChannelFailure instead of connecting. Once the message is named, 5xx
+  /// replies are PermanentFailure; 4xx replies, broken connections and
+  /// timeouts TransientFailure. Details carry the server's last reply line.
   DeliveryResult deliver(const Message& message) override;
+
+  /// Not ready from a session failure until a session succeeds again.
+  ChannelState state() const override;
+
+  /// Three times the delivery timeout (a wait for a pooled connection and
+  /// up to two transfers).
+  std::chrono::milliseconds worstCaseDeliveryTime() const override;
 
   /// The SMTP URL used ("smtp://host:port/helo" or "smtps://...").
   std::string url() const;
@@ -84,12 +97,24 @@ class SmtpChannel : public Channel {
   HandlePtr createHandle() const;
   // Runs one SMTP transaction on `handle`.
   DeliveryResult send(Handle& handle, const MimeMessage& mime);
+  // While backing off after a session failure: why no session is tried.
+  std::optional<std::string> blockedReason();
+  // Updates the channel state from a delivery's result.
+  void noteSession(const DeliveryResult& result);
 
   const SmtpSettings settings_;
   const std::string url_;
   Logger& logger_;
   Counter& sent_;
   Counter& failed_;
+  Counter& sessionFailures_;
+  Gauge& up_;
+
+  mutable std::mutex stateMutex_;  // guards the channel state below
+  bool ready_ = true;
+  std::string stateDetail_;
+  std::chrono::steady_clock::time_point blockedUntil_{};
+  Backoff sessionBackoff_;
 
   std::mutex mutex_;
   std::condition_variable available_;

@@ -209,9 +209,37 @@ TEST_F(SmtpChannelTest, AuthenticatesWithUsernameAndPassword) {
   settings.password = "wrong";
   SmtpChannel bad(settings, logger_, metrics_);
   const auto refused = bad.deliver(messageNumber(2));
-  EXPECT_EQ(refused.status, Status::PermanentFailure);
+  // The channel's failure, not the message's: it failed every queued email.
+  EXPECT_EQ(refused.status, Status::ChannelFailure);
   EXPECT_NE(refused.detail.find("535"), std::string::npos) << refused.detail;
+  EXPECT_NE(refused.detail.find("AUTH"), std::string::npos) << refused.detail;
+  EXPECT_EQ(refused.detail.find("wrong"), std::string::npos) << "no secret in the detail";
   EXPECT_EQ(sink.messages().size(), 1u);
+  EXPECT_TRUE(good.state().ready);
+  EXPECT_FALSE(bad.state().ready);
+  EXPECT_NE(bad.state().detail.find("535"), std::string::npos) << bad.state().detail;
+}
+
+// After a session failure the channel backs off: deliveries fail at once as
+// ChannelFailure without connecting, until the pause is over.
+TEST_F(SmtpChannelTest, SessionFailureBacksOffBeforeTheNextSession) {
+  SmtpSinkProcess sink({"--auth", "mailer:s3cret"});
+  SmtpSettings settings = settingsFor(sink.port());
+  settings.username = "mailer";
+  settings.password = "wrong";
+  SmtpChannel channel(settings, logger_, metrics_);
+  EXPECT_EQ(channel.deliver(messageNumber(1)).status, Status::ChannelFailure);
+  const int connections = sink.connections();
+  const auto blocked = channel.deliver(messageNumber(2));
+  EXPECT_EQ(blocked.status, Status::ChannelFailure);
+  EXPECT_NE(blocked.detail.find("next session attempt"), std::string::npos) << blocked.detail;
+  EXPECT_EQ(sink.connections(), connections) << "no connection while backing off";
+  EXPECT_EQ(metrics_.gauge("smtp_channel_up", "").value(), 0);
+  std::this_thread::sleep_for(milliseconds(1100));  // the first pause is at most 1 s
+  EXPECT_EQ(channel.deliver(messageNumber(3)).status, Status::ChannelFailure);
+  EXPECT_GT(sink.connections(), connections) << "a new session was tried after the pause";
+  EXPECT_TRUE(sink.messages().empty());
+  EXPECT_EQ(channel.worstCaseDeliveryTime(), settings.timeout * 3);
 }
 
 TEST_F(SmtpChannelTest, StartTlsUpgradesTheConnection) {
@@ -245,7 +273,7 @@ TEST_F(SmtpChannelTest, UntrustedCertificateIsRefusedWhenVerifying) {
   settings.verifyTls = true;
   SmtpChannel channel(settings, logger_, metrics_);
   const auto result = channel.deliver(messageNumber(1));
-  EXPECT_EQ(result.status, Status::TransientFailure);
+  EXPECT_EQ(result.status, Status::ChannelFailure);  // the session's TLS, not the message
   EXPECT_TRUE(sink.messages().empty());
 }
 
@@ -259,16 +287,17 @@ TEST_F(SmtpChannelTest, StartTlsIsRequiredNotOptional) {
   EXPECT_TRUE(sink.messages().empty());  // never sent in plain text
 }
 
-TEST_F(SmtpChannelTest, UnreachablePortIsTransientAndQuick) {
+TEST_F(SmtpChannelTest, UnreachablePortIsAChannelFailureAndQuick) {
   SmtpChannel channel(settingsFor(unusedPort()), logger_, metrics_);
   const auto start = std::chrono::steady_clock::now();
   const auto result = channel.deliver(messageNumber(1));
-  EXPECT_EQ(result.status, Status::TransientFailure);
+  EXPECT_EQ(result.status, Status::ChannelFailure);
+  EXPECT_FALSE(channel.state().ready);
   EXPECT_FALSE(result.detail.empty());
   EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(2000));
 }
 
-TEST_F(SmtpChannelTest, SilentServerTimesOutAsTransient) {
+TEST_F(SmtpChannelTest, SilentServerTimesOutAsAChannelFailure) {
   // Accepts TCP connections (the kernel does) but never sends a greeting.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
@@ -286,7 +315,7 @@ TEST_F(SmtpChannelTest, SilentServerTimesOutAsTransient) {
   const auto result = channel.deliver(messageNumber(1));
   const auto elapsed = std::chrono::steady_clock::now() - start;
   ::close(fd);
-  EXPECT_EQ(result.status, Status::TransientFailure);
+  EXPECT_EQ(result.status, Status::ChannelFailure);  // no greeting: the session failed
   EXPECT_NE(result.detail.find("imed out"), std::string::npos) << result.detail;
   EXPECT_LT(elapsed, milliseconds(1500));
 }
