@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "commsvc/email_address.hpp"
 #include "commsvc/event.hpp"
 #include "email_sender.hpp"
 #include "html_text.hpp"
@@ -55,6 +56,14 @@ HttpResponse jsonResponse(int status, const json& body) {
 }
 
 HttpResponse notFound() { return HttpResponse::error(404, "Email not found"); }
+
+// 409 while a sender holds the email's claim (status Wird_gesendet).
+HttpResponse sendingConflict() {
+  HttpResponse r = HttpResponse::error(
+      409, "Email is being sent right now; its status cannot change until the send is recorded");
+  r.headers["Retry-After"] = "5";
+  return r;
+}
 
 // Runs `route`, turning BadRequest into 400.
 template <typename Route>
@@ -122,7 +131,12 @@ std::optional<std::string> optString(const json& body, const char* name) {
   const json* value = member(body, name);
   if (value == nullptr) return std::nullopt;
   if (!value->is_string()) throw BadRequest(std::string(name) + " must be a string");
-  return value->get<std::string>();
+  std::string text = value->get<std::string>();
+  // PostgreSQL text cannot hold NUL ("\u0000" in JSON): 400, not 500.
+  if (text.find('\0') != std::string::npos) {
+    throw BadRequest(std::string(name) + " must not contain NUL characters");
+  }
+  return text;
 }
 
 // A string for a varchar(255) header-like column: non-empty, no line breaks.
@@ -144,14 +158,10 @@ std::string requiredHeaderString(const json& body, const char* name) {
 }
 
 void checkAddress(const std::string& address, const char* name) {
-  const auto at = address.find('@');
-  const bool ok =
-      at != std::string::npos && at > 0 && at + 1 < address.size() &&
-      address.find('@', at + 1) == std::string::npos &&
-      std::none_of(address.begin(), address.end(), [](char c) {
-        return static_cast<unsigned char>(c) <= ' ' || c == '<' || c == '>' || c == '"' || c == ',';
-      });
-  if (!ok) throw BadRequest(std::string(name) + " must be an email address");
+  if (!isMailboxAddress(address)) {
+    throw BadRequest(std::string(name) +
+                     " must be an email address (local@domain, ASCII, no spaces)");
+  }
 }
 
 std::optional<std::int64_t> optId(const json& body, const char* name) {
@@ -560,8 +570,10 @@ HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
 
     std::optional<json> email;
     std::string newStatus;
+    bool conflict = false;
     database_.transaction([&](pqxx::work& tx) {
       email.reset();
+      conflict = false;
       const pqxx::result before = tx.exec_params(
           "SELECT COALESCE(status::text, '') AS status, antwort_erhalten FROM "
           "communication_service.emails WHERE id = $1 FOR UPDATE",
@@ -569,6 +581,12 @@ HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
       if (before.empty()) return;
       const std::string oldStatus = before[0]["status"].as<std::string>();
       const bool wasAnswered = before[0]["antwort_erhalten"].as<bool>();
+      if (oldStatus == "Wird_gesendet" && status && *status != oldStatus) {
+        // A sender holds the claim: changing the status now would send the
+        // email twice (In_Warteschlange) or lose its Gesendet and email.sent.
+        conflict = true;
+        return;
+      }
       const pqxx::row row = tx.exec_params1(
           "UPDATE communication_service.emails SET "
           "status = CASE WHEN $2::text IS NULL THEN status "
@@ -600,6 +618,7 @@ HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
       newStatus = data.status;
       email = emailJson(row, /*withBodies=*/true);
     });
+    if (conflict) return sendingConflict();
     if (!email) return notFound();
     logger_.info("email updated", {{"email_id", std::to_string(id)}, {"status", newStatus}});
     return jsonResponse(200, *email);
@@ -610,13 +629,20 @@ HttpResponse EmailApi::deleteEmail(const HttpRequest& request) {
   return guarded([&] {
     const std::int64_t id = pathId(request);
     bool deleted = false;
+    bool conflict = false;
     database_.transaction([&](pqxx::work& tx) {
-      deleted = !tx.exec_params(
-                       "DELETE FROM communication_service.emails WHERE id = $1 "
-                       "RETURNING id",
-                       id)
-                     .empty();
+      const pqxx::result r = tx.exec_params(
+          "DELETE FROM communication_service.emails WHERE id = $1 "
+          "AND status IS DISTINCT FROM 'Wird_gesendet' RETURNING id",
+          id);
+      deleted = !r.empty();
+      conflict = !deleted && !tx.exec_params(
+                                    "SELECT 1 FROM communication_service.emails "
+                                    "WHERE id = $1",
+                                    id)
+                                  .empty();
     });
+    if (conflict) return sendingConflict();
     if (!deleted) return notFound();
     logger_.info("email deleted", {{"email_id", std::to_string(id)}});
     return jsonResponse(200, {{"message", "Email deleted successfully"}});

@@ -63,12 +63,29 @@ HandleResult EmailHandler::handle(const Event& event) {
       break;
   }
   try {
-    sender_->send(*claim.email);
+    if (sender_->send(*claim.email) == SendOutcome::Held) {
+      logger_.info("email stays queued for the queue processor (channel unavailable)",
+                   {{"email_id", idText}, {"event_id", event.id}});
+    }
   } catch (const std::exception& e) {
     return HandleResult::retry(std::string("database error recording email ") + idText + ": " +
                                e.what());
   }
   return HandleResult::done();
+}
+
+void checkLease(const EmailSettings& settings, const Channel& channel) {
+  const auto worst = channel.worstCaseDeliveryTime();
+  const auto lease = std::chrono::duration_cast<std::chrono::milliseconds>(settings.claimLease);
+  if (worst.count() > 0 && lease < 2 * worst) {
+    const auto seconds = [](std::chrono::milliseconds d) { return (d.count() + 999) / 1000; };
+    throw ConfigError("claim_lease_s (" + std::to_string(settings.claimLease.count()) +
+                      ") is shorter than twice the channel's worst-case delivery time (" +
+                      std::to_string(seconds(worst)) +
+                      " s from its timeouts): a slow but successful send would be handed out "
+                      "again and sent twice; set claim_lease_s to at least " +
+                      std::to_string(seconds(2 * worst)) + " or lower the channel's timeouts");
+  }
 }
 
 std::unique_ptr<Handler> createEmailHandler(const Config& config, Context& context) {
@@ -89,8 +106,9 @@ std::unique_ptr<Handler> createEmailHandler(const Config& config, Context& conte
         "events go through the outbox to that publisher");
   }
   const EmailSettings settings = settingsFrom(config);
+  checkLease(settings, *channel);
   auto sender = std::make_unique<EmailSender>(*database, *channel, *outbox, context.logger(),
-                                              context.metrics(), settings);
+                                              context.metrics(), settings, context.shutdown());
   EmailSender* processor = sender.get();
   Logger* logger = &context.logger();
   auto handler = std::make_unique<EmailHandler>(std::move(sender), context.logger());

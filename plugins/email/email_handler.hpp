@@ -40,6 +40,12 @@ class EmailHandler : public Handler {
   Logger& logger_;
 };
 
+/// Throws ConfigError when the claim lease is shorter than twice the
+/// channel's worst-case delivery time: a send still running (or its result
+/// being recorded, which retries up to half the lease) when the lease
+/// expires would be handed out again.
+void checkLease(const EmailSettings& settings, const Channel& channel);
+
 /// The plugin's factory: checks that the handler entry has a channel, a
 /// database and an outbox (a `publisher:`), throwing ConfigError naming
 /// what is missing; builds the handler and registers the queue processor

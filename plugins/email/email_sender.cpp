@@ -5,6 +5,7 @@
 #include <thread>
 #include <utility>
 
+#include "commsvc/backoff.hpp"
 #include "commsvc/event.hpp"
 
 namespace commsvc::plugins::email {
@@ -14,12 +15,13 @@ namespace {
 constexpr const char* kColumns =
     "id, therapist_id, patient_id, betreff, inhalt_html, inhalt_text, empfaenger_email, "
     "empfaenger_name, absender_email, absender_name, "
-    "COALESCE(wiederholungsanzahl, 0) AS wiederholungsanzahl";
+    "COALESCE(wiederholungsanzahl, 0) AS wiederholungsanzahl, "
+    "(SELECT min(token) FROM communication_service.commsvc_message_token) AS message_token";
 
-// Tries of the final UPDATE (each already retried by the pool on broken
-// connections) and the pause between them.
-constexpr int kRecordTries = 3;
-constexpr std::chrono::milliseconds kRecordPause{500};
+// Pauses between tries of recording a result (each try already retried by
+// the pool on broken connections).
+constexpr std::chrono::milliseconds kRecordPauseFirst{100};
+constexpr std::chrono::milliseconds kRecordPauseMax{2000};
 
 ClaimedEmail rowToEmail(const pqxx::row& row) {
   ClaimedEmail e;
@@ -34,6 +36,8 @@ ClaimedEmail rowToEmail(const pqxx::row& row) {
   e.absenderEmail = row["absender_email"].as<std::string>();
   e.absenderName = row["absender_name"].as<std::string>();
   e.wiederholungsanzahl = row["wiederholungsanzahl"].as<std::int64_t>();
+  if (!row["message_token"].is_null()) e.messageToken = row["message_token"].as<std::string>();
+  e.claimedSince = std::chrono::steady_clock::now();
   return e;
 }
 
@@ -42,10 +46,49 @@ nlohmann::json optionalId(const std::optional<std::int64_t>& id) {
 }
 
 std::string failureDetail(const DeliveryResult& result) {
-  if (!result.detail.empty()) return result.detail;
-  return result.status == DeliveryResult::Status::PermanentFailure
-             ? "permanent delivery failure (no detail)"
-             : "transient delivery failure (no detail)";
+  if (!result.detail.empty()) return toValidUtf8(result.detail);
+  switch (result.status) {
+    case DeliveryResult::Status::PermanentFailure:
+      return "permanent delivery failure (no detail)";
+    case DeliveryResult::Status::ChannelFailure:
+      return "channel unavailable (no detail)";
+    default:
+      return "transient delivery failure (no detail)";
+  }
+}
+
+std::string idArrayOf(const std::vector<std::int64_t>& ids) {
+  std::string out = "{";
+  for (std::int64_t id : ids) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(id);
+  }
+  out += '}';
+  return out;
+}
+
+// The length of the valid UTF-8 sequence at the start of `text`, or 0.
+std::size_t utf8SequenceLength(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const auto continuation = [&](std::size_t i) {
+    return i < text.size() && (byte(i) & 0xC0) == 0x80;
+  };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) return continuation(1) ? 2 : 0;
+  if (lead >= 0xE0 && lead <= 0xEF) {
+    if (!continuation(1) || !continuation(2)) return 0;
+    if (lead == 0xE0 && byte(1) < 0xA0) return 0;   // overlong
+    if (lead == 0xED && byte(1) >= 0xA0) return 0;  // surrogates
+    return 3;
+  }
+  if (lead >= 0xF0 && lead <= 0xF4) {
+    if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
+    if (lead == 0xF0 && byte(1) < 0x90) return 0;   // overlong
+    if (lead == 0xF4 && byte(1) >= 0x90) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -60,9 +103,29 @@ EmailSettings settingsFrom(const Config& config) {
   return s;
 }
 
+std::string toValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const std::size_t n = utf8SequenceLength(text);
+    if (n > 0) {
+      if (text[0] != '\0') out.append(text.substr(0, n));
+      text.remove_prefix(n);
+      continue;
+    }
+    const auto latin1 = static_cast<unsigned char>(text[0]);
+    out += static_cast<char>(0xC0 | (latin1 >> 6));
+    out += static_cast<char>(0x80 | (latin1 & 0x3F));
+    text.remove_prefix(1);
+  }
+  return out;
+}
+
 Message toMessage(const ClaimedEmail& email) {
   Message m;
   m.id = std::to_string(email.id);
+  m.stableId = "email-" + m.id;
+  if (!email.messageToken.empty()) m.stableId += "." + email.messageToken;
   m.fromAddress = email.absenderEmail;
   m.fromName = email.absenderName;
   m.toAddress = email.empfaengerEmail;
@@ -100,16 +163,22 @@ std::string emailSentPayload(const ClaimedEmail& email) {
 }
 
 EmailSender::EmailSender(Database& database, Channel& channel, Outbox& outbox, Logger& logger,
-                         Metrics& metrics, EmailSettings settings)
+                         Metrics& metrics, EmailSettings settings, const Shutdown& shutdown)
     : database_(database),
       channel_(channel),
       outbox_(outbox),
       logger_(logger),
       settings_(settings),
+      shutdown_(shutdown),
       sent_(metrics.counter("emails_sent_total", "emails that reached status Gesendet")),
       failed_(metrics.counter("emails_failed_total", "emails that reached status Fehlgeschlagen")),
-      recovered_(metrics.counter("email_claims_recovered_total",
-                                 "stale Wird_gesendet claims put back in the queue")) {}
+      recovered_(metrics.counter(
+          "email_claims_recovered_total",
+          "Wird_gesendet claims that outlived their lease (a sender crashed or could not record "
+          "its result): each may be sent again, under the same Message-ID")),
+      held_(metrics.counter("emails_held_total",
+                            "claimed emails put back in the queue without an attempt because "
+                            "the channel itself failed (session refused) or shutdown began")) {}
 
 ClaimResult EmailSender::claim(std::int64_t id) {
   ClaimResult out;
@@ -141,20 +210,34 @@ ClaimResult EmailSender::claim(std::int64_t id) {
 
 SendOutcome EmailSender::send(const ClaimedEmail& email) {
   const DeliveryResult result = channel_.deliver(toMessage(email));
+  // Past half the lease another sender may take the row over; past the
+  // shutdown deadline the engine stops waiting. Until then a result is
+  // worth recording: a delivered email must not be handed out again.
+  const auto deadline = std::min(
+      email.claimedSince +
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(settings_.claimLease) / 2,
+      shutdown_.deadline());
+  Backoff backoff(kRecordPauseFirst, kRecordPauseMax);
   for (int attempt = 1;; ++attempt) {
     try {
       return record(email, result);
     } catch (const std::exception& e) {
-      if (attempt >= kRecordTries) {
+      const auto pause = backoff.next();
+      if (std::chrono::steady_clock::now() + pause >= deadline) {
         logger_.error(
             "could not record the delivery result; the claim stays until its lease "
             "expires",
             {{"email_id", std::to_string(email.id)},
              {"delivered", result.ok() ? "true" : "false"},
+             {"tries", std::to_string(attempt)},
              {"error", e.what()}});
         throw;
       }
-      std::this_thread::sleep_for(kRecordPause * attempt);
+      if (attempt == 1) {
+        logger_.warn("could not record the delivery result; retrying",
+                     {{"email_id", std::to_string(email.id)}, {"error", e.what()}});
+      }
+      std::this_thread::sleep_for(pause);
     }
   }
 }
@@ -179,6 +262,15 @@ SendOutcome EmailSender::record(const ClaimedEmail& email, const DeliveryResult&
       return;
     }
     const std::string detail = failureDetail(result);
+    if (result.status == DeliveryResult::Status::ChannelFailure) {
+      const pqxx::result r = tx.exec_params(
+          "UPDATE communication_service.emails SET status = 'In_Warteschlange', "
+          "fehlermeldung = $2, updated_at = now() WHERE id = $1 AND status = 'Wird_gesendet' "
+          "RETURNING id",
+          email.id, "not sent yet, the channel is unavailable: " + detail);
+      if (!r.empty()) outcome = SendOutcome::Held;
+      return;
+    }
     if (result.status == DeliveryResult::Status::PermanentFailure) {
       const pqxx::result r = tx.exec_params(
           "UPDATE communication_service.emails SET status = 'Fehlgeschlagen', "
@@ -225,28 +317,42 @@ SendOutcome EmailSender::record(const ClaimedEmail& email, const DeliveryResult&
       logger_.warn("email was no longer claimed when recording the result (lease expired?)",
                    {{"email_id", id}, {"delivered", result.ok() ? "true" : "false"}});
       break;
+    case SendOutcome::Held:
+      held_.add(1);
+      logger_.warn("channel unavailable; email stays queued, no attempt counted",
+                   {{"email_id", id}, {"detail", result.detail}});
+      break;
   }
   return outcome;
 }
 
 std::size_t EmailSender::recoverStaleClaims() {
-  std::vector<std::int64_t> ids;
+  std::vector<std::pair<std::int64_t, std::string>> rows;
   database_.transaction([&](pqxx::work& tx) {
-    ids.clear();
+    rows.clear();
     const pqxx::result r = tx.exec_params(
-        "UPDATE communication_service.emails SET status = 'In_Warteschlange', "
-        "updated_at = now() WHERE status = 'Wird_gesendet' "
-        "AND updated_at < now() - make_interval(secs => $1) RETURNING id",
-        static_cast<double>(settings_.claimLease.count()));
-    for (const auto& row : r) ids.push_back(row[0].as<std::int64_t>());
+        "UPDATE communication_service.emails SET "
+        "wiederholungsanzahl = COALESCE(wiederholungsanzahl, 0) + 1, "
+        "status = CASE WHEN COALESCE(wiederholungsanzahl, 0) + 1 < $2 "
+        "THEN 'In_Warteschlange'::communication_service.emailstatus "
+        "ELSE 'Fehlgeschlagen'::communication_service.emailstatus END, "
+        "fehlermeldung = 'the claim outlived its lease of ' || $1 || ' s without a recorded "
+        "result (the sender crashed or could not reach the database); it may have been "
+        "delivered', updated_at = now() WHERE status = 'Wird_gesendet' "
+        "AND updated_at < now() - make_interval(secs => $1) RETURNING id, status::text",
+        static_cast<double>(settings_.claimLease.count()), settings_.maxAttempts);
+    for (const auto& row : r)
+      rows.emplace_back(row[0].as<std::int64_t>(), row[1].as<std::string>());
   });
-  for (std::int64_t id : ids) {
+  for (const auto& [id, status] : rows) {
     recovered_.add(1);
-    logger_.warn("recovered a stale email claim (sender crashed or timed out?)",
+    if (status == "Fehlgeschlagen") failed_.add(1);
+    logger_.warn("recovered a stale email claim (sender crashed or could not record its result)",
                  {{"email_id", std::to_string(id)},
-                  {"lease_s", std::to_string(settings_.claimLease.count())}});
+                  {"lease_s", std::to_string(settings_.claimLease.count())},
+                  {"status", status}});
   }
-  return ids.size();
+  return rows.size();
 }
 
 std::vector<ClaimedEmail> EmailSender::claimBatch() {
@@ -265,18 +371,16 @@ std::vector<ClaimedEmail> EmailSender::claimBatch() {
         settings_.queueBatchSize, static_cast<double>(settings_.retryBackoff.count()));
     if (rows.empty()) return;
     const std::string claimedAt = tx.exec("SELECT now()::timestamp::text")[0][0].as<std::string>();
-    std::string idArray = "{";
+    std::vector<std::int64_t> ids;
     for (const auto& row : rows) {
       out.push_back(rowToEmail(row));
       out.back().claimedAt = claimedAt;
-      if (idArray.size() > 1) idArray += ',';
-      idArray += std::to_string(out.back().id);
+      ids.push_back(out.back().id);
     }
-    idArray += '}';
     tx.exec_params(
         "UPDATE communication_service.emails SET status = 'Wird_gesendet', updated_at = now() "
         "WHERE id = ANY($1::integer[])",
-        idArray);
+        idArrayOf(ids));
   });
   return out;
 }
@@ -292,17 +396,13 @@ bool EmailSender::renewClaim(ClaimedEmail& email) {
     claimed = !r.empty();
     if (claimed) email.claimedAt = r[0][0].as<std::string>();
   });
+  if (claimed) email.claimedSince = std::chrono::steady_clock::now();
   return claimed;
 }
 
 void EmailSender::releaseClaims(const std::vector<std::int64_t>& ids) {
   if (ids.empty()) return;
-  std::string idArray = "{";
-  for (std::int64_t id : ids) {
-    if (idArray.size() > 1) idArray += ',';
-    idArray += std::to_string(id);
-  }
-  idArray += '}';
+  const std::string idArray = idArrayOf(ids);
   database_.transaction([&](pqxx::work& tx) {
     tx.exec_params(
         "UPDATE communication_service.emails SET status = 'In_Warteschlange', updated_at = now() "
@@ -313,11 +413,30 @@ void EmailSender::releaseClaims(const std::vector<std::int64_t>& ids) {
 
 QueueRun EmailSender::processQueue() {
   QueueRun run;
+  if (shutdown_.requested()) return run;
   run.recovered = recoverStaleClaims();
   std::vector<ClaimedEmail> batch = claimBatch();
   run.claimed = batch.size();
+  // Puts batch[from..] back in the queue, saying why.
+  const auto releaseFrom = [&](std::size_t from, const char* why) {
+    std::vector<std::int64_t> rest;
+    for (std::size_t j = from; j < batch.size(); ++j) rest.push_back(batch[j].id);
+    if (rest.empty()) return;
+    logger_.warn(why, {{"returned", std::to_string(rest.size())}});
+    try {
+      releaseClaims(rest);
+    } catch (const std::exception& again) {
+      logger_.error("could not return the claims; the lease will", {{"error", again.what()}});
+    }
+  };
   for (std::size_t i = 0; i < batch.size(); ++i) {
     ClaimedEmail& email = batch[i];
+    if (shutdown_.requested()) {
+      run.held += batch.size() - i;
+      held_.add(static_cast<double>(batch.size() - i));
+      releaseFrom(i, "shutdown began: the rest of the email queue run goes back in the queue");
+      break;
+    }
     SendOutcome outcome = SendOutcome::ClaimLost;
     try {
       if (renewClaim(email)) {
@@ -327,17 +446,9 @@ QueueRun EmailSender::processQueue() {
                      {{"email_id", std::to_string(email.id)}});
       }
     } catch (const std::exception& e) {
-      std::vector<std::int64_t> rest;
-      for (std::size_t j = i + 1; j < batch.size(); ++j) rest.push_back(batch[j].id);
-      logger_.error("email queue run stopped by a database error; the rest goes back in the queue",
-                    {{"email_id", std::to_string(email.id)},
-                     {"returned", std::to_string(rest.size())},
-                     {"error", e.what()}});
-      try {
-        releaseClaims(rest);
-      } catch (const std::exception& again) {
-        logger_.error("could not return the claims; the lease will", {{"error", again.what()}});
-      }
+      logger_.error("email queue run stopped by a database error",
+                    {{"email_id", std::to_string(email.id)}, {"error", e.what()}});
+      releaseFrom(i + 1, "the rest of the email queue run goes back in the queue");
       break;
     }
     switch (outcome) {
@@ -352,6 +463,11 @@ QueueRun EmailSender::processQueue() {
         break;
       case SendOutcome::ClaimLost:
         break;
+      case SendOutcome::Held:
+        run.held += batch.size() - i;
+        releaseFrom(i + 1, "the channel is unavailable: the email queue waits");
+        i = batch.size();
+        break;
     }
   }
   if (run.recovered + run.claimed > 0) {
@@ -359,7 +475,8 @@ QueueRun EmailSender::processQueue() {
                                      {"claimed", std::to_string(run.claimed)},
                                      {"sent", std::to_string(run.sent)},
                                      {"requeued", std::to_string(run.requeued)},
-                                     {"failed", std::to_string(run.failed)}});
+                                     {"failed", std::to_string(run.failed)},
+                                     {"held", std::to_string(run.held)}});
   }
   return run;
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "commsvc/channel.hpp"
@@ -14,6 +15,7 @@
 #include "commsvc/message.hpp"
 #include "commsvc/metrics.hpp"
 #include "commsvc/outbox.hpp"
+#include "commsvc/shutdown.hpp"
 
 namespace commsvc::plugins::email {
 
@@ -45,6 +47,11 @@ struct ClaimedEmail {
   /// For batch claims: updated_at as set by the claim, identifying it (a
   /// recovery and re-claim by another sender changes it).
   std::string claimedAt;
+  /// The database's Message-ID token (commsvc_message_token), the same for
+  /// every email and attempt; empty when the table has none.
+  std::string messageToken;
+  /// When this sender claimed (or renewed) the row: the lease counts from here.
+  std::chrono::steady_clock::time_point claimedSince;
 };
 
 /// What claim() found.
@@ -67,6 +74,7 @@ enum class SendOutcome {
   Requeued,   ///< transient failure; back in `In_Warteschlange` for a later attempt
   Failed,     ///< permanent failure or attempts exhausted; `Fehlgeschlagen`
   ClaimLost,  ///< the row was no longer ours when recording (lease expired); nothing recorded
+  Held,  ///< the channel itself failed (session refused): back in the queue, no attempt counted
 };
 
 /// Counts of one queue processor run.
@@ -76,10 +84,17 @@ struct QueueRun {
   std::size_t sent = 0;       ///< rows that reached `Gesendet`
   std::size_t requeued = 0;   ///< transient failures left for a later attempt
   std::size_t failed = 0;     ///< rows that reached `Fehlgeschlagen`
+  std::size_t held = 0;       ///< rows put back because the channel failed or shutdown began
 };
 
-/// The message a channel delivers for `email`.
+/// The message a channel delivers for `email`; its stableId is
+/// "email-<id>.<messageToken>", the same on every attempt.
 Message toMessage(const ClaimedEmail& email);
+
+/// `text` as valid UTF-8 for a text column: valid sequences kept, every
+/// other byte read as Latin-1 (servers answering "550 Empfänger unbekannt"
+/// in ISO-8859-1), NUL bytes dropped.
+std::string toValidUtf8(std::string_view text);
 
 /// What the email events (SPEC §1) say about an email.
 struct EmailEventData {
@@ -110,20 +125,27 @@ std::string emailSentPayload(const ClaimedEmail& email);
 class EmailSender {
  public:
   /// Uses the given collaborators, which must outlive the sender.
+  /// `shutdown` stops queue runs between emails and bounds the retries of
+  /// recording a result.
   EmailSender(Database& database, Channel& channel, Outbox& outbox, Logger& logger,
-              Metrics& metrics, EmailSettings settings);
+              Metrics& metrics, EmailSettings settings, const Shutdown& shutdown);
 
   /// Claims email `id` in one atomic statement (committed on return) when it
   /// is `In_Warteschlange`; otherwise reports its status or that it is unknown.
   ClaimResult claim(std::int64_t id);
 
   /// Delivers a claimed email and records the outcome (see SendOutcome).
-  /// Throws when the outcome cannot be recorded (after a few tries); the
-  /// claim then stays and is recovered once the lease expires.
+  /// Recording is retried with backoff until half the lease has passed
+  /// since the claim or the shutdown deadline comes, whichever is first;
+  /// then it throws, the claim stays and is recovered once the lease
+  /// expires (a resend then carries the same Message-ID).
   SendOutcome send(const ClaimedEmail& email);
 
-  /// Puts `Wird_gesendet` rows whose claim is older than the lease back to
-  /// `In_Warteschlange` (logging each); returns how many.
+  /// Ends `Wird_gesendet` claims older than the lease (a crashed sender, or
+  /// one that could not record its result): each counts as an attempt, goes
+  /// back to `In_Warteschlange`, or to `Fehlgeschlagen` when that was the
+  /// last attempt (so a poison email cannot circle forever). Returns how
+  /// many were put back in the queue or failed.
   std::size_t recoverStaleClaims();
 
   /// Claims up to queueBatchSize queued rows whose retry backoff has
@@ -141,7 +163,8 @@ class EmailSender {
   void releaseClaims(const std::vector<std::int64_t>& ids);
 
   /// One queue processor run: recoverStaleClaims, claimBatch, then for each
-  /// email renewClaim and send. A database error mid-batch puts the rest of
+  /// email renewClaim and send. A database error or a failure of the
+  /// channel itself mid-batch, or the start of shutdown, puts the rest of
   /// the batch back in the queue at once instead of leaving it to the lease.
   QueueRun processQueue();
 
@@ -157,9 +180,11 @@ class EmailSender {
   Outbox& outbox_;
   Logger& logger_;
   EmailSettings settings_;
+  const Shutdown& shutdown_;
   Counter& sent_;
   Counter& failed_;
   Counter& recovered_;
+  Counter& held_;
 };
 
 }  // namespace commsvc::plugins::email

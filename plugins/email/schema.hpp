@@ -46,6 +46,15 @@ CREATE INDEX ix_emails_therapist_id ON communication_service.emails (therapist_i
 CREATE INDEX ix_emails_patient_id ON communication_service.emails (patient_id);
 CREATE INDEX ix_emails_status ON communication_service.emails (status);
 )sql"},
+    {2, "table commsvc_message_token: one random token per database for stable Message-IDs",
+     R"sql(
+CREATE TABLE IF NOT EXISTS communication_service.commsvc_message_token (
+  token text PRIMARY KEY
+);
+INSERT INTO communication_service.commsvc_message_token (token)
+SELECT md5(random()::text || clock_timestamp()::text || txid_current()::text)
+WHERE NOT EXISTS (SELECT 1 FROM communication_service.commsvc_message_token);
+)sql"},
 };
 
 }  // namespace commsvc::plugins::email

@@ -25,6 +25,9 @@ class EmailService {
   explicit EmailService(const std::string& name, std::vector<std::string> sinkArgs = {})
       : dir_(name), broker_(dir_, {"events", "events.dlq"}, 3), sink_(dir_, "smtp", sinkArgs) {}
 
+  /// The SMTP channel's timeout_ms (the claim lease must be at least six times it).
+  long smtpTimeoutMs_ = 10000;
+
   /// Writes a pipeline file; `handlerExtra` adds YAML keys to the email handler.
   std::filesystem::path writeConfig(const std::string& name, const std::string& handlerExtra) {
     std::ostringstream y;
@@ -39,7 +42,8 @@ class EmailService {
       << "http: { port: 0, address: 127.0.0.1 }\n"
       << "channels:\n"
       << "  smtp: { type: smtp, host: 127.0.0.1, port: " << sink_.port()
-      << ", tls: none, pool_size: 2, timeout_ms: 10000, from_address: noreply@example.org }\n"
+      << ", tls: none, pool_size: 2, timeout_ms: " << smtpTimeoutMs_
+      << ", from_address: noreply@example.org }\n"
       << "publishers:\n"
       << "  events: { type: kafka, properties: { message.timeout.ms: \"3000\" } }\n"
       << "handlers:\n"
@@ -299,18 +303,19 @@ TEST(Email, CrLfInASubjectOrRecipientIsRefusedBeforeAnythingIsSent) {
 
 TEST(Email, KillNineMidBatchThenRestartSendsEveryQueuedEmailOnceTheLeasePasses) {
   EmailService svc("email-kill9", {"--delay-ms", "100"});
+  svc.smtpTimeoutMs_ = 1000;  // a 6 s lease then covers the worst case (3 x the timeout, x 2)
   svc.migrate();
   std::vector<long> ids;
   for (int i = 0; i < 30; ++i) ids.push_back(svc.insertEmail("In_Warteschlange"));
   Process& first =
-      svc.startEngine("first", "queue_check_interval_s: 1, queue_batch_size: 30, claim_lease_s: 2");
+      svc.startEngine("first", "queue_check_interval_s: 1, queue_batch_size: 30, claim_lease_s: 6");
   ASSERT_TRUE(waitFor([&] { return svc.sink_.count() >= 5; }, 30s)) << first.log();
   first.signal(SIGKILL);
   ASSERT_EQ(first.wait(5s), 128 + SIGKILL);
   ASSERT_GT(svc.countStatus("Wird_gesendet"), 0) << "killed in the middle of a batch";
 
   Process& second = svc.startEngine(
-      "second", "queue_check_interval_s: 1, queue_batch_size: 30, claim_lease_s: 2");
+      "second", "queue_check_interval_s: 1, queue_batch_size: 30, claim_lease_s: 6");
   ASSERT_TRUE(waitFor([&] { return svc.countStatus("Gesendet") == 30; }, 60s)) << second.log();
   second.signal(SIGTERM);
   EXPECT_EQ(second.wait(15s), 0) << second.log();

@@ -275,6 +275,12 @@ TEST_F(EmailApiTest, CreateRejectsInvalidInputNamingTheField) {
       {with({{"inhalt_markdown", 1}}), "inhalt_markdown"},
       {with({{"inhalt_markdown", "# x"}, {"inhalt_html", "<p>x</p>"}}), "inhalt_html"},
       {with({{"absender_email", "nope"}}), "absender_email"},
+      // Addresses the SMTP channel refuses were accepted here, then failed at sending.
+      {with({{"empfaenger_email", "m\u00fcller@example.org"}}), "empfaenger_email"},
+      {with({{"empfaenger_email", "a;b@example.org"}}), "empfaenger_email"},
+      {with({{"absender_email", "x@y@z"}}), "absender_email"},
+      {with({{"inhalt_text", std::string("a\0b", 3)}}), "inhalt_text"},  // was 500
+      {with({{"absender_email", "\"quoted\"@example.org"}}), "absender_email"},
       {with({{"absender_name", 1}}), "absender_name"},
       {with({{"add_legal_footer", "yes"}}), "add_legal_footer"},
       {with({{"status", "Gesendet"}}), "status"},
@@ -319,6 +325,31 @@ TEST_F(EmailApiTest, DeleteRemovesTheEmail) {
   EXPECT_EQ(parse(r), json({{"message", "Email deleted successfully"}}));
   EXPECT_EQ(byId("GET", id).status, 404);
   EXPECT_EQ(byId("DELETE", id).status, 404);
+}
+
+// A sender holds the claim while the row is Wird_gesendet: a status change
+// then either sent the email twice (back to In_Warteschlange) or lost its
+// Gesendet and email.sent (Entwurf, Fehlgeschlagen, DELETE).
+TEST_F(EmailApiTest, StatusChangesAndDeleteWaitWhileTheEmailIsBeingSent) {
+  const auto id = create();
+  exec("UPDATE communication_service.emails SET status = 'Wird_gesendet' WHERE id = " +
+       std::to_string(id));
+  for (const char* status : {"In_Warteschlange", "Entwurf", "Fehlgeschlagen", "Gesendet"}) {
+    const HttpResponse r = byId("PUT", id, json({{"status", status}}));
+    EXPECT_EQ(r.status, 409) << status << ": " << r.body;
+    EXPECT_NE(parse(r)["message"].get<std::string>().find("being sent"), std::string::npos);
+    EXPECT_EQ(r.headers.count("Retry-After"), 1u);
+  }
+  EXPECT_EQ(byId("DELETE", id).status, 409);
+  EXPECT_EQ(parse(byId("GET", id))["status"], "Wird_gesendet");
+  // Fields that do not touch the send still change.
+  const HttpResponse answer = byId("PUT", id, json({{"antwortinhalt", "Danke"}}));
+  EXPECT_EQ(answer.status, 200) << answer.body;
+  // Once the send is recorded, the status is free again.
+  exec("UPDATE communication_service.emails SET status = 'Gesendet' WHERE id = " +
+       std::to_string(id));
+  EXPECT_EQ(byId("PUT", id, json({{"status", "Entwurf"}})).status, 200);
+  EXPECT_EQ(byId("DELETE", id).status, 200);
 }
 
 // ---- list -------------------------------------------------------------------

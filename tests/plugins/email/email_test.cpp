@@ -85,7 +85,7 @@ class EmailTest : public testing::PluginDatabaseTest {
 
   std::unique_ptr<EmailSender> makeSender(EmailSettings settings = fastSettings()) {
     return std::make_unique<EmailSender>(*pool_, channel_, outbox_, context_.logger_,
-                                         context_.metrics_, settings);
+                                         context_.metrics_, settings, shutdown_);
   }
 
   /// Inserts an email; therapist/patient 0 = NULL; queuedSecondsAgo < 0 = NULL.
@@ -131,6 +131,7 @@ class EmailTest : public testing::PluginDatabaseTest {
   }
 
   ScriptedChannel channel_;
+  Shutdown shutdown_;
   testing::FakeContext context_;
 };
 
@@ -189,8 +190,10 @@ TEST_F(EmailTest, SchemaMatchesSpec) {
       {"created_at", {ts, std::nullopt, true, "now()"}},
       {"updated_at", {ts, std::nullopt, true, "now()"}},
   };
-  // Only the emails table: telefonanrufe is the phonecall plugin's.
-  EXPECT_EQ(tables.size(), 1u);
+  // The emails table and the Message-ID token: telefonanrufe is the
+  // phonecall plugin's.
+  EXPECT_EQ(tables.size(), 2u);
+  EXPECT_EQ(tables.count("commsvc_message_token"), 1u);
   EXPECT_EQ(tables["emails"], emails);
 
   std::map<std::string, std::vector<std::string>> enums;
@@ -393,6 +396,209 @@ TEST_F(EmailTest, ProcessorWaitsForTheRetryBackoff) {
   EXPECT_EQ(state(id).status, "Gesendet");
 }
 
+// ---- faults (issue 7) -------------------------------------------------------
+
+// A resend after a crash must be recognisable downstream: every attempt of
+// one email carries the same stable id (the SMTP channel's Message-ID),
+// made of the email id and a token per database.
+TEST_F(EmailTest, EveryAttemptOfAnEmailCarriesTheSameStableId) {
+  auto sender = makeSender();
+  const auto id = insertEmail("In_Warteschlange");
+  const auto other = insertEmail("In_Warteschlange");
+  channel_.push(DeliveryResult::transient("451 later"));
+  channel_.push(DeliveryResult::transient("451 later"));
+  for (int i = 0; i < 3; ++i) sender->processQueue();
+  const auto messages = channel_.messages();
+  ASSERT_EQ(messages.size(), 4u);  // id fails once, other once, then both go out
+  std::map<std::string, std::set<std::string>> idsByEmail;
+  for (const Message& m : messages) idsByEmail[m.id].insert(m.stableId);
+  ASSERT_EQ(idsByEmail[std::to_string(id)].size(), 1u);
+  const std::string stable = *idsByEmail[std::to_string(id)].begin();
+  std::string token;
+  pool_->transaction([&](pqxx::work& tx) {
+    token = tx.exec1("SELECT token FROM communication_service.commsvc_message_token")[0]
+                .as<std::string>();
+  });
+  EXPECT_EQ(token.size(), 32u);
+  EXPECT_EQ(stable, "email-" + std::to_string(id) + "." + token);
+  EXPECT_NE(*idsByEmail[std::to_string(other)].begin(), stable);
+  EXPECT_EQ(state(id).status, "Gesendet");
+}
+
+// A server answering in Latin-1 ("550 Empfänger unbekannt") made the
+// fehlermeldung update fail; the row waited for the lease and went out again.
+TEST_F(EmailTest, ServerTextThatIsNotUtf8IsStoredReadably) {
+  auto sender = makeSender();
+  const auto id = insertEmail("In_Warteschlange");
+  channel_.push(DeliveryResult::permanent(std::string("550 Empf\xe4nger unbekannt\0!", 26)));
+  EXPECT_EQ(sender->processQueue().failed, 1u);
+  const EmailState s = state(id);
+  EXPECT_EQ(s.status, "Fehlgeschlagen");
+  EXPECT_EQ(s.fehlermeldung, "550 Empfänger unbekannt!");
+  EXPECT_EQ(toValidUtf8("ok \xc3\xa4 \xed\xa0\x80 \xf0\x9f\x98\x80"),
+            "ok ä \xc3\xad\xc2\xa0\xc2\x80 \xf0\x9f\x98\x80");
+}
+
+// Lease recoveries did not count as attempts: an email whose result could
+// never be recorded went out again after every lease, forever.
+TEST_F(EmailTest, LeaseRecoveriesCountAsAttemptsSoAPoisonEmailEnds) {
+  EmailSettings settings = fastSettings();
+  settings.maxAttempts = 3;
+  auto sender = makeSender(settings);
+  const auto id = insertEmail("Wird_gesendet");
+  const auto expire = [&] {
+    exec(
+        "UPDATE communication_service.emails SET status = 'Wird_gesendet', "
+        "updated_at = now() - interval '1 hour' WHERE id = " +
+        std::to_string(id));
+  };
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    expire();
+    EXPECT_EQ(sender->recoverStaleClaims(), 1u);
+    EXPECT_EQ(state(id).status, "In_Warteschlange");
+    EXPECT_EQ(state(id).wiederholungsanzahl, attempt);
+  }
+  expire();
+  EXPECT_EQ(sender->recoverStaleClaims(), 1u);
+  const EmailState s = state(id);
+  EXPECT_EQ(s.status, "Fehlgeschlagen");
+  EXPECT_EQ(s.wiederholungsanzahl, 3);
+  ASSERT_TRUE(s.fehlermeldung);
+  EXPECT_NE(s.fehlermeldung->find("lease"), std::string::npos) << *s.fehlermeldung;
+  EXPECT_EQ(context_.metrics_.value("email_claims_recovered_total"), 3);
+  EXPECT_TRUE(channel_.messages().empty());
+}
+
+// A refused SMTP session (wrong password, 530, 554 greeting) is the
+// channel's failure: it moved every queued email to Fehlgeschlagen.
+TEST_F(EmailTest, AChannelFailureHoldsTheQueueWithoutSpendingAttempts) {
+  EmailSettings settings = fastSettings();
+  settings.maxAttempts = 1;
+  auto sender = makeSender(settings);
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(insertEmail("In_Warteschlange", 7, 0, 30 - i));
+  // One for the queue run (it stops there), one for the event below.
+  for (int i = 0; i < 2; ++i) channel_.push(DeliveryResult::channelFailure("535 auth failed"));
+  const QueueRun run = sender->processQueue();
+  EXPECT_EQ(run.claimed, 3u);
+  EXPECT_EQ(run.held, 3u);
+  EXPECT_EQ(run.failed, 0u);
+  EXPECT_EQ(channel_.messages().size(), 1u) << "the batch stops at the first channel failure";
+  for (std::int64_t id : ids) {
+    const EmailState s = state(id);
+    EXPECT_EQ(s.status, "In_Warteschlange") << id;
+    EXPECT_EQ(s.wiederholungsanzahl, 0) << id;
+  }
+  EXPECT_NE(state(ids[0]).fehlermeldung.value_or("").find("535"), std::string::npos);
+  // The event path leaves the email queued too, and the event is done.
+  EmailHandler handler(makeSender(settings), context_.logger_);
+  EXPECT_EQ(handler.handle(sendEvent(ids[1])).outcome, HandleResult::Outcome::Done);
+  EXPECT_EQ(state(ids[1]).status, "In_Warteschlange");
+  EXPECT_EQ(state(ids[1]).wiederholungsanzahl, 0);
+  // Once the channel works again, everything goes out.
+  const QueueRun later = sender->processQueue();
+  EXPECT_EQ(later.sent, 3u);
+  EXPECT_EQ(outboxRows().size(), 3u);
+}
+
+// The queue processor never looked at shutdown: a batch against a slow
+// server ran for minutes past the engine's bound.
+TEST_F(EmailTest, AQueueRunStopsBetweenEmailsWhenShutdownBegins) {
+  EmailSettings settings = fastSettings();
+  settings.queueBatchSize = 10;
+  auto sender = makeSender(settings);
+  for (int i = 0; i < 10; ++i) insertEmail("In_Warteschlange", 7, 0, 30 - i);
+  channel_.delay_ = milliseconds(200);
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(milliseconds(300));
+    shutdown_.request(std::chrono::steady_clock::now() + seconds(5));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const QueueRun run = sender->processQueue();
+  const auto took = std::chrono::steady_clock::now() - start;
+  stopper.join();
+  EXPECT_GE(run.sent, 1u);
+  EXPECT_LE(run.sent, 3u);
+  EXPECT_EQ(run.sent + run.held, 10u);
+  EXPECT_LT(took, seconds(2)) << "ten sends of 0.2 s would take 2 s";
+  EXPECT_EQ(count("SELECT count(*) FROM communication_service.emails "
+                  "WHERE status = 'Wird_gesendet'"),
+            0);
+  EXPECT_EQ(count("SELECT count(*) FROM communication_service.emails "
+                  "WHERE status = 'In_Warteschlange'"),
+            static_cast<std::int64_t>(run.held));
+  // Once shutdown has begun, a new run claims nothing.
+  EXPECT_EQ(sender->processQueue().claimed, 0u);
+}
+
+// Fails the chosen transactions (before their work) to look like a
+// database that went away; passes the rest to the pool.
+class FailingDatabase final : public Database {
+ public:
+  explicit FailingDatabase(Database& inner) : inner_(inner) {}
+  void transaction(const std::function<void(pqxx::work&)>& work) override {
+    if (failing_.load() > 0) {
+      --failing_;
+      throw pqxx::broken_connection("simulated: the database went away");
+    }
+    inner_.transaction(work);
+  }
+  std::atomic<int> failing_{0};
+
+ private:
+  Database& inner_;
+};
+
+// Recording the result of a delivered email gave up after ~3.6 s of a
+// database outage; the lease then handed the email out again. Now it keeps
+// trying for half the lease.
+TEST_F(EmailTest, RecordingADeliveryKeepsTryingForHalfTheLease) {
+  FailingDatabase flaky(*pool_);
+  EmailSettings settings = fastSettings();
+  settings.claimLease = seconds(60);
+  EmailSender sender(flaky, channel_, outbox_, context_.logger_, context_.metrics_, settings,
+                     shutdown_);
+  const auto id = insertEmail("In_Warteschlange");
+  const ClaimResult claim = sender.claim(id);
+  ASSERT_EQ(claim.status, ClaimStatus::Claimed);
+  flaky.failing_ = 6;  // about 4.5 s of tries with the backoff
+  EXPECT_EQ(sender.send(*claim.email), SendOutcome::Sent);
+  EXPECT_EQ(state(id).status, "Gesendet");
+  EXPECT_EQ(channel_.messages().size(), 1u);
+
+  // With a short lease it gives up in time, leaving the claim to the lease.
+  settings.claimLease = seconds(2);
+  EmailSender hurried(flaky, channel_, outbox_, context_.logger_, context_.metrics_, settings,
+                      shutdown_);
+  const auto second = insertEmail("In_Warteschlange");
+  const ClaimResult claim2 = hurried.claim(second);
+  ASSERT_EQ(claim2.status, ClaimStatus::Claimed);
+  flaky.failing_ = 1000;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(hurried.send(*claim2.email), pqxx::broken_connection);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(2));
+  flaky.failing_ = 0;
+  EXPECT_EQ(state(second).status, "Wird_gesendet");
+}
+
+TEST_F(EmailTest, TheLeaseMustCoverTheChannelsWorstCaseDeliveryTime) {
+  struct SlowChannel : ScriptedChannel {
+    std::chrono::milliseconds worstCaseDeliveryTime() const override { return seconds(90); }
+  } slow;
+  EmailSettings settings = fastSettings();
+  settings.claimLease = seconds(100);
+  try {
+    checkLease(settings, slow);
+    FAIL() << "a 100 s lease with a 90 s channel was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("claim_lease_s (100)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("at least 180"), std::string::npos) << e.what();
+  }
+  settings.claimLease = seconds(180);
+  EXPECT_NO_THROW(checkLease(settings, slow));
+  EXPECT_NO_THROW(checkLease(settings, channel_));  // unknown worst case: no check
+}
+
 TEST_F(EmailTest, DatabaseDownMeansRetry) {
   PoolSettings s;
   s.url = "postgresql://postgres@127.0.0.1:1/none";
@@ -401,7 +607,7 @@ TEST_F(EmailTest, DatabaseDownMeansRetry) {
   s.maxAttempts = 1;
   ConnectionPool down(s);
   EmailHandler handler(std::make_unique<EmailSender>(down, channel_, outbox_, context_.logger_,
-                                                     context_.metrics_, fastSettings()),
+                                                     context_.metrics_, fastSettings(), shutdown_),
                        context_.logger_);
   const HandleResult r = handler.handle(sendEvent(1));
   EXPECT_EQ(r.outcome, HandleResult::Outcome::Retry);
