@@ -111,7 +111,12 @@ Text stringField(const json& body, const char* name) {
   const json* value = present(body, name);
   if (value == nullptr) return std::nullopt;
   if (!value->is_string()) throw BadRequest(std::string(name) + " must be a string");
-  return value->get<std::string>();
+  std::string text = value->get<std::string>();
+  // PostgreSQL text cannot hold NUL ("\u0000" in JSON): 400, not 500.
+  if (text.find('\0') != std::string::npos) {
+    throw BadRequest(std::string(name) + " must not contain NUL characters");
+  }
+  return text;
 }
 
 Text dateField(const json& body, const char* name) {
@@ -305,8 +310,13 @@ HttpResponse PhoneCallApi::list(const HttpRequest& request) {
       }
     }
     // An unknown status matches nothing (an empty page), as for emails.
+    // Only known values reach PostgreSQL (a value that is not UTF-8 made it fail: 500).
     if (const std::string* status = request.queryParam("status")) {
-      addParam(next(), "status::text = ", "", *status, params);
+      if (std::find(kStatuses.begin(), kStatuses.end(), *status) != kStatuses.end()) {
+        addParam(next(), "status::text = ", "", *status, params);
+      } else {
+        next() += "false";
+      }
     }
     if (const std::string* date = request.queryParam("geplantes_datum")) {
       if (!isValidDate(*date)) {

@@ -379,6 +379,7 @@ TEST_F(PhoneCallTest, ListFiltersAndOrder) {
   EXPECT_EQ(ids({{"status", "abgebrochen"}}), (std::vector<int>{5}));
   EXPECT_EQ(ids({{"status", "geplant"}}), (std::vector<int>{2, 3, 4, 1}));
   EXPECT_EQ(ids({{"status", "unbekannt"}}), (std::vector<int>{}));
+  EXPECT_EQ(ids({{"status", "\xff\xfe"}}), (std::vector<int>{}));  // not UTF-8: was 500
   EXPECT_EQ(ids({{"geplantes_datum", "2026-04-01"}}), (std::vector<int>{3, 4, 1}));
   EXPECT_EQ(ids({{"geplantes_datum", "2026-04-01"},
                  {"recipient_type", "therapist"},
