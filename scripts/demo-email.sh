@@ -5,6 +5,9 @@
 # service published about it (communication.email_created, email.sent).
 # Environment: HTTP_PORT (8004).
 set -euo pipefail
+# The variables pipelines.yaml requires, as scripts/run.sh sets them.
+export KAFKA_BROKERS="${KAFKA_BROKERS:-embedded}" EMAIL_CHANNEL="${EMAIL_CHANNEL:-log}"
+export DATABASE_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:55432/commsvc}"
 cd "$(dirname "$0")/.."
 api="http://127.0.0.1:${HTTP_PORT:-8004}"
 bootstrap_file=.commsvc/kafka-bootstrap

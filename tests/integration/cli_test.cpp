@@ -20,10 +20,25 @@ std::pair<int, std::string> commsvc(std::vector<std::string> args) {
 }
 
 TEST(Cli, TheShippedPipelinesYamlIsValid) {
-  const auto [code, out] = runCommand(
-      {commsvcBinary(), "validate", "-c", std::string(COMMSVC_SOURCE_DIR) + "/pipelines.yaml"});
+  const auto [code, out] =
+      runCommand({"env", "KAFKA_BROKERS=embedded", "EMAIL_CHANNEL=smtp",
+                  "DATABASE_URL=postgresql://postgres@127.0.0.1:1/x", commsvcBinary(), "validate",
+                  "-c", std::string(COMMSVC_SOURCE_DIR) + "/pipelines.yaml"});
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("valid"), std::string::npos) << out;
+}
+
+// The shipped file is the production file: with EMAIL_CHANNEL unset it sent
+// every email to the log channel (Gesendet, email.sent, nothing delivered),
+// and with KAFKA_BROKERS unset to an in-process broker.
+TEST(Cli, TheShippedPipelinesYamlHasNoSilentFallbacks) {
+  const auto [code, out] = runCommand({"env", "-u", "KAFKA_BROKERS", "-u", "EMAIL_CHANNEL", "-u",
+                                       "DATABASE_URL", commsvcBinary(), "validate", "-c",
+                                       std::string(COMMSVC_SOURCE_DIR) + "/pipelines.yaml"});
+  EXPECT_EQ(code, 1) << out;
+  for (const char* variable : {"KAFKA_BROKERS", "EMAIL_CHANNEL", "DATABASE_URL"}) {
+    EXPECT_NE(out.find(variable), std::string::npos) << variable << " not named: " << out;
+  }
 }
 
 TEST(Cli, UnknownKeyInAChannelBlockIsRefusedWithLineAndValidKeys) {
