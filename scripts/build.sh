@@ -13,6 +13,9 @@ case "$preset" in
   debug) dir=build-debug ;;
   *) echo "usage: $0 [default|debug] [target...]" >&2; exit 2 ;;
 esac
+# ccache keyed on paths relative to the checkout, so a fresh clone in
+# another directory (CI) reuses what any earlier build compiled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 targets=()
 [ $# -eq 0 ] || targets=(--target "$@")
 scripts/install-deps.sh
