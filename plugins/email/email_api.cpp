@@ -472,7 +472,12 @@ HttpResponse EmailApi::createEmail(const HttpRequest& request) {
       throw BadRequest("inhalt_markdown and inhalt_html exclude each other: give one");
     }
     if (markdown) {
-      RenderedMarkdown rendered = renderMarkdown(*markdown);
+      RenderedMarkdown rendered;
+      try {
+        rendered = renderMarkdown(*markdown);
+      } catch (const MarkdownTooComplex& e) {
+        throw BadRequest(std::string("inhalt_markdown ") + e.what());
+      }
       html = std::move(rendered.html);
       if (!text) text = std::move(rendered.text);
     } else if (html && !text) {

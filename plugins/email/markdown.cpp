@@ -4,6 +4,7 @@
 #include <cmark-gfm-extension_api.h>
 #include <cmark-gfm.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -70,9 +71,87 @@ void spellOutLinks(cmark_node* document) {
   }
 }
 
+// True for a GFM table delimiter row: only '|', '-', ':' and blanks, with
+// at least one '-' ("|---|:--:|", "--- | ---").
+bool isDelimiterRow(std::string_view line) {
+  bool dash = false;
+  for (char c : line) {
+    if (c == '-') {
+      dash = true;
+    } else if (c != '|' && c != ':' && c != ' ' && c != '\t' && c != '\r') {
+      return false;
+    }
+  }
+  return dash;
+}
+
+// `line` without surrounding blanks (a delimiter row is never empty).
+std::string_view trimmed(std::string_view line) {
+  const auto first = line.find_first_not_of(" \t\r");
+  const auto last = line.find_last_not_of(" \t\r");
+  return line.substr(first, last - first + 1);
+}
+
+bool isBlank(std::string_view line) {
+  return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
 }  // namespace
 
+void checkMarkdownBounds(std::string_view markdown, const MarkdownBounds& bounds) {
+  if (markdown.size() > bounds.maxBytes) {
+    throw MarkdownTooComplex("is longer than " + std::to_string(bounds.maxBytes) + " bytes");
+  }
+  std::vector<std::string_view> lines;
+  for (std::size_t start = 0; start <= markdown.size();) {
+    const std::size_t end = std::min(markdown.find('\n', start), markdown.size());
+    lines.push_back(markdown.substr(start, end - start));
+    start = end + 1;
+  }
+  std::size_t cells = 0;
+  std::size_t openBrackets = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string_view line = lines[i];
+    std::size_t depth = 0;
+    for (char c : line) {
+      if (c == '>') {
+        ++depth;
+      } else if (c != ' ' && c != '\t') {
+        break;
+      }
+    }
+    if (depth > bounds.maxNesting) {
+      throw MarkdownTooComplex("nests block quotes deeper than " +
+                               std::to_string(bounds.maxNesting));
+    }
+    for (char c : line) {
+      if (c == '[' && ++openBrackets > bounds.maxNesting) {
+        throw MarkdownTooComplex("nests '[' deeper than " + std::to_string(bounds.maxNesting));
+      }
+      if (c == ']' && openBrackets > 0) --openBrackets;
+    }
+    if (!isDelimiterRow(line)) continue;
+    // Cells between pipes; a leading or trailing pipe opens no cell.
+    const std::string_view row = trimmed(line);
+    std::size_t columns = static_cast<std::size_t>(std::count(row.begin(), row.end(), '|')) + 1;
+    if (row.front() == '|' && columns > 1) --columns;
+    if (row.back() == '|' && row.size() > 1 && columns > 1) --columns;
+    if (columns > bounds.maxTableColumns) {
+      throw MarkdownTooComplex("has a table with more than " +
+                               std::to_string(bounds.maxTableColumns) + " columns");
+    }
+    std::size_t rows = 2;  // the header and the delimiter row
+    for (std::size_t j = i + 1; j < lines.size() && !isBlank(lines[j]); ++j) ++rows;
+    cells += columns * rows;
+    if (cells > bounds.maxTableCells) {
+      throw MarkdownTooComplex("has tables of more than " + std::to_string(bounds.maxTableCells) +
+                               " cells");
+    }
+  }
+}
+
 RenderedMarkdown renderMarkdown(std::string_view markdown) {
+  checkMarkdownBounds(markdown);
   static std::once_flag registered;
   std::call_once(registered, [] { cmark_gfm_core_extensions_ensure_registered(); });
 

@@ -243,12 +243,40 @@ TEST_F(EmailApiTest, MarkdownRendererDirectly) {
   EXPECT_EQ(renderMarkdown("<script>x()</script>").html.find("<script>"), std::string::npos);
 }
 
+TEST_F(EmailApiTest, MarkdownBoundsKeepRenderingLinear) {
+  const auto table = [](int columns, int rows) {
+    std::string out;
+    for (int c = 0; c < columns; ++c) out += "| h ";
+    out += "|\n";
+    for (int c = 0; c < columns; ++c) out += "|---";
+    out += "|\n";
+    for (int r = 0; r < rows; ++r) out += "| x |\n";
+    return out;
+  };
+  EXPECT_NO_THROW(checkMarkdownBounds(table(10, 200) + "\n" + table(100, 10)));
+  EXPECT_NE(renderMarkdown(table(3, 2)).html.find("<table>"), std::string::npos);
+  EXPECT_NO_THROW(checkMarkdownBounds(table(100, 1)));
+  EXPECT_THROW(checkMarkdownBounds(table(101, 1)), MarkdownTooComplex);
+  EXPECT_THROW(checkMarkdownBounds(table(90, 600)), MarkdownTooComplex);  // 54,180 cells
+  EXPECT_NO_THROW(checkMarkdownBounds(std::string(32, '>') + " tief"));
+  EXPECT_THROW(checkMarkdownBounds(std::string(33, '>') + " tief"), MarkdownTooComplex);
+  EXPECT_NO_THROW(checkMarkdownBounds(std::string(32, '[') + std::string(40, ']') + "[a]"));
+  EXPECT_THROW(checkMarkdownBounds(std::string(33, '[')), MarkdownTooComplex);
+  EXPECT_THROW(checkMarkdownBounds(std::string(128 * 1024 + 1, 'x')), MarkdownTooComplex);
+}
+
 TEST_F(EmailApiTest, CreateRejectsInvalidInputNamingTheField) {
   struct Case {
     std::string body;
     std::string field;
   };
   const auto with = [](const json& extra) { return emailBody(extra).dump(); };
+  std::string tableBomb;
+  for (int i = 0; i < 1000; ++i) tableBomb += "|a";
+  tableBomb += "|\n";
+  for (int i = 0; i < 1000; ++i) tableBomb += "|-";
+  tableBomb += "|\n";
+  for (int i = 0; i < 1000; ++i) tableBomb += "x\n";
   const std::vector<Case> cases = {
       {"{not json", "JSON"},
       {"[1, 2]", "object"},
@@ -280,6 +308,10 @@ TEST_F(EmailApiTest, CreateRejectsInvalidInputNamingTheField) {
       {with({{"empfaenger_email", "a;b@example.org"}}), "empfaenger_email"},
       {with({{"absender_email", "x@y@z"}}), "absender_email"},
       {with({{"inhalt_text", std::string("a\0b", 3)}}), "inhalt_text"},  // was 500
+      // cmark-gfm fills every table row to its column count: 7 KB took 2 s and 258 MB.
+      {with({{"inhalt_markdown", tableBomb}}), "inhalt_markdown"},
+      {with({{"inhalt_markdown", std::string(200, '>') + " x"}}), "inhalt_markdown"},
+      {with({{"inhalt_markdown", std::string(200'000, 'x')}}), "inhalt_markdown"},
       {with({{"absender_email", "\"quoted\"@example.org"}}), "absender_email"},
       {with({{"absender_name", 1}}), "absender_name"},
       {with({{"add_legal_footer", "yes"}}), "add_legal_footer"},

@@ -312,7 +312,9 @@ TEST_F(EmailTest, UnknownIdAndBadPayloadsAreRejected) {
   EXPECT_EQ(r.reason, "unknown email_id 999");
   for (const char* payload :
        {"{}", "{\"email_id\": \"5\"}", "{\"email_id\": 5.5}", "{\"email_id\": null}", "[1]",
-        "not json", "{\"email_id\": 99999999999}"}) {
+        "not json", "{\"email_id\": 99999999999}", "{\"email_id\": 1e400}",
+        "{\"email_id\": -1e400}", "{\"email_id\": 18446744073709551616}",
+        "{\"email_id\": [[[[1]]]]}"}) {
     r = handler.handle(sendEvent(payload));
     EXPECT_EQ(r.outcome, HandleResult::Outcome::Reject) << payload;
     EXPECT_FALSE(r.reason.empty()) << payload;
