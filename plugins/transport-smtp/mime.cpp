@@ -203,7 +203,11 @@ std::string formatMailbox(std::string_view headerName, std::string_view name,
   const std::string angle = "<" + std::string(address) + ">";
   if (name.empty()) return angle;
   std::string out;
-  if (isPrintableAscii(name) && name.size() <= kMaxPlainHeaderValue &&
+  // The quoted form's whole line: "Name: " + quoted, escaped name + " <address>".
+  const auto escapes = static_cast<std::size_t>(
+      std::count_if(name.begin(), name.end(), [](char c) { return c == '"' || c == '\\'; }));
+  const std::size_t quotedLine = headerName.size() + 2 + name.size() + escapes + 3 + angle.size();
+  if (isPrintableAscii(name) && quotedLine <= kMaxPlainHeaderValue &&
       name.find("=?") == std::string_view::npos) {
     out += '"';
     for (const char c : name) {

@@ -189,6 +189,34 @@ TEST(MimeTest, MessageIdsAreUnique) {
   EXPECT_EQ(ids.size(), 2000u);
 }
 
+// Found by fuzzing: a name of 500 '"' became a 1,029-octet From line (the
+// plain form was chosen before escaping doubled it).
+TEST(MimeTest, NamesThatEscapingLengthensStayWithin998Octets) {
+  for (const char* fill : {"\"", "\\", "a"}) {
+    Message message = sampleMessage();
+    message.fromName = std::string(500, fill[0]);
+    message.toName = std::string(899, fill[0]);
+    const auto mime = buildMimeMessage(message, {});
+    for (const auto& line : linesOf(mime.data)) EXPECT_LE(line.size(), 998u) << fill;
+  }
+}
+
+// Every attempt of one message carries the Message-ID of its stableId.
+TEST(MimeTest, AStableIdGivesTheSameMessageIdOnEveryBuild) {
+  Message message = sampleMessage();
+  message.stableId = "email-42.0123abcd";
+  const auto first = buildMimeMessage(message, {});
+  EXPECT_EQ(
+      first.messageId,
+      "<email-42.0123abcd@" + message.fromAddress.substr(message.fromAddress.find('@') + 1) + ">");
+  EXPECT_EQ(buildMimeMessage(message, {}).messageId, first.messageId);
+  EXPECT_NE(first.data.find("Message-ID: " + first.messageId + "\r\n"), std::string::npos);
+  for (const char* bad : {"a b", "x>", "a@b", ".lead", "trail.", "\xc3\xa4"}) {
+    message.stableId = bad;
+    EXPECT_THROW(buildMimeMessage(message, {}), InvalidMessage) << bad;
+  }
+}
+
 TEST(MimeTest, DateIsRfc5322) {
   // 2024-01-02 03:04:05 UTC, a Tuesday.
   const auto time = std::chrono::system_clock::time_point(std::chrono::seconds(1704164645));
