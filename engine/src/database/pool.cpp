@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "commsvc/backoff.hpp"
 #include "database/broken_connection_fix.hpp"
 
 namespace commsvc::database {
@@ -110,7 +111,8 @@ void ConnectionPool::transaction(const std::function<void(pqxx::work& tx)>& work
     --open_;
   };
 
-  auto backoff = settings_.retryBackoff;
+  // Capped and jittered, so instances reconnecting after a restart spread out.
+  Backoff backoff(settings_.retryBackoff, settings_.retryBackoff * 16);
   for (int attempt = 1;; ++attempt) {
     try {
       if (connection && !connection->is_open()) drop();
@@ -133,8 +135,7 @@ void ConnectionPool::transaction(const std::function<void(pqxx::work& tx)>& work
         logger_->warn("database connection lost, reconnecting",
                       {{"attempt", std::to_string(attempt)}, {"error", error.what()}});
       }
-      std::this_thread::sleep_for(backoff);
-      backoff *= 2;
+      std::this_thread::sleep_for(backoff.next());
     }
   }
 }

@@ -45,8 +45,8 @@ class ConnectionPool final : public Database {
 
   /// See Database::transaction. Retries on pqxx::broken_connection (and on
   /// the server's shutdown/connection SQLSTATEs 08xxx, 57P0x) up to
-  /// maxAttempts with a doubling backoff; anything else rolls back and
-  /// propagates at once.
+  /// maxAttempts with a doubling, jittered backoff (capped at 16 x retryBackoff); anything else
+  /// rolls back and propagates at once.
   void transaction(const std::function<void(pqxx::work& tx)>& work) override;
 
   /// Runs `SELECT 1` through the pool (connecting when needed). Returns

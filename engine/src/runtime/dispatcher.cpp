@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "commsvc/backoff.hpp"
 #include "kafka/envelope.hpp"
 
 namespace commsvc::runtime {
@@ -130,12 +131,11 @@ bool Dispatcher::deadLetter(const DeadLetter& letter, PartitionTracker& tracker)
                                          {"topic", letter.topic},
                                          {"partition", std::to_string(letter.partition)},
                                          {"offset", std::to_string(letter.offset)}});
-  auto backoff = settings_.retryBackoff;
+  Backoff backoff(settings_.retryBackoff, settings_.retryBackoffMax);
   while (!sink_.send(letter)) {
     logger_.error("dead-letter write failed; retrying",
                   {{"offset", std::to_string(letter.offset)}});
-    if (!sleepUnlessAbandoned(backoff)) return false;
-    backoff = std::min(backoff * 2, settings_.retryBackoffMax);
+    if (!sleepUnlessAbandoned(backoff.next())) return false;
   }
   deadLettered_.add();
   tracker.finished(letter.offset);
@@ -172,7 +172,7 @@ void Dispatcher::process(Worker& worker, WorkItem& item) {
 
   TypeMetrics& metrics = typeMetrics(worker, event.type);
   metrics.consumed->add();
-  auto backoff = settings_.retryBackoff;
+  Backoff backoff(settings_.retryBackoff, settings_.retryBackoffMax);
   for (int attempt = 0;; ++attempt) {
     HandleResult result;
     const auto started = std::chrono::steady_clock::now();
@@ -208,8 +208,7 @@ void Dispatcher::process(Worker& worker, WorkItem& item) {
                                                 {"key", event.key},
                                                 {"attempt", std::to_string(attempt + 1)},
                                                 {"reason", result.reason}});
-        if (!sleepUnlessAbandoned(backoff) || tracker.revoked()) return;
-        backoff = std::min(backoff * 2, settings_.retryBackoffMax);
+        if (!sleepUnlessAbandoned(backoff.next()) || tracker.revoked()) return;
         break;
     }
   }
