@@ -15,6 +15,7 @@ packages=(
   libcli11-dev
   prometheus-cpp-dev
   libcmark-gfm-dev libcmark-gfm-extensions-dev
+  libhowardhinnant-date-dev tzdata
   python3-aiosmtpd swaks curl openssl
 )
 

@@ -72,8 +72,8 @@ struct KafkaPublisher::Impl {
   static void onDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
     std::unique_ptr<PublishCallback> done(static_cast<PublishCallback*>(m->_private));
     if (!done) return;
-    const bool ok = m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
-    (*done)(ok, ok ? std::string() : std::string(rd_kafka_err2str(m->err)));
+    (*done)(m->err == RD_KAFKA_RESP_ERR_NO_ERROR ? PublishResult::published()
+                                                 : PublishResult::failed(rd_kafka_err2str(m->err)));
   }
 
   static void onError(rd_kafka_t*, int err, const char* reason, void* opaque) {
@@ -178,7 +178,7 @@ void KafkaPublisher::publish(Event event, PublishCallback done) {
                                                 {"error", rd_kafka_err2str(err)}});
     if (opaque != nullptr) {
       std::unique_ptr<PublishCallback> owned(opaque);
-      (*owned)(false, rd_kafka_err2str(err));
+      (*owned)(PublishResult::failed(rd_kafka_err2str(err)));
     }
     return;
   }

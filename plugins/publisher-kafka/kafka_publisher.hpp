@@ -46,7 +46,7 @@ class KafkaPublisher : public Publisher {
   /// Queues `event` (waiting while librdkafka's local queue is full); `done`
   /// runs once with the broker's answer. Never throws for Kafka errors:
   /// they are reported through `done`.
-  void publish(Event event, PublishCallback done = nullptr) override;
+  void publish(Event event, PublishCallback done) override;
 
   /// Waits until every queued event is reported or `timeout` passes.
   bool flush(std::chrono::milliseconds timeout) override;

@@ -12,7 +12,7 @@ void LogPublisher::publish(Event event, PublishCallback done) {
         "event published to log",
         {{"type", event.type}, {"key", event.key}, {"id", event.id}, {"payload", event.payload}});
   }
-  if (done) done(true, std::string());
+  if (done) done(PublishResult::published());
 }
 
 bool LogPublisher::flush(std::chrono::milliseconds /*timeout*/) { return true; }

@@ -15,8 +15,8 @@ class LogPublisher : public Publisher {
   /// Logs through `logger`, which must outlive the publisher.
   explicit LogPublisher(Logger& logger);
 
-  /// Logs `event` (type, key, id, payload) and calls `done(true, "")`.
-  void publish(Event event, PublishCallback done = nullptr) override;
+  /// Logs `event` (type, key, id, payload) and reports it published.
+  void publish(Event event, PublishCallback done) override;
 
   /// Nothing is ever outstanding: returns true at once.
   bool flush(std::chrono::milliseconds timeout) override;

@@ -39,10 +39,10 @@ void MockPublisher::publish(Event event, PublishCallback done) {
   const ssize_t written = ::write(fd_, line.data(), line.size());
   if (!done) return;
   if (written == static_cast<ssize_t>(line.size())) {
-    done(true, std::string());
+    done(PublishResult::published());
   } else {
-    done(false, std::string("mock events write failed: ") +
-                    (written < 0 ? std::strerror(errno) : "short write"));
+    done(PublishResult::failed(std::string("mock events write failed: ") +
+                               (written < 0 ? std::strerror(errno) : "short write")));
   }
 }
 

@@ -23,7 +23,7 @@ class MockPublisher : public Publisher {
   MockPublisher& operator=(const MockPublisher&) = delete;
 
   /// Appends `event` and then calls `done`: ok, or not ok with the I/O error.
-  void publish(Event event, PublishCallback done = nullptr) override;
+  void publish(Event event, PublishCallback done) override;
 
   /// Lines are written before publish() returns: returns true at once.
   bool flush(std::chrono::milliseconds timeout) override;

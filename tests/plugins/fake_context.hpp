@@ -185,6 +185,7 @@ class FakeContext : public Context {
   const KafkaSettings& kafka() const override { return kafka_; }
   Database* database() override { return nullptr; }
   Outbox* outbox() override { return nullptr; }
+  Outbox* outboxFor(const std::string& /*publisher*/) override { return nullptr; }
   void addRoute(std::string method, std::string pattern, HttpHandler handler) override {
     routes.push_back({std::move(method), std::move(pattern), std::move(handler)});
   }

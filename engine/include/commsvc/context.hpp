@@ -55,6 +55,13 @@ class Context {
   /// For handlers with a `publisher:` and a database: the outbox whose
   /// events go to that publisher (include commsvc/outbox.hpp); else nullptr.
   virtual Outbox* outbox() = 0;
+  /// The outbox whose events go to the publisher named `publisher` in
+  /// pipelines.yaml (any publisher, not only the handler's own), for events
+  /// a plugin sends somewhere else (e.g. the patient service). nullptr when
+  /// there is no database or the publisher is configured off
+  /// (Publisher::status()); throws ConfigError when pipelines.yaml declares
+  /// no publisher of that name.
+  virtual Outbox* outboxFor(const std::string& publisher) = 0;
   /// Runs `job` every `interval` on the engine's scheduler thread, first
   /// soon after the pipeline starts, until shutdown begins (a running job is
   /// waited for before plugins are destroyed). A job never overlaps itself;

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
 #include <pqxx/pqxx>
 
 #include "commsvc/event.hpp"
@@ -16,9 +20,17 @@ class Outbox {
  public:
   virtual ~Outbox() = default;
 
-  /// Adds `event` (built with makeEvent) to the outbox inside `tx`.
-  /// Throws what the insert throws (the caller's transaction then rolls back).
-  virtual void add(pqxx::work& tx, const Event& event) = 0;
+  /// Adds `event` (built with makeEvent) to the outbox inside `tx` and
+  /// returns the entry's id (for awaitPublished). Throws what the insert
+  /// throws (the caller's transaction then rolls back).
+  virtual std::int64_t add(pqxx::work& tx, const Event& event) = 0;
+
+  /// After the transaction that added them committed: waits until the
+  /// entries `ids` are published (or dead-lettered) by any relay, at most
+  /// `timeout`. True when none is left pending; false on timeout (they are
+  /// still published later, in the background).
+  virtual bool awaitPublished(const std::vector<std::int64_t>& ids,
+                              std::chrono::milliseconds timeout) = 0;
 };
 
 }  // namespace commsvc

@@ -16,7 +16,7 @@ namespace commsvc {
 /// Version of the plugin ABI: the layout of PluginInfo and of every SDK
 /// interface. Raised on any incompatible change; the loader refuses
 /// plugins built for another version.
-inline constexpr std::uint32_t kAbiVersion = 5;
+inline constexpr std::uint32_t kAbiVersion = 6;
 
 /// True when `name` can name a plugin in `plugins:`: 1 to 64 letters,
 /// digits, '-' or '_' (a plain file name, never a path: plugins load only
@@ -49,6 +49,18 @@ using PublisherFactory = std::unique_ptr<Publisher> (*)(const Config& config, Co
 /// One versioned schema change a plugin ships. `commsvc migrate` (and
 /// `run`, unless told not to) applies each plugin's pending migrations in
 /// version order, each in its own transaction, and records them.
+///
+/// To adopt a schema that may exist already (made by the service commsvc
+/// replaces, or by an older version), a migration's SQL can call helpers
+/// the runner (re)creates in schema public before any pending migration:
+/// `commsvc_ensure_enum(schema, name, labels text[], move_from text)`
+/// creates the enum, or moves it from `move_from`, or keeps it, and fails
+/// naming any missing label (never alters it);
+/// `commsvc_ensure_index(tbl regclass, name, definition)` (e.g.
+/// 'btree (status)') and `commsvc_ensure_check(tbl regclass, name,
+/// expression)` add the object only when the table has none with the same
+/// definition as PostgreSQL prints it (names are not compared); they return
+/// whether they added it. Their NOTICEs are logged with the migration.
 struct Migration {
   std::int32_t version;  ///< increasing per plugin, starting at 1; never reused
   const char* name;      ///< short description, e.g. "create emails"

@@ -53,6 +53,8 @@ struct SharedServices {
   const KafkaSettings& kafka;
   Database* database;  // nullptr without database.url
   runtime::Scheduler& scheduler;
+  std::map<std::string, Outbox*> outboxes;  // by publisher name: the publishers that are on
+  std::vector<std::string> publisherNames;  // every publisher pipelines.yaml declares
   Shutdown shutdown;  // requested as run() sees the stop, with the shutdown bound as deadline
 };
 
@@ -76,6 +78,18 @@ class PluginContext final : public Context {
   const KafkaSettings& kafka() const override { return shared_.kafka; }
   Database* database() override { return shared_.database; }
   Outbox* outbox() override { return outbox_; }
+  Outbox* outboxFor(const std::string& publisher) override {
+    const auto it = shared_.outboxes.find(publisher);
+    if (it != shared_.outboxes.end()) return it->second;
+    const auto& names = shared_.publisherNames;
+    if (std::find(names.begin(), names.end(), publisher) == names.end()) {
+      std::string known;
+      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+      throw ConfigError("no publisher named '" + publisher + "' (publishers: " +
+                        (known.empty() ? std::string("none") : known) + ")");
+    }
+    return nullptr;
+  }
   const Shutdown& shutdown() override { return shared_.shutdown; }
   void schedule(std::string name, std::chrono::milliseconds interval,
                 std::function<void()> job) override {
@@ -142,7 +156,7 @@ struct Engine::State {
   std::unique_ptr<kafka::EmbeddedBroker> broker;
   std::unique_ptr<database::ConnectionPool> database;  // before the plugins: outlives them
   KafkaSettings kafka;
-  SharedServices shared{{}, metrics, kafka, nullptr, scheduler};
+  SharedServices shared{{}, metrics, kafka, nullptr, scheduler, {}, {}};
   std::map<std::string, Instance<Publisher>> publishers;
   std::map<std::string, Instance<Channel>> channels;
   std::unique_ptr<outbox::OutboxRelay> outboxRelay;  // with a database and publishers
@@ -172,11 +186,13 @@ namespace {
 /// What /readyz and /health report: the database (through its own
 /// one-connection pool, one quick retry so a restarted server is seen at
 /// once), the Kafka bootstrap brokers (TCP reachability) and every channel a
-/// handler uses, by its pipelines.yaml name (Channel::state()).
+/// handler uses, by its pipelines.yaml name (Channel::state()), and whether
+/// each publisher is on (Publisher::status()).
 /// `databaseProbe` receives the probe's pool (when `withDatabase`).
 std::vector<http::HealthCheck> healthChecks(
     const config::PipelineConfig& cfg, bool withDatabase, const std::string& brokers,
     const std::map<std::string, Instance<Channel>>& channels,
+    const std::map<std::string, Instance<Publisher>>& publishers,
     std::unique_ptr<database::ConnectionPool>& databaseProbe) {
   std::vector<http::HealthCheck> checks;
   if (withDatabase) {
@@ -218,6 +234,18 @@ std::vector<http::HealthCheck> healthChecks(
                false, "down: " + (state.detail.empty() ? std::string("not ready") : state.detail)};
          },
          "channels"});
+  }
+  // Publishers: "ok", or "off: <why>" for one configured off (not a failure:
+  // what it would send is simply not sent, e.g. patient contact updates).
+  for (const auto& [name, inst] : publishers) {
+    const Publisher* publisher = inst.object.get();
+    checks.push_back({name,
+                      [publisher] {
+                        const PublisherStatus status = publisher->status();
+                        if (status.on) return http::ComponentHealth{true, "ok"};
+                        return http::ComponentHealth{true, "off: " + status.detail};
+                      },
+                      "publishers"});
   }
   return checks;
 }
@@ -278,15 +306,32 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     const auto* plugin = s.pipeline.registry.find(PluginKind::Publisher, block.type);
     create(plugin->info->createPublisher, s.pipeline.publisherConfigs[i], block, inst);
   }
-  if (s.database && !s.publishers.empty()) {
-    std::map<std::string, Publisher*> byName;
-    for (auto& [name, inst] : s.publishers) byName.emplace(name, inst.object.get());
+  // Publishers configured off (Publisher::status()) get no outbox: nothing
+  // is written for them, and the start log and /readyz say why.
+  std::map<std::string, Publisher*> onByName;
+  for (auto& [name, inst] : s.publishers) {
+    s.shared.publisherNames.push_back(name);
+    const PublisherStatus status = inst.object->status();
+    if (status.on) {
+      onByName.emplace(name, inst.object.get());
+    } else {
+      s.logger->info("publisher is off: nothing is sent through it",
+                     {{"publisher", name}, {"reason", status.detail}});
+    }
+  }
+  if (s.database && !onByName.empty()) {
     outbox::RelaySettings relay;
     relay.batchSize = static_cast<std::size_t>(cfg.database.getInt("outbox_batch_size"));
     relay.backoffMax = std::chrono::milliseconds(cfg.database.getInt("outbox_backoff_max_ms"));
     relay.retention = std::chrono::seconds(cfg.database.getInt("outbox_retention_s"));
-    s.outboxRelay = std::make_unique<outbox::OutboxRelay>(*s.database, std::move(byName), *s.logger,
-                                                          s.metrics, relay);
+    relay.maxRejections = static_cast<int>(cfg.database.getInt("outbox_max_rejections"));
+    s.outboxRelay =
+        std::make_unique<outbox::OutboxRelay>(*s.database, onByName, *s.logger, s.metrics, relay);
+    for (const auto& [name, publisher] : onByName) {
+      auto& outbox = s.outboxes[name];
+      outbox = std::make_unique<outbox::PostgresOutbox>(name, s.outboxRelay.get(), s.database.get());
+      s.shared.outboxes.emplace(name, outbox.get());
+    }
   }
   for (std::size_t i = 0; i < cfg.channels.size(); ++i) {
     const auto& block = cfg.channels[i];
@@ -300,14 +345,8 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     Channel* channel = entry.channel.empty() ? nullptr : s.channels.at(entry.channel).object.get();
     Publisher* publisher =
         entry.publisher.empty() ? nullptr : s.publishers.at(entry.publisher).object.get();
-    Outbox* outbox = nullptr;
-    if (s.outboxRelay && publisher != nullptr) {
-      auto& shared = s.outboxes[entry.publisher];
-      if (!shared) {
-        shared = std::make_unique<outbox::PostgresOutbox>(entry.publisher, s.outboxRelay.get());
-      }
-      outbox = shared.get();
-    }
+    const auto found = s.shared.outboxes.find(entry.publisher);
+    Outbox* outbox = found == s.shared.outboxes.end() ? nullptr : found->second;
     auto& inst = s.handlers.emplace_back();
     inst.context =
         std::make_unique<PluginContext>(entry.block.path, s.shared, channel, publisher, outbox);
@@ -350,7 +389,8 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
   }
   s.shared.routes.clear();
   s.health = std::make_unique<http::HealthMonitor>(
-      healthChecks(cfg, s.database != nullptr, s.kafka.brokers, s.channels, s.databaseProbe),
+      healthChecks(cfg, s.database != nullptr, s.kafka.brokers, s.channels, s.publishers,
+                   s.databaseProbe),
       *s.logger, s.metrics);
   routes.push_back({"GET", "/livez", http::makeLivezHandler(), "engine", true});
   routes.push_back({"GET", "/readyz", http::makeReadyzHandler(*s.health), "engine", true});

@@ -141,6 +141,13 @@ const OptionSpec kDatabaseOptions[] = {
      .description = "longest pause between relay passes while the publisher fails",
      .min = 100,
      .max = 3600000},
+    {.name = "outbox_max_rejections",
+     .type = T::Integer,
+     .defaultValue = "5",
+     .description = "times a publisher may reject an outbox event (e.g. HTTP 4xx) before it is "
+                    "dead-lettered (kept in commsvc_outbox with dead_lettered_at)",
+     .min = 1,
+     .max = 1000},
     {.name = "outbox_retention_s",
      .type = T::Integer,
      .defaultValue = "0",

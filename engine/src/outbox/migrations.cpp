@@ -35,6 +35,13 @@ const Migration kMigrations[] = {
      " publisher text PRIMARY KEY,"
      " holder text NOT NULL,"
      " expires_at timestamptz NOT NULL)"},
+    // A row its publisher keeps rejecting (e.g. HTTP 4xx) is dead-lettered
+    // after a bounded number of rejections: kept, with published_at and
+    // dead_lettered_at set and the last error, never published again.
+    {3, "outbox dead letters",
+     "ALTER TABLE public.commsvc_outbox"
+     " ADD COLUMN IF NOT EXISTS rejections integer NOT NULL DEFAULT 0,"
+     " ADD COLUMN IF NOT EXISTS dead_lettered_at timestamptz NULL"},
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdint>
 #include <stdexcept>
+#include <thread>
 
 #include "outbox/relay.hpp"
 
@@ -72,10 +73,10 @@ std::vector<Header> decodeHeaders(std::string_view hex) {
   return headers;
 }
 
-PostgresOutbox::PostgresOutbox(std::string publisher, OutboxRelay* relay)
-    : publisher_(std::move(publisher)), relay_(relay) {}
+PostgresOutbox::PostgresOutbox(std::string publisher, OutboxRelay* relay, Database* database)
+    : publisher_(std::move(publisher)), relay_(relay), database_(database) {}
 
-void PostgresOutbox::add(pqxx::work& tx, const Event& event) {
+std::int64_t PostgresOutbox::add(pqxx::work& tx, const Event& event) {
   Event stored = event;
   if (stored.id.empty()) stored.id = newUuid4();
   std::transform(stored.id.begin(), stored.id.end(), stored.id.begin(),
@@ -84,13 +85,57 @@ void PostgresOutbox::add(pqxx::work& tx, const Event& event) {
   if (stored.timestamp.empty()) stored.timestamp = nowIso8601();
   if (stored.payload.empty()) stored.payload = "{}";
   const std::string envelope = toEnvelopeJson(stored);
-  tx.exec_params(
-      "INSERT INTO public.commsvc_outbox (publisher, event_id, event_type, event_version,"
-      " event_timestamp, producer, event_key, payload, headers, envelope)"
-      " VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, decode($9, 'hex'), $10)",
-      publisher_, stored.id, stored.type, stored.version, stored.timestamp, stored.producer,
-      stored.key, stored.payload, encodeHeaders(stored.headers), envelope);
+  const auto id = tx.exec_params1(
+                        "INSERT INTO public.commsvc_outbox (publisher, event_id, event_type,"
+                        " event_version, event_timestamp, producer, event_key, payload, headers,"
+                        " envelope)"
+                        " VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, decode($9, 'hex'), $10)"
+                        " RETURNING id",
+                        publisher_, stored.id, stored.type, stored.version, stored.timestamp,
+                        stored.producer, stored.key, stored.payload, encodeHeaders(stored.headers),
+                        envelope)[0]
+                      .as<std::int64_t>();
   if (relay_ != nullptr) relay_->wake();
+  return id;
+}
+
+bool PostgresOutbox::awaitPublished(const std::vector<std::int64_t>& ids,
+                                    std::chrono::milliseconds timeout) {
+  if (ids.empty()) return true;
+  if (database_ == nullptr) return false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string array = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) array += ',';
+    array += std::to_string(ids[i]);
+  }
+  array += '}';
+  for (;;) {
+    // Any relay may publish them (the one holding the publisher's lease can
+    // be another instance's), so the table is the truth; this relay's marks
+    // only wake the wait early.
+    const auto seen = relay_ != nullptr ? relay_->marksWritten() : 0;
+    try {
+      bool pending = true;
+      database_->transaction([&](pqxx::work& tx) {
+        pending = tx.exec_params1("SELECT count(*) FROM public.commsvc_outbox"
+                                  " WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
+                                  array)[0]
+                      .as<long long>() > 0;
+      });
+      if (!pending) return true;
+    } catch (const std::exception&) {
+      // The database is away: keep waiting until the deadline.
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    const auto until = std::min(deadline, now + kAwaitPoll);
+    if (relay_ != nullptr) {
+      relay_->awaitMarks(seen, until);
+    } else {
+      std::this_thread::sleep_until(until);
+    }
+  }
 }
 
 }  // namespace commsvc::outbox

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "commsvc/database.hpp"
 #include "commsvc/event.hpp"
 #include "commsvc/outbox.hpp"
 
@@ -18,21 +21,32 @@ std::string encodeHeaders(const std::vector<Header>& headers);
 /// The inverse of encodeHeaders. Throws std::invalid_argument on malformed input.
 std::vector<Header> decodeHeaders(std::string_view hex);
 
-/// The Outbox handed to handlers whose entry names a publisher: add()
-/// writes the event as a row of commsvc_outbox for that publisher, in the
-/// caller's transaction, and hints the relay that work is coming.
-/// Thread-safe (keeps no state besides its names).
+/// How often awaitPublished looks at the table when no local mark wakes it.
+inline constexpr std::chrono::milliseconds kAwaitPoll{20};
+
+/// The Outbox handed to plugins for one publisher: add() writes the event
+/// as a row of commsvc_outbox for that publisher, in the caller's
+/// transaction, and hints the relay that work is coming. Thread-safe
+/// (keeps no state besides its names).
 class PostgresOutbox final : public Outbox {
  public:
   /// Events added go to the publisher named `publisher` (its name in
-  /// pipelines.yaml). `relay` (optional) is woken on add(); it must outlive this.
-  explicit PostgresOutbox(std::string publisher, OutboxRelay* relay = nullptr);
+  /// pipelines.yaml). `relay` (optional) is woken on add(); `database`
+  /// (optional) serves awaitPublished. Both must outlive this.
+  explicit PostgresOutbox(std::string publisher, OutboxRelay* relay = nullptr,
+                          Database* database = nullptr);
 
-  /// Inserts `event` (parameterised SQL). An empty id, version or timestamp
-  /// is filled in (new uuid4, "1.0", now); the id is stored lowercase. The
-  /// envelope is built here, once. Throws what the insert throws (an id that
-  /// is no uuid, a payload that is no JSON).
-  void add(pqxx::work& tx, const Event& event) override;
+  /// Inserts `event` (parameterised SQL) and returns the row id. An empty
+  /// id, version or timestamp is filled in (new uuid4, "1.0", now); the id
+  /// is stored lowercase. The envelope is built here, once. Throws what the
+  /// insert throws (an id that is no uuid, a payload that is no JSON).
+  std::int64_t add(pqxx::work& tx, const Event& event) override;
+
+  /// Polls the table (every kAwaitPoll, sooner when the local relay writes
+  /// marks) until no row of `ids` is left unpublished or `timeout` passes.
+  /// False without a database, on timeout, or while the database is away.
+  bool awaitPublished(const std::vector<std::int64_t>& ids,
+                      std::chrono::milliseconds timeout) override;
 
   /// The publisher this outbox feeds.
   const std::string& publisher() const { return publisher_; }
@@ -40,6 +54,7 @@ class PostgresOutbox final : public Outbox {
  private:
   std::string publisher_;
   OutboxRelay* relay_;
+  Database* database_;
 };
 
 }  // namespace commsvc::outbox

@@ -22,6 +22,7 @@ constexpr std::chrono::seconds kLeaseRenewal{5};
 constexpr std::int8_t kPending = 0;
 constexpr std::int8_t kOk = 1;
 constexpr std::int8_t kFailed = 2;
+constexpr std::int8_t kRejected = 3;
 
 std::string idArray(const std::vector<long long>& ids) {
   std::string out = "{";
@@ -42,12 +43,14 @@ std::string millis(std::chrono::milliseconds ms) { return std::to_string(ms.coun
 struct OutboxRelay::Batch {
   explicit Batch(std::size_t size) : status(size, kPending), errors(size), outstanding(size) {}
 
-  void report(std::size_t index, bool ok, const std::string& error) {
+  void report(std::size_t index, const PublishResult& result) {
     {
       std::lock_guard lock(mutex);
       if (status[index] != kPending) return;
-      status[index] = ok ? kOk : kFailed;
-      if (!ok) errors[index] = error.empty() ? "publish failed" : error;
+      status[index] = result.status == PublishResult::Status::Published  ? kOk
+                      : result.status == PublishResult::Status::Rejected ? kRejected
+                                                                         : kFailed;
+      if (!result.ok()) errors[index] = result.error.empty() ? "publish failed" : result.error;
       --outstanding;
     }
     done.notify_all();
@@ -87,6 +90,10 @@ OutboxRelay::OutboxRelay(Database& database, std::map<std::string, Publisher*> p
     if (publisher == nullptr) continue;
     targets_.push_back(
         Target{name, publisher, Backoff(settings_.backoffInitial, settings_.backoffMax)});
+    deadLettered_[name] = &metrics.counter(
+        "outbox_dead_lettered_total",
+        "Outbox events their publisher kept rejecting, kept as dead letters (not published)",
+        {{"publisher", name}});
     targets_.back().backlog = &metrics.gauge(
         "outbox_backlog", "Outbox events not yet published (counted at most once a second)",
         {{"publisher", name}});
@@ -229,10 +236,12 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
   //    run it again after a broken connection).
   std::vector<Event> events;
   std::vector<long long> ids;
+  std::vector<int> rejections;
   database_.transaction([&](pqxx::work& tx) {
     result = PassResult{};
     events.clear();
     ids.clear();
+    rejections.clear();
     if (Clock::now() + kLeaseRenewal >= target.leaseUntil) {
       result.locked = takeLease(tx, target);
       if (!result.locked) return;  // another relay is publishing this publisher's rows
@@ -247,7 +256,7 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
     }
     const auto rows = tx.exec_params(
         "SELECT id, event_id::text, event_type, event_version, event_timestamp, producer,"
-        " event_key, payload, encode(headers, 'hex')"
+        " event_key, payload, encode(headers, 'hex'), rejections"
         " FROM public.commsvc_outbox WHERE publisher = $1 AND published_at IS NULL"
         " ORDER BY id LIMIT $2",
         target.name, static_cast<long long>(settings_.batchSize));
@@ -263,6 +272,7 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
       event.key = row[6].as<std::string>();
       event.payload = row[7].as<std::string>();
       event.headers = decodeHeaders(row[8].as<std::string>());
+      rejections.push_back(row[9].as<int>());
     }
   });
   if (!result.locked || events.empty()) return result;
@@ -276,9 +286,9 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
     try {
       target.publisher->publish(
           std::move(events[i]),
-          [batch, i](bool ok, const std::string& error) { batch->report(i, ok, error); });
+          [batch, i](const PublishResult& outcome) { batch->report(i, outcome); });
     } catch (const std::exception& e) {
-      batch->report(i, false, e.what());
+      batch->report(i, PublishResult::failed(e.what()));
     }
   }
   // The lease is renewed while waiting, so a slow broker does not hand the
@@ -305,7 +315,16 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
         continue;
       }
       if (batch->status[i] == kOk) continue;  // published after a failure of its key: again later
-      marks.failed.push_back(ids[i]);
+      if (batch->status[i] == kRejected) {
+        if (rejections[i] + 1 >= settings_.maxRejections) {
+          // Final: dead-lettered, so it no longer holds its key back.
+          marks.deadLetters.emplace_back(ids[i], batch->errors[i]);
+          continue;
+        }
+        marks.rejected.push_back(ids[i]);
+      } else {
+        marks.failed.push_back(ids[i]);
+      }
       if (!heldBack) failedKeys.push_back(keys[i]);
       if (marks.error.empty()) {
         marks.error = batch->status[i] == kFailed
@@ -322,7 +341,7 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
     }
   }
   result.error = marks.error;
-  result.failed = marks.failed.size();
+  result.failed = marks.failed.size() + marks.rejected.size();
 
   // 4. Mark them. When the database is away, the marks are kept and tried
   //    again (after backoff) before anything else is published.
@@ -335,7 +354,23 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
     return result;
   }
   result.published = marks.done.size();
+  for (const auto& [id, error] : marks.deadLetters) {
+    deadLettered_.at(target.name)->add();
+    logger_.error("outbox event dead-lettered: its publisher rejected it " +
+                      std::to_string(settings_.maxRejections) + " times",
+                  {{"publisher", target.name}, {"outbox_id", std::to_string(id)}, {"error", error}});
+  }
   return result;
+}
+
+std::uint64_t OutboxRelay::marksWritten() const {
+  std::lock_guard lock(marksMutex_);
+  return marksWritten_;
+}
+
+void OutboxRelay::awaitMarks(std::uint64_t seen, Clock::time_point until) {
+  std::unique_lock lock(marksMutex_);
+  marked_.wait_until(lock, until, [&] { return marksWritten_ != seen; });
 }
 
 void OutboxRelay::markResults(const Marks& marks) {
@@ -357,7 +392,25 @@ void OutboxRelay::markResults(const Marks& marks) {
           " WHERE id = ANY($1::bigint[])",
           idArray(marks.failed), marks.error);
     }
+    if (!marks.rejected.empty()) {
+      tx.exec_params(
+          "UPDATE public.commsvc_outbox SET attempts = attempts + 1,"
+          " rejections = rejections + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
+          idArray(marks.rejected), marks.error);
+    }
+    for (const auto& [id, error] : marks.deadLetters) {
+      tx.exec_params(
+          "UPDATE public.commsvc_outbox SET attempts = attempts + 1,"
+          " rejections = rejections + 1, last_error = $2, published_at = now(),"
+          " dead_lettered_at = now() WHERE id = $1 AND published_at IS NULL",
+          id, error);
+    }
   });
+  {
+    std::lock_guard lock(marksMutex_);
+    ++marksWritten_;
+  }
+  marked_.notify_all();
 }
 
 bool OutboxRelay::takeLease(pqxx::work& tx, Target& target) {
@@ -402,7 +455,8 @@ void OutboxRelay::cleanup() {
   database_.transaction([&](pqxx::work& tx) {
     tx.exec_params(
         "DELETE FROM public.commsvc_outbox"
-        " WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1)",
+        " WHERE published_at IS NOT NULL AND dead_lettered_at IS NULL"
+        " AND published_at < now() - make_interval(secs => $1)",
         static_cast<double>(settings_.retention.count()));
   });
 }

@@ -3,10 +3,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -31,6 +33,10 @@ struct RelaySettings {
   /// them as soon as they are published.
   std::chrono::seconds retention{0};
   std::chrono::milliseconds cleanupInterval{60000};  ///< how often kept rows are pruned
+  /// A row its publisher rejected this many times (PublishResult::Rejected,
+  /// e.g. HTTP 4xx) is dead-lettered: kept with dead_lettered_at and its
+  /// last error, logged, counted, never published again.
+  int maxRejections = 5;
 };
 
 /// Publishes the rows of commsvc_outbox after their transaction committed,
@@ -51,7 +57,10 @@ struct RelaySettings {
 /// published again after it): per-key order holds at the price of a
 /// possible duplicate. Rows are never dropped; a publisher that keeps
 /// failing is retried with exponential backoff (backoffInitial up to
-/// backoffMax). Events are rebuilt exactly as add() stored them, so the
+/// backoffMax). A row the publisher rejects (the receiver refuses that
+/// event) is retried the same way up to maxRejections times, then
+/// dead-lettered (kept in the table with dead_lettered_at, counted in
+/// outbox_dead_lettered_total, logged as an error), releasing its key. Events are rebuilt exactly as add() stored them, so the
 /// eventId and the envelope never change across retries.
 class OutboxRelay {
  public:
@@ -78,12 +87,20 @@ class OutboxRelay {
   /// unpublished stay for the next start. Idempotent; no-op before start().
   void stop(std::chrono::steady_clock::time_point deadline);
 
+  /// How many times this relay has written marks so far (for awaitMarks).
+  std::uint64_t marksWritten() const;
+
+  /// Waits until this relay writes marks after the `seen`-th time, or `until`.
+  void awaitMarks(std::uint64_t seen, std::chrono::steady_clock::time_point until);
+
  private:
   struct Batch;
   // What a pass learned: rows to mark published and rows that failed.
   struct Marks {
     std::vector<long long> done;
-    std::vector<long long> failed;
+    std::vector<long long> failed;    // not accepted: attempts + 1
+    std::vector<long long> rejected;  // refused, below maxRejections: rejections + 1
+    std::vector<std::pair<long long, std::string>> deadLetters;  // refused for the last time
     std::string error;  // first failure's reason
   };
   struct Target {
@@ -125,6 +142,7 @@ class OutboxRelay {
   Logger& logger_;
   Counter& published_;
   Counter& failures_;
+  std::map<std::string, Counter*> deadLettered_;  // outbox_dead_lettered_total{publisher}
   RelaySettings settings_;
   const std::string holder_;  // this relay's lease holder id (a uuid)
   std::vector<Target> targets_;
@@ -136,6 +154,10 @@ class OutboxRelay {
   std::chrono::steady_clock::time_point hintedAt_{};
   std::chrono::steady_clock::time_point deadline_{};
   std::thread thread_;
+
+  mutable std::mutex marksMutex_;
+  std::condition_variable marked_;
+  std::uint64_t marksWritten_ = 0;
 };
 
 }  // namespace commsvc::outbox

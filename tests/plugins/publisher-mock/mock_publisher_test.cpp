@@ -72,8 +72,8 @@ TEST(MockPublisherTest, ConcurrentPublishesWriteWholeLines) {
       for (int i = 0; i < kPerThread; ++i) {
         const std::string key = std::to_string(t * kPerThread + i);
         publisher.publish(makeEvent("t", key, R"({"n":)" + key + "}"),
-                          [&](bool ok, const std::string&) {
-                            if (ok) ++acknowledged;
+                          [&](const PublishResult& result) {
+                            if (result.ok()) ++acknowledged;
                           });
       }
     });

@@ -26,9 +26,9 @@ class LoggingKafkaPublisher final : public Publisher {
   void publish(Event event, PublishCallback done) override {
     PublishLog& log = log_;
     Event copy = event;
-    kafka_.publish(std::move(event), [&log, copy, done](bool ok, const std::string& error) {
-      log.add(copy, ok);
-      if (done) done(ok, error);
+    kafka_.publish(std::move(event), [&log, copy, done](const PublishResult& result) {
+      log.add(copy, result.ok());
+      if (done) done(result);
     });
   }
   bool flush(std::chrono::milliseconds timeout) override { return kafka_.flush(timeout); }

@@ -81,14 +81,18 @@ class RecordingPublisher final : public Publisher {
 
   void publish(Event event, PublishCallback done) override {
     calls_.fetch_add(1);
-    const bool ok = !failing_.load() && (failKey_.empty() || event.key != failKey_);
+    const bool rejected = !rejectKey_.empty() && event.key == rejectKey_;
+    const bool ok = !rejected && !failing_.load() && (failKey_.empty() || event.key != failKey_);
     log_.add(event, ok);
     if (!done) return;
+    const PublishResult result = ok         ? PublishResult::published()
+                                 : rejected ? PublishResult::rejected("404 unknown key")
+                                            : PublishResult::failed("broker down");
     if (async_) {
       std::lock_guard lock(mutex_);
-      threads_.emplace_back([done, ok] { done(ok, ok ? "" : "broker down"); });
+      threads_.emplace_back([done, result] { done(result); });
     } else {
-      done(ok, ok ? "" : "broker down");
+      done(result);
     }
   }
   bool flush(std::chrono::milliseconds) override { return true; }
@@ -97,6 +101,8 @@ class RecordingPublisher final : public Publisher {
   void setFailing(bool failing) { failing_.store(failing); }
   /// Makes publishes of events with this key fail (empty: none). Set before use.
   void setFailingKey(std::string key) { failKey_ = std::move(key); }
+  /// Makes the receiver reject events with this key (empty: none). Set before use.
+  void setRejectingKey(std::string key) { rejectKey_ = std::move(key); }
   /// Reports from a separate thread. Set before use.
   void setAsync(bool async) { async_ = async; }
   /// publish() calls so far.
@@ -106,6 +112,7 @@ class RecordingPublisher final : public Publisher {
   PublishLog& log_;
   std::atomic<bool> failing_{false};
   std::string failKey_;
+  std::string rejectKey_;
   bool async_ = false;
   std::atomic<int> calls_{0};
   std::mutex mutex_;

@@ -425,8 +425,6 @@ TEST_F(OutboxTest, RetriesWhenTheDatabaseIsDownAndLosesNothing) {
   }));
 }
 
-}  // namespace
-}  // namespace commsvc::outbox
 
 namespace commsvc::outbox {
 namespace {
@@ -456,6 +454,111 @@ TEST_F(OutboxTest, DrainsABacklogInBatches) {
   ASSERT_EQ(published.size(), added.size());
   for (std::size_t i = 0; i < added.size(); ++i) ASSERT_EQ(published[i].id, added[i].id);
   EXPECT_LT(ms, 10000);
+}
+
+}  // namespace
+}  // namespace commsvc::outbox
+
+TEST_F(OutboxTest, ARejectedEventIsDeadLetteredAfterMaxRejectionsAndReleasesItsKey) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  publisher.setRejectingKey("unknown");
+  auto settings = fast();
+  settings.maxRejections = 3;
+  OutboxRelay relay(*pool_, {{"contact", &publisher}}, logger_, metrics_, settings);
+  PostgresOutbox outbox("contact", &relay, pool_.get());
+  std::vector<Event> added = {makeEvent("t", "unknown", payload(1)),
+                              makeEvent("t", "known", payload(2))};
+  addCommitted(outbox, added);
+  relay.start();
+  ASSERT_TRUE(log.waitForOk(1, 3s));
+  // Three rejections (with backoff between them), then a dead letter.
+  const auto deadline = Clock::now() + 5s;
+  while (unpublished("contact") > 0 && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(300ms);  // would reveal a fourth attempt
+  relay.stop(Clock::now() + 1s);
+  std::size_t attemptsOfRejected = 0;
+  for (const auto& e : log.entries()) attemptsOfRejected += e.event.key == "unknown" ? 1 : 0;
+  EXPECT_EQ(attemptsOfRejected, 3u);
+  EXPECT_EQ(unpublished("contact"), 0);
+  pool_->transaction([&](pqxx::work& tx) {
+    const auto row = tx.exec1(
+        "SELECT count(*), min(rejections), min(last_error), count(dead_lettered_at)"
+        " FROM public.commsvc_outbox");
+    EXPECT_EQ(row[0].as<int>(), 1) << "the dead letter is kept; the published row is deleted";
+    EXPECT_EQ(row[1].as<int>(), 3);
+    EXPECT_EQ(row[2].as<std::string>(), "404 unknown key");
+    EXPECT_EQ(row[3].as<int>(), 1);
+  });
+  EXPECT_EQ(metrics_.snapshot()["outbox_dead_lettered_total{publisher=\"contact\"}"], 1);
+  bool logged = false;
+  for (const auto& line : logger_.lines()) {
+    logged = logged || line.find("dead-lettered") != std::string::npos;
+  }
+  EXPECT_TRUE(logged);
+}
+
+TEST_F(OutboxTest, AFailedEventIsNeverDeadLettered) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  publisher.setFailing(true);
+  auto settings = fast();
+  settings.maxRejections = 1;
+  OutboxRelay relay(*pool_, {{"contact", &publisher}}, logger_, metrics_, settings);
+  PostgresOutbox outbox("contact", &relay, pool_.get());
+  addCommitted(outbox, {makeEvent("t", "1", payload(1))});
+  relay.start();
+  std::this_thread::sleep_for(600ms);
+  publisher.setFailing(false);
+  ASSERT_TRUE(log.waitForOk(1, 3s));
+  relay.stop(Clock::now() + 1s);
+  EXPECT_GE(log.entries().size(), 2u);
+  EXPECT_EQ(unpublished("contact"), 0);
+  pool_->transaction([&](pqxx::work& tx) {
+    EXPECT_EQ(tx.exec1("SELECT count(*) FROM public.commsvc_outbox")[0].as<int>(), 0);
+  });
+}
+
+TEST_F(OutboxTest, AwaitPublishedReturnsOnceTheRowsArePublishedAndTimesOutOtherwise) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  publisher.setFailing(true);
+  OutboxRelay relay(*pool_, {{"contact", &publisher}}, logger_, metrics_, fast());
+  PostgresOutbox outbox("contact", &relay, pool_.get());
+  std::vector<std::int64_t> ids;
+  pool_->transaction([&](pqxx::work& tx) {
+    ids.clear();
+    ids.push_back(outbox.add(tx, makeEvent("t", "1", payload(1))));
+    ids.push_back(outbox.add(tx, makeEvent("t", "2", payload(2))));
+  });
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_LT(ids[0], ids[1]);
+  relay.start();
+  const auto before = Clock::now();
+  EXPECT_FALSE(outbox.awaitPublished(ids, 300ms)) << "the publisher fails: still pending";
+  EXPECT_GE(Clock::now() - before, 300ms);
+  EXPECT_LT(Clock::now() - before, 2s);
+  publisher.setFailing(false);
+  EXPECT_TRUE(outbox.awaitPublished(ids, 5s));
+  EXPECT_EQ(log.okEvents().size(), 2u);
+  EXPECT_TRUE(outbox.awaitPublished({}, 0ms));
+  relay.stop(Clock::now() + 1s);
+}
+
+TEST_F(OutboxTest, AwaitPublishedSeesRowsPublishedByAnotherRelay) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  auto otherPool = makePool();
+  OutboxRelay other(*otherPool, {{"contact", &publisher}}, logger_, metrics_, fast());
+  PostgresOutbox outbox("contact", nullptr, pool_.get());  // this instance has no relay
+  std::vector<std::int64_t> ids;
+  pool_->transaction([&](pqxx::work& tx) {
+    ids = {outbox.add(tx, makeEvent("t", "1", payload(1)))};
+  });
+  other.start();
+  EXPECT_TRUE(outbox.awaitPublished(ids, 5s));
+  other.stop(Clock::now() + 1s);
+  EXPECT_EQ(log.okEvents().size(), 1u);
 }
 
 }  // namespace
