@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <stdexcept>
 #include <string_view>
 #include <utility>
 
@@ -15,6 +13,7 @@
 #include "commsvc/event.hpp"
 #include "email_sender.hpp"
 #include "html_text.hpp"
+#include "http_api.hpp"
 #include "markdown.hpp"
 
 namespace commsvc::plugins::email {
@@ -26,11 +25,6 @@ using nlohmann::json;
 constexpr std::array<std::string_view, 5> kStatuses = {
     "Entwurf", "In_Warteschlange", "Wird_gesendet", "Gesendet", "Fehlgeschlagen"};
 
-constexpr std::int64_t kDefaultLimit = 20;
-constexpr std::int64_t kMaxLimit = 1000;
-// Keeps (page - 1) * limit far from overflowing.
-constexpr std::int64_t kMaxPage = 1'000'000'000'000;
-constexpr std::int64_t kMaxId = 2147483647;  // integer columns
 constexpr std::size_t kMaxVarchar = 255;
 
 #define COMMSVC_TS(column) "to_char(" column ", 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS " column
@@ -45,17 +39,16 @@ constexpr const char* kBodyColumns = "inhalt_html, inhalt_text, ";
 
 #undef COMMSVC_TS
 
-// A validation failure: becomes 400 {"message": what()}.
-class BadRequest : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using api::BadRequest;
+using api::intOrNull;
+using api::jsonResponse;
+using api::member;
+using api::nullable;
+using api::optBool;
+using api::optString;
+using api::textOrNull;
 
-HttpResponse jsonResponse(int status, const json& body) {
-  return HttpResponse::json(status, body.dump());
-}
-
-HttpResponse notFound() { return HttpResponse::error(404, "Email not found"); }
+constexpr const char* kNotFound = "Email not found";
 
 // 409 while a sender holds the email's claim (status Wird_gesendet).
 HttpResponse sendingConflict() {
@@ -63,20 +56,6 @@ HttpResponse sendingConflict() {
       409, "Email is being sent right now; its status cannot change until the send is recorded");
   r.headers["Retry-After"] = "5";
   return r;
-}
-
-// Runs `route`, turning BadRequest into 400.
-template <typename Route>
-HttpResponse guarded(Route&& route) {
-  try {
-    return route();
-  } catch (const BadRequest& e) {
-    return HttpResponse::error(400, e.what());
-  }
-}
-
-bool isStatus(std::string_view value) {
-  return std::find(kStatuses.begin(), kStatuses.end(), value) != kStatuses.end();
 }
 
 std::string statusList() {
@@ -88,35 +67,6 @@ std::string statusList() {
   return out;
 }
 
-std::optional<std::int64_t> parseInteger(std::string_view text) {
-  std::int64_t value = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
-  return value;
-}
-
-std::int64_t pathId(const HttpRequest& request) {
-  const auto it = request.params.find("id");
-  const std::optional<std::int64_t> id =
-      it == request.params.end() ? std::nullopt : parseInteger(it->second);
-  if (!id || *id < 1 || *id > kMaxId) throw BadRequest("id must be a positive integer");
-  return *id;
-}
-
-json parseBody(const HttpRequest& request) {
-  json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) throw BadRequest("request body is not valid JSON");
-  if (!body.is_object()) throw BadRequest("request body must be a JSON object");
-  return body;
-}
-
-// The member `name`, or nullptr when absent or null.
-const json* member(const json& body, const char* name) {
-  const auto it = body.find(name);
-  return it == body.end() || it->is_null() ? nullptr : &*it;
-}
-
 std::size_t utf8Length(const std::string& text) {
   return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
     return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
@@ -125,18 +75,6 @@ std::size_t utf8Length(const std::string& text) {
 
 bool hasLineBreak(const std::string& text) {
   return text.find_first_of("\r\n") != std::string::npos;
-}
-
-std::optional<std::string> optString(const json& body, const char* name) {
-  const json* value = member(body, name);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_string()) throw BadRequest(std::string(name) + " must be a string");
-  std::string text = value->get<std::string>();
-  // PostgreSQL text cannot hold NUL ("\u0000" in JSON): 400, not 500.
-  if (text.find('\0') != std::string::npos) {
-    throw BadRequest(std::string(name) + " must not contain NUL characters");
-  }
-  return text;
 }
 
 // A string for a varchar(255) header-like column: non-empty, no line breaks.
@@ -162,25 +100,6 @@ void checkAddress(const std::string& address, const char* name) {
     throw BadRequest(std::string(name) +
                      " must be an email address (local@domain, ASCII, no spaces)");
   }
-}
-
-std::optional<std::int64_t> optId(const json& body, const char* name) {
-  const json* value = member(body, name);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_number_integer() ||
-      (value->is_number_unsigned() &&
-       value->get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxId)) ||
-      value->get<std::int64_t>() < 1 || value->get<std::int64_t>() > kMaxId) {
-    throw BadRequest(std::string(name) + " must be a positive integer");
-  }
-  return value->get<std::int64_t>();
-}
-
-std::optional<bool> optBool(const json& body, const char* name) {
-  const json* value = member(body, name);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_boolean()) throw BadRequest(std::string(name) + " must be a boolean");
-  return value->get<bool>();
 }
 
 // Reads `count` digits of `text` at `at` into `value`; advances `at`.
@@ -238,23 +157,6 @@ bool isIsoTimestamp(std::string_view text) {
   return digits(text, at, 2, offsetMinutes) && offsetMinutes <= 59 && at == text.size();
 }
 
-// A text parameter: the value, or NULL.
-const char* nullable(const std::optional<std::string>& value) {
-  return value ? value->c_str() : nullptr;
-}
-
-std::optional<std::string> idText(const std::optional<std::int64_t>& id) {
-  return id ? std::optional<std::string>(std::to_string(*id)) : std::nullopt;
-}
-
-json textOrNull(const pqxx::field& field) {
-  return field.is_null() ? json(nullptr) : json(field.as<std::string>());
-}
-
-json intOrNull(const pqxx::field& field) {
-  return field.is_null() ? json(nullptr) : json(field.as<std::int64_t>());
-}
-
 json emailJson(const pqxx::row& row, bool withBodies) {
   json out = {
       {"id", row["id"].as<std::int64_t>()},
@@ -294,25 +196,6 @@ EmailEventData eventData(const pqxx::row& row) {
 }
 
 std::string fullColumns() { return std::string(kBodyColumns) + kSummaryColumns; }
-
-// A list filter given as an integer id in the query.
-std::optional<std::string> queryId(const HttpRequest& request, const char* name) {
-  const std::string* text = request.queryParam(name);
-  if (text == nullptr || text->empty()) return std::nullopt;
-  const std::optional<std::int64_t> id = parseInteger(*text);
-  if (!id || *id < -kMaxId - 1 || *id > kMaxId) {
-    throw BadRequest(std::string(name) + " must be an integer");
-  }
-  return std::to_string(*id);
-}
-
-std::int64_t queryInt(const HttpRequest& request, const char* name, std::int64_t fallback) {
-  const std::string* text = request.queryParam(name);
-  if (text == nullptr || text->empty()) return fallback;
-  const std::optional<std::int64_t> value = parseInteger(*text);
-  if (!value) throw BadRequest(std::string(name) + " must be an integer");
-  return *value;
-}
 
 std::string htmlEscape(std::string_view text) {
   std::string out;
@@ -385,42 +268,21 @@ EmailApi::EmailApi(Database& database, Outbox& outbox, Channel& channel, Logger&
       settings_(std::move(settings)) {}
 
 HttpResponse EmailApi::listEmails(const HttpRequest& request) {
-  return guarded([&] {
-    const std::optional<std::string> therapist = queryId(request, "therapist_id");
-    const std::optional<std::string> patient = queryId(request, "patient_id");
-    std::optional<std::string> recipientType;
-    if (const std::string* v = request.queryParam("recipient_type"); v != nullptr && !v->empty()) {
-      if (*v != "therapist" && *v != "patient") {
-        throw BadRequest("recipient_type must be therapist or patient");
-      }
-      recipientType = *v;
-    }
-    std::optional<std::string> status;
-    if (const std::string* v = request.queryParam("status"); v != nullptr && !v->empty()) {
-      status = *v;
-    }
-    std::optional<bool> answered;
-    if (const std::string* v = request.queryParam("antwort_erhalten");
-        v != nullptr && !v->empty()) {
-      std::string lower = *v;
-      std::transform(lower.begin(), lower.end(), lower.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      if (lower == "true" || lower == "1") {
-        answered = true;
-      } else if (lower == "false" || lower == "0") {
-        answered = false;
-      } else {
-        throw BadRequest("antwort_erhalten must be true or false");
-      }
-    }
-    const std::int64_t page = std::clamp<std::int64_t>(queryInt(request, "page", 1), 1, kMaxPage);
-    const std::int64_t limit =
-        std::clamp<std::int64_t>(queryInt(request, "limit", kDefaultLimit), 1, kMaxLimit);
+  return api::guarded([&] {
+    const std::optional<std::string> therapist =
+        api::toText(api::queryInt(request, "therapist_id"));
+    const std::optional<std::string> patient = api::toText(api::queryInt(request, "patient_id"));
+    const std::optional<std::string> recipientType = api::queryRecipientType(request);
+    const std::string* status = api::queryText(request, "status");
+    const std::optional<bool> answered = api::queryBool(request, "antwort_erhalten");
+    const api::Paging page = api::paging(request);
 
     json data = json::array();
     std::int64_t total = 0;
     // An unknown status matches nothing (the enum cast would fail).
-    if (!status || isStatus(*status)) {
+    if (status == nullptr || api::isOneOf(*status, kStatuses)) {
+      const std::optional<std::string> statusText =
+          status ? std::optional<std::string>(*status) : std::nullopt;
       const std::optional<std::string> answeredText =
           answered ? std::optional<std::string>(*answered ? "true" : "false") : std::nullopt;
       constexpr const char* kWhere =
@@ -430,40 +292,38 @@ HttpResponse EmailApi::listEmails(const HttpRequest& request) {
           "AND ($3::text IS NULL "
           "OR ($3::text = 'therapist' AND therapist_id IS NOT NULL AND patient_id IS NULL) "
           "OR ($3::text = 'patient' AND patient_id IS NOT NULL AND therapist_id IS NULL)) "
-          "AND ($4::text IS NULL OR status = $4::text::communication_service.emailstatus) "
+          "AND ($4::text IS NULL OR status = $4::text::public.emailstatus) "
           "AND ($5::boolean IS NULL OR antwort_erhalten = $5::boolean)";
       database_.transaction([&](pqxx::work& tx) {
         data = json::array();
         total = tx.exec_params1(std::string("SELECT count(*)") + kWhere, nullable(therapist),
-                                nullable(patient), nullable(recipientType), nullable(status),
+                                nullable(patient), nullable(recipientType), nullable(statusText),
                                 nullable(answeredText))[0]
                     .as<std::int64_t>();
         const pqxx::result rows =
             tx.exec_params(std::string("SELECT ") + kSummaryColumns + kWhere +
                                " ORDER BY created_at DESC NULLS LAST, id DESC LIMIT $6 OFFSET $7",
                            nullable(therapist), nullable(patient), nullable(recipientType),
-                           nullable(status), nullable(answeredText), limit, (page - 1) * limit);
+                           nullable(statusText), nullable(answeredText), page.limit, page.offset());
         for (const auto& row : rows) data.push_back(emailJson(row, /*withBodies=*/false));
       });
     }
     return jsonResponse(
-        200, {{"data", std::move(data)}, {"page", page}, {"limit", limit}, {"total", total}});
+        200,
+        {{"data", std::move(data)}, {"page", page.page}, {"limit", page.limit}, {"total", total}});
   });
 }
 
 HttpResponse EmailApi::createEmail(const HttpRequest& request) {
-  return guarded([&] {
-    const json body = parseBody(request);
+  return api::guarded([&] {
+    const json body = api::parseBody(request);
     const std::string betreff = requiredHeaderString(body, "betreff");
     const std::string empfaengerEmail = requiredHeaderString(body, "empfaenger_email");
     checkAddress(empfaengerEmail, "empfaenger_email");
     const std::string empfaengerName = requiredHeaderString(body, "empfaenger_name");
-    const std::optional<std::int64_t> therapist = optId(body, "therapist_id");
-    const std::optional<std::int64_t> patient = optId(body, "patient_id");
-    if (therapist && patient) {
-      throw BadRequest("give exactly one of therapist_id and patient_id, not both");
-    }
-    if (!therapist && !patient) throw BadRequest("therapist_id or patient_id is required");
+    const std::optional<std::int32_t> therapist = api::optInt(body, "therapist_id");
+    const std::optional<std::int32_t> patient = api::optInt(body, "patient_id");
+    api::requireOneRecipient(therapist, patient);
 
     const std::optional<std::string> markdown = optString(body, "inhalt_markdown");
     std::optional<std::string> html = optString(body, "inhalt_html");
@@ -485,7 +345,7 @@ HttpResponse EmailApi::createEmail(const HttpRequest& request) {
     } else if (text && !html) {
       html = textToHtml(*text);
     } else if (!html && !text) {
-      throw BadRequest("one of inhalt_markdown, inhalt_html or inhalt_text is required");
+      throw BadRequest("Either inhalt_html, inhalt_text, or inhalt_markdown is required");
     }
 
     std::string absenderEmail =
@@ -511,11 +371,11 @@ HttpResponse EmailApi::createEmail(const HttpRequest& request) {
       const pqxx::row row = tx.exec_params1(
           "INSERT INTO communication_service.emails (therapist_id, patient_id, betreff, "
           "inhalt_html, inhalt_text, empfaenger_email, empfaenger_name, absender_email, "
-          "absender_name, status, in_warteschlange_am) VALUES ($1::integer, $2::integer, $3, $4, "
-          "$5, $6, $7, $8, $9, $10::text::communication_service.emailstatus, CASE WHEN $10::text = "
-          "'In_Warteschlange' THEN now() END) RETURNING " +
+          "absender_name, status, in_warteschlange_am, created_at, updated_at) VALUES "
+          "($1::integer, $2::integer, $3, $4, $5, $6, $7, $8, $9, $10::text::public.emailstatus, "
+          "CASE WHEN $10::text = 'In_Warteschlange' THEN now() END, now(), now()) RETURNING " +
               fullColumns(),
-          nullable(idText(therapist)), nullable(idText(patient)), betreff, *html, *text,
+          nullable(api::toText(therapist)), nullable(api::toText(patient)), betreff, *html, *text,
           empfaengerEmail, empfaengerName, absenderEmail, absenderName, status);
       const EmailEventData data = eventData(row);
       outbox_.add(tx, makeEvent("communication.email_created", std::to_string(data.id),
@@ -529,8 +389,8 @@ HttpResponse EmailApi::createEmail(const HttpRequest& request) {
 }
 
 HttpResponse EmailApi::getEmail(const HttpRequest& request) {
-  return guarded([&] {
-    const std::int64_t id = pathId(request);
+  return api::guarded([&] {
+    const std::int32_t id = api::pathId(request, kNotFound);
     std::optional<json> email;
     database_.transaction([&](pqxx::work& tx) {
       email.reset();
@@ -538,18 +398,18 @@ HttpResponse EmailApi::getEmail(const HttpRequest& request) {
           "SELECT " + fullColumns() + " FROM communication_service.emails WHERE id = $1", id);
       if (!r.empty()) email = emailJson(r[0], /*withBodies=*/true);
     });
-    return email ? jsonResponse(200, *email) : notFound();
+    return email ? jsonResponse(200, *email) : HttpResponse::error(404, kNotFound);
   });
 }
 
 HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
-  return guarded([&] {
-    const std::int64_t id = pathId(request);
-    const json body = parseBody(request);
+  return api::guarded([&] {
+    const std::int32_t id = api::pathId(request, kNotFound);
+    const json body = api::parseBody(request);
     std::optional<std::string> status;
     if (body.contains("status")) {
       const json& value = body["status"];
-      if (!value.is_string() || !isStatus(value.get<std::string>())) {
+      if (!value.is_string() || !api::isOneOf(value.get<std::string>(), kStatuses)) {
         throw BadRequest("status must be one of " + statusList());
       }
       status = value.get<std::string>();
@@ -595,7 +455,7 @@ HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
       const pqxx::row row = tx.exec_params1(
           "UPDATE communication_service.emails SET "
           "status = CASE WHEN $2::text IS NULL THEN status "
-          "ELSE $2::text::communication_service.emailstatus END, "
+          "ELSE $2::text::public.emailstatus END, "
           "antwort_erhalten = COALESCE($3::boolean, antwort_erhalten), "
           "antwortdatum = CASE WHEN $4::boolean THEN $5::timestamptz::timestamp "
           "ELSE antwortdatum END, "
@@ -610,6 +470,7 @@ HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
           nullable(answer), setError, nullable(error));
       const EmailEventData data = eventData(row);
       const std::string key = std::to_string(id);
+      // The status change of a PUT: its events join this transaction.
       if (status == "Gesendet" && oldStatus != "Gesendet") {
         EmailEventData sent = data;
         sent.status = "Gesendet";
@@ -624,15 +485,15 @@ HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
       email = emailJson(row, /*withBodies=*/true);
     });
     if (conflict) return sendingConflict();
-    if (!email) return notFound();
+    if (!email) return HttpResponse::error(404, kNotFound);
     logger_.info("email updated", {{"email_id", std::to_string(id)}, {"status", newStatus}});
     return jsonResponse(200, *email);
   });
 }
 
 HttpResponse EmailApi::deleteEmail(const HttpRequest& request) {
-  return guarded([&] {
-    const std::int64_t id = pathId(request);
+  return api::guarded([&] {
+    const std::int32_t id = api::pathId(request, kNotFound);
     bool deleted = false;
     bool conflict = false;
     database_.transaction([&](pqxx::work& tx) {
@@ -648,19 +509,34 @@ HttpResponse EmailApi::deleteEmail(const HttpRequest& request) {
                                   .empty();
     });
     if (conflict) return sendingConflict();
-    if (!deleted) return notFound();
+    if (!deleted) return HttpResponse::error(404, kNotFound);
     logger_.info("email deleted", {{"email_id", std::to_string(id)}});
     return jsonResponse(200, {{"message", "Email deleted successfully"}});
   });
 }
 
 HttpResponse EmailApi::sendSystemMessage(const HttpRequest& request) {
-  return guarded([&] {
-    const json body = parseBody(request);
-    const std::string subject = requiredHeaderString(body, "subject");
-    const std::optional<std::string> text = optString(body, "message");
-    if (!text) throw BadRequest("message is required");
-    if (text->empty()) throw BadRequest("message must not be empty");
+  return api::guarded([&] {
+    // The original's texts: "No data provided" for a missing or empty body,
+    // "<Field> is required" for a missing or empty subject / message.
+    json body;
+    try {
+      body = api::parseBody(request);
+    } catch (const BadRequest& e) {
+      throw BadRequest(std::string("No data provided (") + e.what() + ")");
+    }
+    if (body.empty()) throw BadRequest("No data provided");
+    const auto requiredText = [&body](const char* name, const char* missing) {
+      const std::optional<std::string> value = optString(body, name);
+      if (!value || value->empty()) throw BadRequest(missing);
+      return *value;
+    };
+    const std::string subject = requiredText("subject", "Subject is required");
+    if (hasLineBreak(subject)) throw BadRequest("subject must not contain line breaks");
+    if (utf8Length(subject) > kMaxVarchar) {
+      throw BadRequest("subject must be at most 255 characters");
+    }
+    const std::string text = requiredText("message", "Message is required");
     const std::optional<std::string> senderName = optHeaderString(body, "sender_name");
     if (settings_.systemNotificationEmail.empty()) {
       return HttpResponse::error(503,
@@ -673,8 +549,8 @@ HttpResponse EmailApi::sendSystemMessage(const HttpRequest& request) {
     message.fromName = senderName.value_or(settings_.defaultSenderName);
     message.toAddress = settings_.systemNotificationEmail;
     message.subject = subject;
-    message.textBody = *text;
-    message.htmlBody = textToHtml(*text);
+    message.textBody = text;
+    message.htmlBody = textToHtml(text);
     const DeliveryResult result = channel_.deliver(message);
     if (!result.ok()) {
       logger_.warn("system message not delivered",

@@ -29,7 +29,9 @@ ApiSettings apiSettingsFrom(const Config& config);
 /// `/api/system-messages`). Every state change and the event it causes
 /// (`communication.email_created`, `email.sent`, `email.response_received`)
 /// are written in one transaction through the outbox. Invalid input gives
-/// 400 `{"message"}` naming the field, unknown ids 404 `Email not found`.
+/// 400 `{"message"}` naming the field (starting with the original service's
+/// text where it had one, SPEC §7), unknown ids and ids no email can have
+/// ("abc", "-1") 404 `Email not found`.
 /// Thread-safe. Database errors propagate (the server answers 500).
 class EmailApi {
  public:

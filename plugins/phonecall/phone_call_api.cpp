@@ -2,23 +2,25 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
-#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
-#include <stdexcept>
 #include <utility>
 #include <vector>
+
+#include "http_api.hpp"
 
 namespace commsvc::plugins::phonecall {
 namespace {
 
+using api::BadRequest;
+using api::nullable;
+using api::toText;
 using nlohmann::json;
 // A nullable SQL parameter in text form.
 using Text = std::optional<std::string>;
@@ -32,10 +34,9 @@ constexpr const char* kColumns =
     "status::text, ergebnis, notizen, "
     "to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), "
     "to_char(updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), left(geplante_zeit::text, 8)";
-constexpr std::array<const char*, 4> kStatuses = {"geplant", "abgeschlossen", "fehlgeschlagen",
-                                                  "abgebrochen"};
-constexpr const char* kStatusMessage =
-    "status must be one of: geplant, abgeschlossen, fehlgeschlagen, abgebrochen";
+// The labels of the telefonanrufstatus enum (SPEC §2).
+constexpr std::array<std::string_view, 4> kStatuses = {"geplant", "abgeschlossen", "fehlgeschlagen",
+                                                       "abgebrochen"};
 // The therapist slots tried, in order, when a call has no geplante_zeit.
 constexpr std::array<const char*, 2> kTherapistSlots = {"10:00", "14:00"};
 constexpr const char* kPatientTime = "10:00";
@@ -44,136 +45,55 @@ constexpr int kPatientMinutes = 10;
 // First key of the advisory lock that serialises slot searches per therapist.
 constexpr int kSlotLockClass = 0x50484f4e;  // "PHON"
 
-// A validation failure; its message names the field and becomes a 400.
-class BadRequest : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// How a date or time field that is not valid is answered: the original
+// service's text ("Invalid date format: v" when creating, "Invalid date
+// format for <field>: v" when updating), then the field and the format.
+enum class FormatText { kCreate, kUpdate };
 
-const char* param(const Text& text) { return text ? text->c_str() : nullptr; }
-
-Text toText(const std::optional<std::int32_t>& value) {
-  return value ? Text(std::to_string(*value)) : std::nullopt;
+[[noreturn]] void invalidFormat(FormatText text, const char* kind, const char* name,
+                                const json& value, const char* format) {
+  std::string message = std::string("Invalid ") + kind + " format";
+  if (text == FormatText::kUpdate) message += std::string(" for ") + name;
+  message += ": " + api::echoValue(value) + " (" + name + " must be a " + kind + " in " + format +
+             " format)";
+  throw BadRequest(message);
 }
 
-bool toInt32(const json& value, std::int32_t& out) {
-  if (!value.is_number_integer()) return false;
-  if (value.is_number_unsigned()) {
-    const auto u = value.get<std::uint64_t>();
-    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max())) return false;
-    out = static_cast<std::int32_t>(u);
-    return true;
-  }
-  const auto s = value.get<std::int64_t>();
-  if (s < std::numeric_limits<std::int32_t>::min() || s > std::numeric_limits<std::int32_t>::max())
-    return false;
-  out = static_cast<std::int32_t>(s);
-  return true;
-}
-
-// Parses a whole decimal integer (optionally negative) that fits in int32.
-std::optional<std::int32_t> parseInt32(const std::string& text) {
-  std::int32_t value = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
-  return value;
-}
-
-json parseBody(const std::string& body) {
-  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) throw BadRequest("request body is not valid JSON");
-  if (!parsed.is_object()) throw BadRequest("request body must be a JSON object");
-  return parsed;
-}
-
-// The body field `name`, or nullptr when it is absent or null.
-const json* present(const json& body, const char* name) {
-  const auto it = body.find(name);
-  return it == body.end() || it->is_null() ? nullptr : &*it;
-}
-
-// An integer field >= `min`; nullopt when absent or null.
-std::optional<std::int32_t> intField(const json& body, const char* name, std::int32_t min = 1) {
-  const json* value = present(body, name);
-  if (value == nullptr) return std::nullopt;
-  std::int32_t out = 0;
-  if (!toInt32(*value, out) || out < min) {
-    throw BadRequest(std::string(name) + (min == 1
-                                              ? " must be a positive integer"
-                                              : " must be an integer >= " + std::to_string(min)));
-  }
-  return out;
-}
-
-// A string field; nullopt when absent or null.
-Text stringField(const json& body, const char* name) {
-  const json* value = present(body, name);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_string()) throw BadRequest(std::string(name) + " must be a string");
-  std::string text = value->get<std::string>();
-  // PostgreSQL text cannot hold NUL ("\u0000" in JSON): 400, not 500.
-  if (text.find('\0') != std::string::npos) {
-    throw BadRequest(std::string(name) + " must not contain NUL characters");
-  }
-  return text;
-}
-
-Text dateField(const json& body, const char* name) {
-  const json* value = present(body, name);
+Text dateField(const json& body, const char* name, FormatText text) {
+  const json* value = api::member(body, name);
   if (value == nullptr) return std::nullopt;
   if (!value->is_string() || !isValidDate(value->get<std::string>())) {
-    throw BadRequest(std::string(name) + " must be a date in YYYY-MM-DD format");
+    invalidFormat(text, "date", name, *value, "YYYY-MM-DD");
   }
   return value->get<std::string>();
 }
 
-Text timeField(const json& body, const char* name) {
-  const json* value = present(body, name);
+Text timeField(const json& body, const char* name, FormatText text) {
+  const json* value = api::member(body, name);
   if (value == nullptr) return std::nullopt;
   if (!value->is_string() || !isValidTime(value->get<std::string>())) {
-    throw BadRequest(std::string(name) + " must be a time in HH:MM format");
+    invalidFormat(text, "time", name, *value, "HH:MM");
   }
   return value->get<std::string>();
-}
-
-// The {id} path parameter; nullopt for a number no call can have.
-std::optional<std::int32_t> pathId(const HttpRequest& request) {
-  const auto it = request.params.find("id");
-  const std::string text = it == request.params.end() ? std::string() : it->second;
-  bool digits = !text.empty() && text.size() <= 18;
-  for (const char c : text) digits = digits && c >= '0' && c <= '9';
-  if (!digits) throw BadRequest("id must be a positive integer");
-  const long long value = std::stoll(text);
-  if (value < 1 || value > std::numeric_limits<std::int32_t>::max()) return std::nullopt;
-  return static_cast<std::int32_t>(value);
-}
-
-json nullableInt(const pqxx::field& field) {
-  return field.is_null() ? json(nullptr) : json(field.as<std::int64_t>());
-}
-
-json nullableText(const pqxx::field& field) {
-  return field.is_null() ? json(nullptr) : json(field.as<std::string>());
 }
 
 // A call row (kColumns) as the API shows it.
 json rowToJson(const pqxx::row& row) {
   return {
       {"id", row[0].as<std::int64_t>()},
-      {"therapist_id", nullableInt(row[1])},
-      {"patient_id", nullableInt(row[2])},
-      {"therapeutenanfrage_id", nullableInt(row[3])},
-      {"geplantes_datum", nullableText(row[4])},
-      {"geplante_zeit", nullableText(row[5])},
-      {"dauer_minuten", nullableInt(row[6])},
-      {"tatsaechliches_datum", nullableText(row[7])},
-      {"tatsaechliche_zeit", nullableText(row[8])},
-      {"status", nullableText(row[9])},
-      {"ergebnis", nullableText(row[10])},
-      {"notizen", nullableText(row[11])},
-      {"created_at", nullableText(row[12])},
-      {"updated_at", nullableText(row[13])},
+      {"therapist_id", api::intOrNull(row[1])},
+      {"patient_id", api::intOrNull(row[2])},
+      {"therapeutenanfrage_id", api::intOrNull(row[3])},
+      {"geplantes_datum", api::textOrNull(row[4])},
+      {"geplante_zeit", api::textOrNull(row[5])},
+      {"dauer_minuten", api::intOrNull(row[6])},
+      {"tatsaechliches_datum", api::textOrNull(row[7])},
+      {"tatsaechliche_zeit", api::textOrNull(row[8])},
+      {"status", api::textOrNull(row[9])},
+      {"ergebnis", api::textOrNull(row[10])},
+      {"notizen", api::textOrNull(row[11])},
+      {"created_at", api::textOrNull(row[12])},
+      {"updated_at", api::textOrNull(row[13])},
   };
 }
 
@@ -185,12 +105,12 @@ const char* recipientType(const pqxx::row& row) {
 json scheduledPayload(const pqxx::row& row) {
   return {{"call_id", row[0].as<std::int64_t>()},
           {"call_data",
-           {{"therapist_id", nullableInt(row[1])},
-            {"patient_id", nullableInt(row[2])},
-            {"therapeutenanfrage_id", nullableInt(row[3])},
+           {{"therapist_id", api::intOrNull(row[1])},
+            {"patient_id", api::intOrNull(row[2])},
+            {"therapeutenanfrage_id", api::intOrNull(row[3])},
             {"recipient_type", recipientType(row)},
-            {"scheduled_date", nullableText(row[4])},
-            {"scheduled_time", nullableText(row[14])}}}};
+            {"scheduled_date", api::textOrNull(row[4])},
+            {"scheduled_time", api::textOrNull(row[14])}}}};
 }
 
 // The phone_call.completed payload (SPEC §1) of a completed call row.
@@ -198,22 +118,20 @@ json completedPayload(const pqxx::row& row) {
   json payload = {{"call_id", row[0].as<std::int64_t>()},
                   {"call_data",
                    {{"call_id", row[0].as<std::int64_t>()},
-                    {"therapist_id", nullableInt(row[1])},
-                    {"patient_id", nullableInt(row[2])},
-                    {"therapeutenanfrage_id", nullableInt(row[3])},
+                    {"therapist_id", api::intOrNull(row[1])},
+                    {"patient_id", api::intOrNull(row[2])},
+                    {"therapeutenanfrage_id", api::intOrNull(row[3])},
                     {"recipient_type", recipientType(row)},
-                    {"status", nullableText(row[9])},
-                    {"ergebnis", nullableText(row[10])}}},
+                    {"status", api::textOrNull(row[9])},
+                    {"ergebnis", api::textOrNull(row[10])}}},
                   {"communication_type", "phone_call"},
-                  {"patient_id", nullableInt(row[2])},
-                  {"therapist_id", nullableInt(row[1])}};
+                  {"patient_id", api::intOrNull(row[2])},
+                  {"therapist_id", api::intOrNull(row[1])}};
   if (!row[10].is_null() && !row[10].as<std::string>().empty()) {
     payload["outcome"] = row[10].as<std::string>();
   }
   return payload;
 }
-
-HttpResponse badRequest(const BadRequest& e) { return HttpResponse::error(400, e.what()); }
 
 // Appends "<prefix>$<n><suffix>" to a clause list and `value` to `params`.
 void addParam(std::string& clause, const std::string& prefix, const char* suffix, Text value,
@@ -227,7 +145,7 @@ void addParam(std::string& clause, const std::string& prefix, const char* suffix
 std::vector<const char*> pointers(const std::vector<Text>& params) {
   std::vector<const char*> out;
   out.reserve(params.size());
-  for (const Text& p : params) out.push_back(param(p));
+  for (const Text& p : params) out.push_back(nullable(p));
   return out;
 }
 
@@ -286,7 +204,7 @@ PhoneCallApi::PhoneCallApi(Database& database, Outbox& outbox, Logger& logger, M
       today_(today ? std::move(today) : TodayFunction(&localToday)) {}
 
 HttpResponse PhoneCallApi::list(const HttpRequest& request) {
-  try {
+  return api::guarded([&] {
     std::string where;
     std::vector<Text> params;
     const auto next = [&where]() -> std::string& {
@@ -294,54 +212,35 @@ HttpResponse PhoneCallApi::list(const HttpRequest& request) {
       return where;
     };
     for (const char* name : {"therapist_id", "patient_id", "therapeutenanfrage_id"}) {
-      const std::string* value = request.queryParam(name);
-      if (value == nullptr) continue;
-      const auto number = parseInt32(*value);
-      if (!number) throw BadRequest(std::string(name) + " must be an integer");
-      addParam(next(), std::string(name) + " = ", "::integer", std::to_string(*number), params);
-    }
-    if (const std::string* type = request.queryParam("recipient_type")) {
-      if (*type == "therapist") {
-        next() += "therapist_id IS NOT NULL AND patient_id IS NULL";
-      } else if (*type == "patient") {
-        next() += "patient_id IS NOT NULL AND therapist_id IS NULL";
-      } else {
-        throw BadRequest("recipient_type must be therapist or patient");
+      if (const auto number = api::queryInt(request, name)) {
+        addParam(next(), std::string(name) + " = ", "::integer", std::to_string(*number), params);
       }
+    }
+    if (const auto type = api::queryRecipientType(request)) {
+      next() += *type == "therapist" ? "therapist_id IS NOT NULL AND patient_id IS NULL"
+                                     : "patient_id IS NOT NULL AND therapist_id IS NULL";
     }
     // An unknown status matches nothing (an empty page), as for emails.
     // Only known values reach PostgreSQL (a value that is not UTF-8 made it fail: 500).
-    if (const std::string* status = request.queryParam("status")) {
-      if (std::find(kStatuses.begin(), kStatuses.end(), *status) != kStatuses.end()) {
-        addParam(next(), "status::text = ", "", *status, params);
+    if (const std::string* status = api::queryText(request, "status")) {
+      if (api::isOneOf(*status, kStatuses)) {
+        addParam(next(), "status = ", "::public.telefonanrufstatus", *status, params);
       } else {
         next() += "false";
       }
     }
-    if (const std::string* date = request.queryParam("geplantes_datum")) {
+    if (const std::string* date = api::queryText(request, "geplantes_datum")) {
       if (!isValidDate(*date)) {
         throw BadRequest("geplantes_datum must be a date in YYYY-MM-DD format");
       }
       addParam(next(), "geplantes_datum = ", "::date", *date, params);
     }
-
-    std::int64_t page = 1;
-    std::int64_t limit = kDefaultLimit;
-    if (const std::string* text = request.queryParam("page")) {
-      const auto value = parseInt32(*text);
-      if (!value) throw BadRequest("page must be an integer");
-      page = std::max<std::int64_t>(1, *value);
-    }
-    if (const std::string* text = request.queryParam("limit")) {
-      const auto value = parseInt32(*text);
-      if (!value) throw BadRequest("limit must be an integer");
-      limit = std::clamp<std::int64_t>(*value, 1, kMaxLimit);
-    }
+    const api::Paging page = api::paging(request);
 
     const std::vector<const char*> filterParams = pointers(params);
     std::vector<const char*> pageParams = filterParams;
-    const std::string limitText = std::to_string(limit);
-    const std::string offsetText = std::to_string((page - 1) * limit);
+    const std::string limitText = std::to_string(page.limit);
+    const std::string offsetText = std::to_string(page.offset());
     pageParams.push_back(limitText.c_str());
     pageParams.push_back(offsetText.c_str());
     const std::string limitRef = "$" + std::to_string(filterParams.size() + 1);
@@ -361,27 +260,23 @@ HttpResponse PhoneCallApi::list(const HttpRequest& request) {
                          pqxx::prepare::make_dynamic_params(pageParams));
       for (const auto& row : rows) data.push_back(rowToJson(row));
     });
-    const json body = {
-        {"data", std::move(data)}, {"page", page}, {"limit", limit}, {"total", total}};
-    return HttpResponse::json(200, body.dump());
-  } catch (const BadRequest& e) {
-    return badRequest(e);
-  }
+    return api::jsonResponse(
+        200,
+        {{"data", std::move(data)}, {"page", page.page}, {"limit", page.limit}, {"total", total}});
+  });
 }
 
 HttpResponse PhoneCallApi::create(const HttpRequest& request) {
-  try {
-    const json body = parseBody(request.body);
-    const auto therapist = intField(body, "therapist_id");
-    const auto patient = intField(body, "patient_id");
-    if (therapist.has_value() == patient.has_value()) {
-      throw BadRequest("exactly one of therapist_id or patient_id must be set");
-    }
-    const auto anfrage = intField(body, "therapeutenanfrage_id");
-    const Text requestedDate = dateField(body, "geplantes_datum");
-    const Text requestedTime = timeField(body, "geplante_zeit");
-    const auto dauer = intField(body, "dauer_minuten");
-    const Text notizen = stringField(body, "notizen");
+  return api::guarded([&] {
+    const json body = api::parseBody(request);
+    const auto therapist = api::optInt(body, "therapist_id");
+    const auto patient = api::optInt(body, "patient_id");
+    api::requireOneRecipient(therapist, patient);
+    const auto anfrage = api::optInt(body, "therapeutenanfrage_id");
+    const Text requestedDate = dateField(body, "geplantes_datum", FormatText::kCreate);
+    const Text requestedTime = timeField(body, "geplante_zeit", FormatText::kCreate);
+    const auto dauer = api::optInt(body, "dauer_minuten");
+    const Text notizen = api::optString(body, "notizen");
     const std::string baseDate = requestedDate ? *requestedDate : nextDay(today_());
     const int minutes = dauer ? *dauer : (therapist ? kTherapistMinutes : kPatientMinutes);
 
@@ -414,11 +309,11 @@ HttpResponse PhoneCallApi::create(const HttpRequest& request) {
       const pqxx::row row = tx.exec_params1(
           std::string("INSERT INTO ") + kTable +
               " (therapist_id, patient_id, therapeutenanfrage_id, geplantes_datum, geplante_zeit, "
-              "dauer_minuten, notizen) VALUES ($1::integer, $2::integer, $3::integer, $4::date, "
-              "$5::time, $6::integer, $7::text) RETURNING " +
+              "dauer_minuten, notizen, created_at, updated_at) VALUES ($1::integer, $2::integer, "
+              "$3::integer, $4::date, $5::time, $6::integer, $7::text, now(), now()) RETURNING " +
               kColumns,
-          param(toText(therapist)), param(toText(patient)), param(toText(anfrage)), date, time,
-          minutes, param(notizen));
+          nullable(toText(therapist)), nullable(toText(patient)), nullable(toText(anfrage)), date,
+          time, minutes, nullable(notizen));
       const std::string id = std::to_string(row[0].as<std::int64_t>());
       outbox_.add(tx, makeEvent("communication.call_scheduled", id, scheduledPayload(row).dump()));
       created = rowToJson(row);
@@ -431,36 +326,31 @@ HttpResponse PhoneCallApi::create(const HttpRequest& request) {
                   {"recipient_id", std::to_string(therapist ? *therapist : *patient)},
                   {"geplantes_datum", created["geplantes_datum"].get<std::string>()},
                   {"geplante_zeit", created["geplante_zeit"].get<std::string>()}});
-    return HttpResponse::json(201, created.dump());
-  } catch (const BadRequest& e) {
-    return badRequest(e);
-  }
+    return api::jsonResponse(201, created);
+  });
 }
 
 HttpResponse PhoneCallApi::get(const HttpRequest& request) {
-  try {
-    const auto id = pathId(request);
-    if (!id) return HttpResponse::error(404, kNotFoundMessage);
+  return api::guarded([&] {
+    const std::int32_t id = api::pathId(request, kNotFoundMessage);
     std::optional<json> call;
     database_.transaction([&](pqxx::work& tx) {
       const pqxx::result rows = tx.exec_params(
-          std::string("SELECT ") + kColumns + " FROM " + kTable + " WHERE id = $1", *id);
+          std::string("SELECT ") + kColumns + " FROM " + kTable + " WHERE id = $1", id);
       call = rows.empty() ? std::nullopt : std::optional<json>(rowToJson(rows[0]));
     });
     if (!call) return HttpResponse::error(404, kNotFoundMessage);
-    return HttpResponse::json(200, call->dump());
-  } catch (const BadRequest& e) {
-    return badRequest(e);
-  }
+    return api::jsonResponse(200, *call);
+  });
 }
 
 HttpResponse PhoneCallApi::update(const HttpRequest& request) {
-  try {
-    const auto id = pathId(request);
-    const json body = parseBody(request.body);
+  return api::guarded([&] {
+    const std::int32_t id = api::pathId(request, kNotFoundMessage);
+    const json body = api::parseBody(request);
     // SET clauses from fixed fragments; $1 is the id.
     std::string sets;
-    std::vector<Text> params{id ? Text(std::to_string(*id)) : Text("0")};
+    std::vector<Text> params{std::to_string(id)};
     const auto set = [&](const char* column, const char* cast, Text value) {
       sets += std::string(column) + " = ";
       addParam(sets, "", cast, std::move(value), params);
@@ -472,38 +362,38 @@ HttpResponse PhoneCallApi::update(const HttpRequest& request) {
         throw BadRequest(std::string(name) + " must not be null");
       return it != body.end();
     };
-    std::optional<std::string> newStatus;
     if (requireNotNull("status")) {
       const json& value = body["status"];
-      const bool known = value.is_string() &&
-                         std::find(kStatuses.begin(), kStatuses.end(), value.get<std::string>()) !=
-                             kStatuses.end();
-      if (!known) throw BadRequest(kStatusMessage);
-      newStatus = value.get<std::string>();
-      set("status", "::communication_service.telefonanrufstatus", newStatus);
+      if (!value.is_string() || !api::isOneOf(value.get<std::string>(), kStatuses)) {
+        throw BadRequest("Invalid status value: " + api::echoValue(value) +
+                         " (status must be one of: geplant, abgeschlossen, fehlgeschlagen, "
+                         "abgebrochen)");
+      }
+      set("status", "::public.telefonanrufstatus", value.get<std::string>());
     }
     if (body.contains("therapeutenanfrage_id")) {
-      set("therapeutenanfrage_id", "::integer", toText(intField(body, "therapeutenanfrage_id")));
+      set("therapeutenanfrage_id", "::integer", toText(api::optInt(body, "therapeutenanfrage_id")));
     }
     if (requireNotNull("geplantes_datum")) {
-      set("geplantes_datum", "::date", dateField(body, "geplantes_datum"));
+      set("geplantes_datum", "::date", dateField(body, "geplantes_datum", FormatText::kUpdate));
     }
     if (requireNotNull("geplante_zeit")) {
-      set("geplante_zeit", "::time", timeField(body, "geplante_zeit"));
+      set("geplante_zeit", "::time", timeField(body, "geplante_zeit", FormatText::kUpdate));
     }
     if (requireNotNull("dauer_minuten")) {
-      set("dauer_minuten", "::integer", toText(intField(body, "dauer_minuten")));
+      set("dauer_minuten", "::integer", toText(api::optInt(body, "dauer_minuten")));
     }
     if (body.contains("tatsaechliches_datum")) {
-      set("tatsaechliches_datum", "::date", dateField(body, "tatsaechliches_datum"));
+      set("tatsaechliches_datum", "::date",
+          dateField(body, "tatsaechliches_datum", FormatText::kUpdate));
     }
     if (body.contains("tatsaechliche_zeit")) {
-      set("tatsaechliche_zeit", "::time", timeField(body, "tatsaechliche_zeit"));
+      set("tatsaechliche_zeit", "::time",
+          timeField(body, "tatsaechliche_zeit", FormatText::kUpdate));
     }
     for (const char* name : {"ergebnis", "notizen"}) {
-      if (body.contains(name)) set(name, "::text", stringField(body, name));
+      if (body.contains(name)) set(name, "::text", api::optString(body, name));
     }
-    if (!id) return HttpResponse::error(404, kNotFoundMessage);
 
     const std::vector<const char*> values = pointers(params);
     std::optional<json> updated;
@@ -512,7 +402,7 @@ HttpResponse PhoneCallApi::update(const HttpRequest& request) {
       updated.reset();
       completed = false;
       const pqxx::result before = tx.exec_params(
-          std::string("SELECT status::text FROM ") + kTable + " WHERE id = $1 FOR UPDATE", *id);
+          std::string("SELECT status::text FROM ") + kTable + " WHERE id = $1 FOR UPDATE", id);
       if (before.empty()) return;
       const std::string oldStatus = before[0][0].as<std::string>();
       const pqxx::row row = tx.exec_params1(std::string("UPDATE ") + kTable + " SET " + sets +
@@ -520,8 +410,9 @@ HttpResponse PhoneCallApi::update(const HttpRequest& request) {
                                                 "RETURNING " +
                                                 kColumns,
                                             pqxx::prepare::make_dynamic_params(values));
+      // The status change of a PUT: its events join this transaction.
       if (oldStatus != "abgeschlossen" && row[9].as<std::string>() == "abgeschlossen") {
-        outbox_.add(tx, makeEvent("phone_call.completed", std::to_string(*id),
+        outbox_.add(tx, makeEvent("phone_call.completed", std::to_string(id),
                                   completedPayload(row).dump()));
         completed = true;
       }
@@ -530,29 +421,24 @@ HttpResponse PhoneCallApi::update(const HttpRequest& request) {
     if (!updated) return HttpResponse::error(404, kNotFoundMessage);
     if (completed) {
       completed_.add();
-      logger_.info("phone call completed", {{"call_id", std::to_string(*id)}});
+      logger_.info("phone call completed", {{"call_id", std::to_string(id)}});
     }
-    return HttpResponse::json(200, updated->dump());
-  } catch (const BadRequest& e) {
-    return badRequest(e);
-  }
+    return api::jsonResponse(200, *updated);
+  });
 }
 
 HttpResponse PhoneCallApi::remove(const HttpRequest& request) {
-  try {
-    const auto id = pathId(request);
-    if (!id) return HttpResponse::error(404, kNotFoundMessage);
+  return api::guarded([&] {
+    const std::int32_t id = api::pathId(request, kNotFoundMessage);
     bool deleted = false;
     database_.transaction([&](pqxx::work& tx) {
       deleted =
-          !tx.exec_params(std::string("DELETE FROM ") + kTable + " WHERE id = $1 RETURNING id", *id)
+          !tx.exec_params(std::string("DELETE FROM ") + kTable + " WHERE id = $1 RETURNING id", id)
                .empty();
     });
     if (!deleted) return HttpResponse::error(404, kNotFoundMessage);
-    return HttpResponse::json(200, json{{"message", "Phone call deleted successfully"}}.dump());
-  } catch (const BadRequest& e) {
-    return badRequest(e);
-  }
+    return api::jsonResponse(200, {{"message", "Phone call deleted successfully"}});
+  });
 }
 
 void PhoneCallApi::registerRoutes(const std::shared_ptr<PhoneCallApi>& api, Context& context) {

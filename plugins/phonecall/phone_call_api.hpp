@@ -22,10 +22,6 @@ namespace commsvc::plugins::phonecall {
 inline constexpr const char* kNotFoundMessage = "Phone call not found";
 /// Message of the 400 answer when neither therapist slot is free.
 inline constexpr const char* kNoSlotMessage = "No available slots found for this therapist";
-/// Default of the `limit` list parameter.
-inline constexpr int kDefaultLimit = 20;
-/// Largest `limit` (larger values are clamped to it; smaller than 1 to 1).
-inline constexpr int kMaxLimit = 1000;
 
 /// Returns today's date as "YYYY-MM-DD"; injectable for tests.
 using TodayFunction = std::function<std::string()>;

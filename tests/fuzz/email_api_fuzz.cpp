@@ -9,7 +9,7 @@
 // '\n', then the body.
 //
 // Oracles: no exception but the sentinel leaves a route, no 5xx answer, and
-// every answer is JSON-shaped.
+// every answer is a JSON object in valid UTF-8 (fuzz::checkApiAnswer).
 
 #include <cstddef>
 #include <cstdint>
@@ -22,7 +22,6 @@
 namespace {
 
 using namespace commsvc;
-using commsvc::fuzz::fail;
 
 plugins::email::EmailApi& api() {
   static fuzz::ThrowingDatabase database;
@@ -40,26 +39,19 @@ plugins::email::EmailApi& api() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
-  const std::string_view text = fuzz::asText(data + 1, size - 1);
-  const std::size_t lineEnd = text.find('\n');
-  const std::string_view line = text.substr(0, lineEnd);
+  const fuzz::RouteInput input = fuzz::splitRouteInput(data, size, "lcguds");
   HttpRequest request;
-  request.body = lineEnd == std::string_view::npos ? "" : std::string(text.substr(lineEnd + 1));
+  request.body = input.body;
   request.headers["content-type"] = "application/json";
 
-  static constexpr char kRoutes[] = "lcguds";
-  const char selector =
-      std::string_view(kRoutes).find(static_cast<char>(data[0])) != std::string_view::npos
-          ? static_cast<char>(data[0])
-          : kRoutes[data[0] % 6];
   plugins::email::EmailApi& email = api();
   HttpResponse response;
   try {
-    switch (selector) {
+    switch (input.route) {
       case 'l':
         request.method = "GET";
         request.path = "/api/emails";
-        request.query = http::parseQuery(line);
+        request.query = http::parseQuery(input.line);
         response = email.listEmails(request);
         break;
       case 'c':
@@ -69,17 +61,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       case 'g':
         request.method = "GET";
-        request.params["id"] = http::percentDecode(line);
+        request.params["id"] = http::percentDecode(input.line);
         response = email.getEmail(request);
         break;
       case 'u':
         request.method = "PUT";
-        request.params["id"] = http::percentDecode(line);
+        request.params["id"] = http::percentDecode(input.line);
         response = email.updateEmail(request);
         break;
       case 'd':
         request.method = "DELETE";
-        request.params["id"] = http::percentDecode(line);
+        request.params["id"] = http::percentDecode(input.line);
         response = email.deleteEmail(request);
         break;
       default:
@@ -91,11 +83,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const fuzz::DatabaseReached&) {
     return 0;  // valid enough to reach SQL
   }
-  if (!fuzz::isClientOutcome(response.status)) {
-    fail("email_api", "status " + std::to_string(response.status) + ": " + response.body);
-  }
-  if (response.body.empty() || response.body.front() != '{' || response.body.back() != '}') {
-    fail("email_api", "answer is not a JSON object: " + response.body);
-  }
+  fuzz::checkApiAnswer("email_api", response);
   return 0;
 }

@@ -2,8 +2,9 @@
 
 // Helpers shared by the fuzz targets: splitting one input into fields, a
 // Database whose transaction() throws a sentinel (so a route runs all its
-// validation and stops before SQL), and fakes that keep nothing (a fuzzer
-// calls them millions of times).
+// validation and stops before SQL), fakes that keep nothing (a fuzzer
+// calls them millions of times), and the input split and oracles of the
+// HTTP API targets.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +16,7 @@
 
 #include "commsvc/channel.hpp"
 #include "commsvc/database.hpp"
+#include "commsvc/http.hpp"
 #include "commsvc/logger.hpp"
 #include "commsvc/outbox.hpp"
 
@@ -63,8 +65,12 @@ class ThrowingDatabase final : public Database {
 /// An Outbox that must never be reached (the database throws first).
 class UnreachableOutbox final : public Outbox {
  public:
-  void add(pqxx::work& /*tx*/, const Event& /*event*/) override {
+  std::int64_t add(pqxx::work& /*tx*/, const Event& /*event*/) override {
     fail("outbox", "add() called without a transaction");
+  }
+  bool awaitPublished(const std::vector<std::int64_t>& /*ids*/,
+                      std::chrono::milliseconds /*timeout*/) override {
+    return true;
   }
 };
 
@@ -88,5 +94,75 @@ class NullChannel final : public Channel {
 /// True for the statuses a route may answer for request data alone: never
 /// 5xx (a 5xx for bad input is a finding).
 inline bool isClientOutcome(int status) { return status >= 200 && status < 500; }
+
+/// True when `text` is valid UTF-8 (no overlong forms, surrogates or values
+/// above U+10FFFF).
+inline bool isValidUtf8(std::string_view text) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[at + i]); };
+    const unsigned char lead = byte(0);
+    std::size_t length = 1;
+    unsigned char low = 0x80, high = 0xBF;
+    if (lead < 0x80) {
+      length = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      low = lead == 0xE0 ? 0xA0 : 0x80;
+      high = lead == 0xED ? 0x9F : 0xBF;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      low = lead == 0xF0 ? 0x90 : 0x80;
+      high = lead == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return false;
+    }
+    if (text.size() - at < length) return false;
+    if (length > 1 && (byte(1) < low || byte(1) > high)) return false;
+    for (std::size_t i = 2; i < length; ++i) {
+      if (byte(i) < 0x80 || byte(i) > 0xBF) return false;
+    }
+    at += length;
+  }
+  return true;
+}
+
+/// One input of the HTTP API targets: a selector byte choosing the route
+/// (one of `routes`, any other byte modulo their number), then the query
+/// string or path id up to the first '\n', then the request body.
+struct RouteInput {
+  char route = 0;    ///< the selected letter of `routes`
+  std::string line;  ///< the query string (list) or the raw path id
+  std::string body;  ///< the request body (empty without a '\n')
+};
+
+/// Splits a fuzz input into a RouteInput; `data` must hold at least one byte.
+inline RouteInput splitRouteInput(const std::uint8_t* data, std::size_t size,
+                                  std::string_view routes) {
+  RouteInput input;
+  const char selector = static_cast<char>(data[0]);
+  input.route =
+      routes.find(selector) != std::string_view::npos ? selector : routes[data[0] % routes.size()];
+  const std::string_view text = asText(data + 1, size - 1);
+  const std::size_t lineEnd = text.find('\n');
+  input.line = std::string(text.substr(0, lineEnd));
+  if (lineEnd != std::string_view::npos) input.body = std::string(text.substr(lineEnd + 1));
+  return input;
+}
+
+/// The oracles of an HTTP API answer to request data: no 5xx, and a body
+/// that is a JSON object in valid UTF-8 (client values repeated in error
+/// messages must not break it).
+inline void checkApiAnswer(const char* target, const HttpResponse& response) {
+  if (!isClientOutcome(response.status)) {
+    fail(target, "status " + std::to_string(response.status) + ": " + response.body);
+  }
+  if (response.body.empty() || response.body.front() != '{' || response.body.back() != '}') {
+    fail(target, "answer is not a JSON object: " + response.body);
+  }
+  if (!isValidUtf8(response.body)) fail(target, "answer is not UTF-8: " + response.body);
+}
 
 }  // namespace commsvc::fuzz

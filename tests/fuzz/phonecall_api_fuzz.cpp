@@ -8,7 +8,8 @@
 // (list) or path id (get, update, delete) up to the first '\n', then the body.
 //
 // Oracles: no exception but the sentinel leaves a route, no 5xx answer, and
-// every answer is JSON-shaped. Also the date helpers on the same text.
+// every answer is a JSON object in valid UTF-8 (fuzz::checkApiAnswer). Also
+// the date helpers on the same text.
 
 #include <cstddef>
 #include <cstdint>
@@ -22,7 +23,6 @@
 namespace {
 
 using namespace commsvc;
-using commsvc::fuzz::fail;
 
 plugins::phonecall::PhoneCallApi& api() {
   static fuzz::ThrowingDatabase database;
@@ -38,31 +38,25 @@ plugins::phonecall::PhoneCallApi& api() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
-  const std::string_view text = fuzz::asText(data + 1, size - 1);
-  const std::size_t lineEnd = text.find('\n');
-  const std::string line(text.substr(0, lineEnd));
+  const fuzz::RouteInput input = fuzz::splitRouteInput(data, size, "lcgud");
+  const std::string& line = input.line;
   HttpRequest request;
-  request.body = lineEnd == std::string_view::npos ? "" : std::string(text.substr(lineEnd + 1));
+  request.body = input.body;
 
   // The pure helpers the routes use, on the line itself.
   if (plugins::phonecall::isValidDate(line)) {
     const std::string next = plugins::phonecall::nextDay(line);
     // Year 9999 rolls over into a five-digit year, which PostgreSQL accepts.
     if (line < "9999-12-31" && (!plugins::phonecall::isValidDate(next) || next <= line)) {
-      fail("phonecall_api", "nextDay(" + line + ") gave " + next);
+      fuzz::fail("phonecall_api", "nextDay(" + line + ") gave " + next);
     }
   }
   (void)plugins::phonecall::isValidTime(line);
 
-  static constexpr char kRoutes[] = "lcgud";
-  const char selector =
-      std::string_view(kRoutes).find(static_cast<char>(data[0])) != std::string_view::npos
-          ? static_cast<char>(data[0])
-          : kRoutes[data[0] % 5];
   plugins::phonecall::PhoneCallApi& calls = api();
   HttpResponse response;
   try {
-    switch (selector) {
+    switch (input.route) {
       case 'l':
         request.method = "GET";
         request.path = "/api/phone-calls";
@@ -93,11 +87,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const fuzz::DatabaseReached&) {
     return 0;  // valid enough to reach SQL
   }
-  if (!fuzz::isClientOutcome(response.status)) {
-    fail("phonecall_api", "status " + std::to_string(response.status) + ": " + response.body);
-  }
-  if (response.body.empty() || response.body.front() != '{' || response.body.back() != '}') {
-    fail("phonecall_api", "answer is not a JSON object: " + response.body);
-  }
+  fuzz::checkApiAnswer("phonecall_api", response);
   return 0;
 }

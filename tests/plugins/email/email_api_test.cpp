@@ -127,6 +127,16 @@ class EmailApiTest : public testing::PluginDatabaseTest {
         << what << ": " << r.body;
   }
 
+  /// Expects `status` and a message starting with `text` (the original
+  /// service's text: clients match on the start).
+  static void expectMessage(const HttpResponse& r, int status, const std::string& text,
+                            const std::string& what) {
+    EXPECT_EQ(r.status, status) << what << ": " << r.body;
+    const json body = json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(body.is_object() && body.contains("message")) << what << ": " << r.body;
+    EXPECT_EQ(body["message"].get<std::string>().rfind(text, 0), 0u) << what << ": " << r.body;
+  }
+
   testing::FakeChannel channel_;
   std::unique_ptr<testing::DatabaseContext> context_;
   std::unique_ptr<Handler> handler_;
@@ -326,6 +336,47 @@ TEST_F(EmailApiTest, CreateRejectsInvalidInputNamingTheField) {
   EXPECT_TRUE(outbox().empty());
 }
 
+// The original service's texts, which its clients match on (SPEC §7).
+TEST_F(EmailApiTest, CreateAnswersWithTheOriginalTexts) {
+  expectMessage(post(emailBody({{"therapist_id", nullptr}})), 400,
+                "Either therapist_id or patient_id is required", "neither id");
+  expectMessage(post(emailBody({{"patient_id", 3}})), 400,
+                "Cannot specify both therapist_id and patient_id", "both ids");
+  expectMessage(post(emailBody({{"inhalt_text", nullptr}})), 400,
+                "Either inhalt_html, inhalt_text, or inhalt_markdown is required", "no body");
+  EXPECT_EQ(count("SELECT count(*) FROM communication_service.emails"), 0);
+}
+
+// The platform's existing table has no defaults for created_at and
+// updated_at: the API sets both itself.
+TEST_F(EmailApiTest, CreateAndUpdateSetTimestampsWithoutColumnDefaults) {
+  std::map<std::string, std::string> defaults;
+  pool_->transaction([&](pqxx::work& tx) {
+    for (const auto& row :
+         tx.exec("SELECT column_name, COALESCE(column_default, '') FROM information_schema.columns "
+                 "WHERE table_schema = 'communication_service' AND table_name = 'emails' "
+                 "AND column_name IN ('created_at', 'updated_at')")) {
+      defaults[row[0].as<std::string>()] = row[1].as<std::string>();
+    }
+  });
+  ASSERT_EQ(defaults.size(), 2u);
+  exec(
+      "ALTER TABLE communication_service.emails ALTER created_at DROP DEFAULT, "
+      "ALTER updated_at DROP DEFAULT");
+  const auto id = create();
+  json email = parse(byId("GET", id));
+  EXPECT_TRUE(email["created_at"].is_string()) << email;
+  EXPECT_TRUE(email["updated_at"].is_string()) << email;
+  exec("UPDATE communication_service.emails SET updated_at = NULL WHERE id = " +
+       std::to_string(id));
+  email = parse(byId("PUT", id, {{"antwortinhalt", "x"}}));
+  EXPECT_TRUE(email["updated_at"].is_string()) << email;
+  for (const auto& [column, value] : defaults) {
+    exec("ALTER TABLE communication_service.emails ALTER " + column +
+         (value.empty() ? " DROP DEFAULT" : " SET DEFAULT " + value));
+  }
+}
+
 // ---- get, delete ------------------------------------------------------------
 
 TEST_F(EmailApiTest, GetByIdIncludesBodies) {
@@ -339,15 +390,20 @@ TEST_F(EmailApiTest, GetByIdIncludesBodies) {
   EXPECT_EQ(email["betreff"], "Anfrage Therapieplatz");
 }
 
-TEST_F(EmailApiTest, UnknownIdsAre404AndBadIds400) {
+// Ids no email can have answer like unknown ones (the original's Flask
+// `<int:id>` routes answer 404 for them too), the same as /api/phone-calls.
+TEST_F(EmailApiTest, UnknownAndMalformedIdsAre404) {
   for (const char* method : {"GET", "PUT", "DELETE"}) {
-    const HttpResponse r = byId(method, std::string("999"), R"({"status": "Entwurf"})");
-    EXPECT_EQ(r.status, 404) << method;
-    EXPECT_EQ(parse(r), json({{"message", "Email not found"}})) << method;
-    for (const char* bad : {"abc", "-1", "0", "1.5", "", "99999999999"}) {
-      expectBadRequest(byId(method, std::string(bad), "{}"), "id", std::string(method) + bad);
+    for (const char* id :
+         {"999", "abc", "-1", "0", "1.5", "", "1e3", "99999999999", "99999999999999999999"}) {
+      const HttpResponse r = byId(method, std::string(id), R"({"status": "Entwurf"})");
+      EXPECT_EQ(r.status, 404) << method << " " << id;
+      EXPECT_EQ(parse(r), json({{"message", "Email not found"}})) << method << " " << id;
     }
   }
+  // Before the body is read, as a route that does not match.
+  EXPECT_EQ(parse(byId("PUT", std::string("abc"), "{oops")),
+            json({{"message", "Email not found"}}));
 }
 
 TEST_F(EmailApiTest, DeleteRemovesTheEmail) {
@@ -423,6 +479,10 @@ TEST_F(EmailApiTest, ListFiltersAndOrdersNewestFirst) {
   EXPECT_EQ(ids({{"antwort_erhalten", "true"}}), (Ids{p1}));
   EXPECT_EQ(ids({{"antwort_erhalten", "false"}}), (Ids{t2, p2, t1}));
   EXPECT_EQ(ids({{"therapist_id", "99"}}), (Ids{}));
+  // An empty filter filters nothing.
+  EXPECT_EQ(
+      ids({{"therapist_id", ""}, {"status", ""}, {"recipient_type", ""}, {"antwort_erhalten", ""}}),
+      (Ids{t2, p2, t1, p1}));
 
   expectBadRequest(list({{"therapist_id", "x"}}), "therapist_id", "therapist_id");
   expectBadRequest(list({{"patient_id", "1.5"}}), "patient_id", "patient_id");
@@ -631,14 +691,26 @@ TEST_F(EmailApiTest, SystemMessageValidationAndFailures) {
   const auto send = [&](const std::string& body) {
     return call("POST", "/api/system-messages", body);
   };
-  expectBadRequest(send(R"({"message": "x"})"), "subject", "no subject");
+  // The original's texts (SPEC §7).
+  expectMessage(send(R"({"message": "x"})"), 400, "Subject is required", "no subject");
+  expectMessage(send(R"({"subject": "", "message": "x"})"), 400, "Subject is required",
+                "empty subject");
+  expectMessage(send(R"({"subject": null, "message": "x"})"), 400, "Subject is required",
+                "null subject");
+  expectMessage(send(R"({"subject": "s"})"), 400, "Message is required", "no message");
+  expectMessage(send(R"({"subject": "s", "message": ""})"), 400, "Message is required",
+                "empty message");
+  expectMessage(send("{}"), 400, "No data provided", "empty object");
+  expectMessage(send(""), 400, "No data provided", "no body");
+  expectMessage(send("nope"), 400, "No data provided", "malformed");
+  expectMessage(send("[1]"), 400, "No data provided", "array");
+  // Ours, naming the field, where the original has no text.
+  expectBadRequest(send("nope"), "JSON", "malformed");
   expectBadRequest(send(R"({"subject": 1, "message": "x"})"), "subject", "subject type");
   expectBadRequest(send(R"({"subject": "a\nb", "message": "x"})"), "subject", "subject CRLF");
-  expectBadRequest(send(R"({"subject": "s"})"), "message", "no message");
   expectBadRequest(send(R"({"subject": "s", "message": ["x"]})"), "message", "message type");
   expectBadRequest(send(R"({"subject": "s", "message": "x", "sender_name": 5})"), "sender_name",
                    "sender_name type");
-  expectBadRequest(send("nope"), "JSON", "malformed");
   EXPECT_TRUE(channel_.messages().empty());
 
   channel_.setResult(DeliveryResult::permanent("554 relay denied"));

@@ -31,7 +31,10 @@ constexpr const char* kToday = "2026-03-10";
 /// An Outbox whose add always fails.
 class FailingOutbox : public Outbox {
  public:
-  void add(pqxx::work&, const Event&) override { throw std::runtime_error("outbox down"); }
+  std::int64_t add(pqxx::work&, const Event&) override { throw std::runtime_error("outbox down"); }
+  bool awaitPublished(const std::vector<std::int64_t>&, std::chrono::milliseconds) override {
+    return true;
+  }
 };
 
 /// A FakeContext with a database and an outbox.
@@ -92,6 +95,12 @@ class PhoneCallTest : public testing::PluginDatabaseTest {
   static std::string message(const HttpResponse& r) {
     return json::parse(r.body).value("message", std::string("<none>"));
   }
+  /// Expects a 400 whose message starts with `text` (the original
+  /// service's text: clients match on the start).
+  static void expectStart(const HttpResponse& r, const std::string& text) {
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(message(r).rfind(text, 0), 0u) << "want " << text << ", got " << r.body;
+  }
 
   PhoneContext context_;
   std::shared_ptr<PhoneCallApi> api_;
@@ -142,8 +151,8 @@ TEST_F(PhoneCallTest, SchemaMatchesSpec) {
       {"dauer_minuten", "integer NULL DEFAULT 5"},
       {"tatsaechliches_datum", "date NULL"},
       {"tatsaechliche_zeit", "time without time zone NULL"},
-      {"status",
-       "telefonanrufstatus NOT NULL DEFAULT 'geplant'::communication_service.telefonanrufstatus"},
+      // The enum lives in schema public, where the original service keeps it.
+      {"status", "telefonanrufstatus NOT NULL DEFAULT 'geplant'::telefonanrufstatus"},
       {"ergebnis", "text NULL"},
       {"notizen", "text NULL"},
       {"created_at", ts},
@@ -156,7 +165,7 @@ TEST_F(PhoneCallTest, SchemaMatchesSpec) {
   pool_->transaction([&](pqxx::work& tx) {
     for (const auto& r : tx.exec(
              "SELECT e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid JOIN "
-             "pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'communication_service' "
+             "pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' "
              "AND t.typname = 'telefonanrufstatus' ORDER BY e.enumsortorder")) {
       labels.push_back(r[0].as<std::string>());
     }
@@ -428,7 +437,7 @@ TEST_F(PhoneCallTest, ListRejectsBadParameters) {
   for (const auto& [name, value] :
        std::vector<std::pair<std::string, std::string>>{{"therapist_id", "abc"},
                                                         {"patient_id", "1.5"},
-                                                        {"therapeutenanfrage_id", ""},
+                                                        {"therapeutenanfrage_id", "x"},
                                                         {"therapist_id", "99999999999"},
                                                         {"recipient_type", "doctor"},
                                                         {"geplantes_datum", "01.04.2026"},
@@ -438,6 +447,14 @@ TEST_F(PhoneCallTest, ListRejectsBadParameters) {
     const HttpResponse r = list({{name, value}});
     EXPECT_EQ(r.status, 400) << name << "=" << value;
     EXPECT_NE(message(r).find(name), std::string::npos) << message(r);
+  }
+  // An empty value filters nothing (as for /api/emails).
+  create({{"patient_id", 1}});
+  for (const char* name : {"therapist_id", "patient_id", "therapeutenanfrage_id", "recipient_type",
+                           "status", "geplantes_datum", "page", "limit"}) {
+    const HttpResponse r = list({{name, ""}});
+    EXPECT_EQ(r.status, 200) << name << ": " << r.body;
+    EXPECT_EQ(body(r)["total"], 1) << name;
   }
 }
 
@@ -451,7 +468,7 @@ TEST_F(PhoneCallTest, CreateRejectsInvalidFieldsNamingThem) {
       {{{"therapist_id", 0}}, "therapist_id"},
       {{{"therapist_id", 99999999999}}, "therapist_id"},
       {{{"patient_id", "x"}}, "patient_id"},
-      {{{"therapist_id", 1}, {"patient_id", 2}}, "therapist_id or patient_id"},
+      {{{"therapist_id", 1}, {"patient_id", 2}}, "therapist_id and patient_id"},
       {json::object(), "therapist_id or patient_id"},
       {{{"therapist_id", nullptr}, {"patient_id", nullptr}}, "therapist_id or patient_id"},
       {{{"patient_id", 2}, {"therapeutenanfrage_id", "5"}}, "therapeutenanfrage_id"},
@@ -512,18 +529,83 @@ TEST_F(PhoneCallTest, UpdateRejectsInvalidFieldsNamingThem) {
   EXPECT_EQ(outboxRows().size(), 1u);  // only the creation
 }
 
-TEST_F(PhoneCallTest, UnknownAndMalformedIds) {
-  for (const std::string id : {"abc", "-1", "1.5", "", "1e3"}) {
-    for (const HttpResponse& r : {get(id), put(id, {{"notizen", "x"}}), del(id)}) {
-      EXPECT_EQ(r.status, 400) << id;
-      EXPECT_NE(message(r).find("id"), std::string::npos) << r.body;
-    }
-  }
-  for (const std::string id : {"1", "0", "99999999999"}) {
+// Ids no call can have answer like unknown ones (the original's Flask
+// `<int:id>` routes answer 404 for them too), the same as /api/emails.
+TEST_F(PhoneCallTest, UnknownAndMalformedIdsAre404) {
+  for (const std::string id :
+       {"1", "0", "abc", "-1", "1.5", "", "1e3", "99999999999", "99999999999999999999"}) {
     for (const HttpResponse& r : {get(id), put(id, {{"notizen", "x"}}), del(id)}) {
       EXPECT_EQ(r.status, 404) << id;
-      EXPECT_EQ(body(r), (json{{"message", "Phone call not found"}}));
+      EXPECT_EQ(body(r), (json{{"message", "Phone call not found"}})) << id;
     }
+  }
+  // Before the body is read, as a route that does not match.
+  EXPECT_EQ(body(request("PUT", "/api/phone-calls/{id}", "{]", "abc")),
+            (json{{"message", "Phone call not found"}}));
+}
+
+// The original service's texts, which its clients match on (SPEC §7).
+TEST_F(PhoneCallTest, AnswersWithTheOriginalTexts) {
+  expectStart(post(json::object()), "Either therapist_id or patient_id is required");
+  expectStart(post(json{{"therapist_id", 1}, {"patient_id", 2}}),
+              "Cannot specify both therapist_id and patient_id");
+  // Creating: the value, then (ours) the field and the format.
+  expectStart(post(json{{"patient_id", 2}, {"geplantes_datum", "2026-13-01"}}),
+              "Invalid date format: 2026-13-01 (geplantes_datum");
+  expectStart(post(json{{"patient_id", 2}, {"geplantes_datum", 20260101}}),
+              "Invalid date format: 20260101 (geplantes_datum");
+  expectStart(post(json{{"patient_id", 2}, {"geplante_zeit", "25:00"}}),
+              "Invalid time format: 25:00 (geplante_zeit");
+
+  const std::string id = std::to_string(create({{"patient_id", 2}})["id"].get<int>());
+  expectStart(put(id, {{"status", "erledigt"}}), "Invalid status value: erledigt");
+  expectStart(put(id, {{"status", 1}}), "Invalid status value: 1");
+  expectStart(put(id, {{"geplantes_datum", "2026-04-31"}}),
+              "Invalid date format for geplantes_datum: 2026-04-31");
+  expectStart(put(id, {{"tatsaechliches_datum", "heute"}}),
+              "Invalid date format for tatsaechliches_datum: heute");
+  expectStart(put(id, {{"geplante_zeit", "7:00"}}), "Invalid time format for geplante_zeit: 7:00");
+  expectStart(put(id, {{"tatsaechliche_zeit", "12.00"}}),
+              "Invalid time format for tatsaechliche_zeit: 12.00");
+  // The status filter of the list keeps SPEC's empty page.
+  const HttpResponse filtered = list({{"status", "erledigt"}});
+  EXPECT_EQ(filtered.status, 200);
+  EXPECT_EQ(body(filtered)["total"], 0);
+
+  // A client's value is repeated bounded (and as valid UTF-8).
+  const std::string longValue = "\u00fc" + std::string(10'000, 'x');
+  const HttpResponse r =
+      request("PUT", "/api/phone-calls/{id}", R"({"status": ")" + longValue + R"("})", id);
+  expectStart(r, "Invalid status value: \xC3\xBC" + std::string(63, 'x') + "\xE2\x80\xA6 (");
+  EXPECT_LT(message(r).size(), 200u);
+  EXPECT_EQ(body(get(id))["status"], "geplant");
+}
+
+// The platform's existing table has no default for updated_at: the API
+// sets created_at and updated_at itself.
+TEST_F(PhoneCallTest, CreateAndUpdateSetTimestampsWithoutColumnDefaults) {
+  std::map<std::string, std::string> defaults;
+  pool_->transaction([&](pqxx::work& tx) {
+    for (const auto& row :
+         tx.exec("SELECT column_name, COALESCE(column_default, '') FROM information_schema.columns "
+                 "WHERE table_schema = 'communication_service' AND table_name = 'telefonanrufe' "
+                 "AND column_name IN ('created_at', 'updated_at')")) {
+      defaults[row[0].as<std::string>()] = row[1].as<std::string>();
+    }
+  });
+  ASSERT_EQ(defaults.size(), 2u);
+  exec(
+      "ALTER TABLE communication_service.telefonanrufe ALTER created_at DROP DEFAULT, "
+      "ALTER updated_at DROP DEFAULT");
+  const json call = create({{"patient_id", 2}});
+  EXPECT_TRUE(call["created_at"].is_string()) << call;
+  EXPECT_TRUE(call["updated_at"].is_string()) << call;
+  const std::string id = std::to_string(call["id"].get<int>());
+  exec("UPDATE communication_service.telefonanrufe SET updated_at = NULL WHERE id = " + id);
+  EXPECT_TRUE(body(put(id, {{"notizen", "x"}}))["updated_at"].is_string());
+  for (const auto& [column, value] : defaults) {
+    exec("ALTER TABLE communication_service.telefonanrufe ALTER " + column +
+         (value.empty() ? " DROP DEFAULT" : " SET DEFAULT " + value));
   }
 }
 
