@@ -284,8 +284,8 @@ SendOutcome EmailSender::record(const ClaimedEmail& email, const DeliveryResult&
         "UPDATE communication_service.emails SET "
         "wiederholungsanzahl = COALESCE(wiederholungsanzahl, 0) + 1, fehlermeldung = $2, "
         "status = CASE WHEN COALESCE(wiederholungsanzahl, 0) + 1 < $3 "
-        "THEN 'In_Warteschlange'::communication_service.emailstatus "
-        "ELSE 'Fehlgeschlagen'::communication_service.emailstatus END, "
+        "THEN 'In_Warteschlange'::public.emailstatus "
+        "ELSE 'Fehlgeschlagen'::public.emailstatus END, "
         "updated_at = now() WHERE id = $1 AND status = 'Wird_gesendet' RETURNING status::text",
         email.id, detail, settings_.maxAttempts);
     if (r.empty()) return;
@@ -334,12 +334,13 @@ std::size_t EmailSender::recoverStaleClaims() {
         "UPDATE communication_service.emails SET "
         "wiederholungsanzahl = COALESCE(wiederholungsanzahl, 0) + 1, "
         "status = CASE WHEN COALESCE(wiederholungsanzahl, 0) + 1 < $2 "
-        "THEN 'In_Warteschlange'::communication_service.emailstatus "
-        "ELSE 'Fehlgeschlagen'::communication_service.emailstatus END, "
+        "THEN 'In_Warteschlange'::public.emailstatus "
+        "ELSE 'Fehlgeschlagen'::public.emailstatus END, "
         "fehlermeldung = 'the claim outlived its lease of ' || $1 || ' s without a recorded "
         "result (the sender crashed or could not reach the database); it may have been "
         "delivered', updated_at = now() WHERE status = 'Wird_gesendet' "
-        "AND updated_at < now() - make_interval(secs => $1) RETURNING id, status::text",
+        "AND COALESCE(updated_at, created_at, '-infinity') < now() - make_interval(secs => $1) "
+        "RETURNING id, status::text",
         static_cast<double>(settings_.claimLease.count()), settings_.maxAttempts);
     for (const auto& row : r)
       rows.emplace_back(row[0].as<std::int64_t>(), row[1].as<std::string>());
@@ -360,11 +361,14 @@ std::vector<ClaimedEmail> EmailSender::claimBatch() {
   database_.transaction([&](pqxx::work& tx) {
     out.clear();
     // Backoff: updated_at + retry_backoff_s * 2^(attempts - 1), the exponent
-    // capped so that the interval cannot overflow.
+    // capped so that the interval cannot overflow. The original service's
+    // table has no timestamp defaults: a NULL updated_at falls back to
+    // created_at, then counts as long ago (also for stale claims).
     const pqxx::result rows = tx.exec_params(
         std::string("SELECT ") + kColumns +
             " FROM communication_service.emails WHERE status = 'In_Warteschlange' "
-            "AND (COALESCE(wiederholungsanzahl, 0) <= 0 OR updated_at + make_interval(secs => "
+            "AND (COALESCE(wiederholungsanzahl, 0) <= 0 "
+            "OR COALESCE(updated_at, created_at, '-infinity') + make_interval(secs => "
             "$2 * power(2, LEAST(COALESCE(wiederholungsanzahl, 0) - 1, 30))) <= now()) "
             "ORDER BY in_warteschlange_am ASC NULLS LAST, id ASC LIMIT $1 "
             "FOR UPDATE SKIP LOCKED",

@@ -9,15 +9,23 @@ namespace commsvc::plugins::email {
 
 /// The migrations the email plugin ships, in version order. They touch only
 /// the emails table and its enum; `telefonanrufe` is the phonecall plugin's.
+/// Version 1 adopts a schema made by the original service (SPEC §7): the
+/// enum `emailstatus` lives in schema public (created there when missing),
+/// the table is created only when missing, and the check and indexes are
+/// added only when the table has none with the same definition (the
+/// engine's commsvc_ensure_* helpers). Nothing existing is dropped or
+/// rewritten. Version 3 moves the enum that older commsvc versions created
+/// in communication_service to public, where the original keeps it.
 inline constexpr Migration kMigrations[] = {
-    {1, "create schema communication_service, enum emailstatus, table emails",
+    {1, "create or adopt schema communication_service, enum public.emailstatus, table emails",
      R"sql(
 CREATE SCHEMA IF NOT EXISTS communication_service;
 
-CREATE TYPE communication_service.emailstatus AS ENUM
-  ('Entwurf', 'In_Warteschlange', 'Wird_gesendet', 'Gesendet', 'Fehlgeschlagen');
+SELECT public.commsvc_ensure_enum('public', 'emailstatus',
+  ARRAY['Entwurf', 'In_Warteschlange', 'Wird_gesendet', 'Gesendet', 'Fehlgeschlagen'],
+  'communication_service');
 
-CREATE TABLE communication_service.emails (
+CREATE TABLE IF NOT EXISTS communication_service.emails (
   id                  serial PRIMARY KEY,
   therapist_id        integer,
   patient_id          integer,
@@ -31,20 +39,27 @@ CREATE TABLE communication_service.emails (
   antwort_erhalten    boolean NOT NULL DEFAULT false,
   antwortdatum        timestamp,
   antwortinhalt       text,
-  status              communication_service.emailstatus DEFAULT 'Entwurf',
+  status              public.emailstatus DEFAULT 'Entwurf',
   in_warteschlange_am timestamp,
   gesendet_am         timestamp,
   fehlermeldung       text,
   wiederholungsanzahl integer DEFAULT 0,
   created_at          timestamp DEFAULT now(),
-  updated_at          timestamp DEFAULT now(),
-  CONSTRAINT emails_exactly_one_recipient_check
-    CHECK ((therapist_id IS NULL) <> (patient_id IS NULL))
+  updated_at          timestamp DEFAULT now()
 );
 
-CREATE INDEX ix_emails_therapist_id ON communication_service.emails (therapist_id);
-CREATE INDEX ix_emails_patient_id ON communication_service.emails (patient_id);
-CREATE INDEX ix_emails_status ON communication_service.emails (status);
+-- Exactly one recipient, spelled as the original's email_recipient_check so
+-- that the definitions compare equal on an adopted table.
+SELECT public.commsvc_ensure_check('communication_service.emails',
+  'emails_one_recipient_check',
+  '(therapist_id IS NOT NULL AND patient_id IS NULL) OR '
+  '(therapist_id IS NULL AND patient_id IS NOT NULL)');
+SELECT public.commsvc_ensure_index('communication_service.emails',
+  'ix_emails_therapist_id', 'btree (therapist_id)');
+SELECT public.commsvc_ensure_index('communication_service.emails',
+  'ix_emails_patient_id', 'btree (patient_id)');
+SELECT public.commsvc_ensure_index('communication_service.emails',
+  'ix_emails_status', 'btree (status)');
 )sql"},
     {2, "table commsvc_message_token: one random token per database for stable Message-IDs",
      R"sql(
@@ -54,6 +69,12 @@ CREATE TABLE IF NOT EXISTS communication_service.commsvc_message_token (
 INSERT INTO communication_service.commsvc_message_token (token)
 SELECT md5(random()::text || clock_timestamp()::text || txid_current()::text)
 WHERE NOT EXISTS (SELECT 1 FROM communication_service.commsvc_message_token);
+)sql"},
+    {3, "enum emailstatus in schema public, where the original service keeps it",
+     R"sql(
+SELECT public.commsvc_ensure_enum('public', 'emailstatus',
+  ARRAY['Entwurf', 'In_Warteschlange', 'Wird_gesendet', 'Gesendet', 'Fehlgeschlagen'],
+  'communication_service');
 )sql"},
 };
 

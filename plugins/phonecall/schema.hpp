@@ -8,23 +8,24 @@
 namespace commsvc::plugins::phonecall {
 
 /// The migrations the phonecall plugin ships, in version order. Version 1
-/// creates the enum `telefonanrufstatus` and the table `telefonanrufe`. The
-/// email plugin also creates the schema (and once created this table too),
-/// and plugin order is not guaranteed, so every statement tolerates objects
-/// that already exist.
+/// creates or adopts the enum `telefonanrufstatus` (in schema public, where
+/// the original service keeps it) and the table `telefonanrufe`: the table
+/// is created only when missing, a column the original added later
+/// (therapeutenanfrage_id) is added when missing, and the check and indexes
+/// only when the table has none with the same definition (the engine's
+/// commsvc_ensure_* helpers). Nothing existing is dropped or rewritten. The
+/// email plugin also creates the schema, and plugin order is not
+/// guaranteed, so every statement tolerates objects that already exist.
+/// Version 2 moves the enum that older commsvc versions created in
+/// communication_service to public.
 inline constexpr Migration kMigrations[] = {
-    {1, "create enum telefonanrufstatus, table telefonanrufe",
+    {1, "create or adopt enum public.telefonanrufstatus, table telefonanrufe",
      R"sql(
 CREATE SCHEMA IF NOT EXISTS communication_service;
 
-DO $$
-BEGIN
-  CREATE TYPE communication_service.telefonanrufstatus AS ENUM
-    ('geplant', 'abgeschlossen', 'fehlgeschlagen', 'abgebrochen');
-EXCEPTION WHEN duplicate_object THEN
-  NULL;
-END
-$$;
+SELECT public.commsvc_ensure_enum('public', 'telefonanrufstatus',
+  ARRAY['geplant', 'abgeschlossen', 'fehlgeschlagen', 'abgebrochen'],
+  'communication_service');
 
 CREATE TABLE IF NOT EXISTS communication_service.telefonanrufe (
   id                    serial PRIMARY KEY,
@@ -36,25 +37,48 @@ CREATE TABLE IF NOT EXISTS communication_service.telefonanrufe (
   dauer_minuten         integer DEFAULT 5,
   tatsaechliches_datum  date,
   tatsaechliche_zeit    time,
-  status                communication_service.telefonanrufstatus NOT NULL DEFAULT 'geplant',
+  status                public.telefonanrufstatus NOT NULL DEFAULT 'geplant',
   ergebnis              text,
   notizen               text,
   created_at            timestamp DEFAULT now(),
-  updated_at            timestamp DEFAULT now(),
-  CONSTRAINT telefonanrufe_exactly_one_recipient_check
-    CHECK ((therapist_id IS NULL) <> (patient_id IS NULL))
+  updated_at            timestamp DEFAULT now()
 );
 
-CREATE INDEX IF NOT EXISTS ix_telefonanrufe_therapist_id
-  ON communication_service.telefonanrufe (therapist_id);
-CREATE INDEX IF NOT EXISTS ix_telefonanrufe_patient_id
-  ON communication_service.telefonanrufe (patient_id);
-CREATE INDEX IF NOT EXISTS ix_telefonanrufe_therapeutenanfrage_id
-  ON communication_service.telefonanrufe (therapeutenanfrage_id);
-CREATE INDEX IF NOT EXISTS ix_telefonanrufe_status
-  ON communication_service.telefonanrufe (status);
-CREATE INDEX IF NOT EXISTS ix_telefonanrufe_geplantes_datum
-  ON communication_service.telefonanrufe (geplantes_datum);
+-- Added by the original's second migration: missing where only its first ran.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                  WHERE attrelid = 'communication_service.telefonanrufe'::regclass
+                    AND attname = 'therapeutenanfrage_id' AND NOT attisdropped) THEN
+    ALTER TABLE communication_service.telefonanrufe
+      ADD COLUMN IF NOT EXISTS therapeutenanfrage_id integer;
+    RAISE NOTICE 'commsvc: added column therapeutenanfrage_id to communication_service.telefonanrufe';
+  END IF;
+END
+$$;
+
+-- Exactly one recipient, spelled as the original's phone_call_recipient_check
+-- so that the definitions compare equal on an adopted table.
+SELECT public.commsvc_ensure_check('communication_service.telefonanrufe',
+  'telefonanrufe_one_recipient_check',
+  '(therapist_id IS NOT NULL AND patient_id IS NULL) OR '
+  '(therapist_id IS NULL AND patient_id IS NOT NULL)');
+SELECT public.commsvc_ensure_index('communication_service.telefonanrufe',
+  'ix_telefonanrufe_therapist_id', 'btree (therapist_id)');
+SELECT public.commsvc_ensure_index('communication_service.telefonanrufe',
+  'ix_telefonanrufe_patient_id', 'btree (patient_id)');
+SELECT public.commsvc_ensure_index('communication_service.telefonanrufe',
+  'ix_telefonanrufe_therapeutenanfrage_id', 'btree (therapeutenanfrage_id)');
+SELECT public.commsvc_ensure_index('communication_service.telefonanrufe',
+  'ix_telefonanrufe_status', 'btree (status)');
+SELECT public.commsvc_ensure_index('communication_service.telefonanrufe',
+  'ix_telefonanrufe_geplantes_datum', 'btree (geplantes_datum)');
+)sql"},
+    {2, "enum telefonanrufstatus in schema public, where the original service keeps it",
+     R"sql(
+SELECT public.commsvc_ensure_enum('public', 'telefonanrufstatus',
+  ARRAY['geplant', 'abgeschlossen', 'fehlgeschlagen', 'abgebrochen'],
+  'communication_service');
 )sql"},
 };
 
