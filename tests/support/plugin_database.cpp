@@ -1,6 +1,10 @@
 #include "plugin_database.hpp"
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 
 #include "database/migrations.hpp"
 
@@ -27,7 +31,22 @@ std::vector<OutboxRow> readOutbox(Database& database) {
   return rows;
 }
 
-void PluginDatabaseTest::SetUpTestSuite() { server_ = std::make_unique<TemporaryPostgres>(); }
+void runSqlFile(const std::string& url, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read SQL file " + path);
+  std::ostringstream sql;
+  sql << in.rdbuf();
+  pqxx::connection connection(url);
+  pqxx::work tx(connection);
+  tx.exec(sql.str());
+  tx.commit();
+}
+
+void PluginDatabaseTest::SetUpTestSuite() {
+  server_ = std::make_unique<TemporaryPostgres>();
+  const char* layout = std::getenv(kAdoptLayoutVariable);
+  if (layout != nullptr && *layout != '\0') runSqlFile(server_->url(), layout);
+}
 
 void PluginDatabaseTest::TearDownTestSuite() { server_.reset(); }
 

@@ -57,12 +57,25 @@ class DatabaseContext : public FakeContext {
   Outbox* outbox_ = nullptr;      ///< what outbox() returns
 };
 
+/// The environment variable naming an SQL file (tests/data/original_layout.sql)
+/// that PluginDatabaseTest lays on each suite's new database before any
+/// migration: the plugin tests then run on a database adopted from the
+/// original service (ctest label `adoption`).
+inline constexpr const char* kAdoptLayoutVariable = "COMMSVC_TEST_ADOPT_LAYOUT";
+
+/// Runs the SQL file `path` (several statements) in one transaction on the
+/// database at `url`; throws std::runtime_error when the file cannot be read
+/// and what pqxx throws.
+void runSqlFile(const std::string& url, const std::string& path);
+
 /// Base fixture of the plugin tests against PostgreSQL: one
 /// TemporaryPostgres per test suite, a fresh pool per test, an emptied
-/// public.test_outbox and a TableOutbox writing to it.
+/// public.test_outbox and a TableOutbox writing to it. With
+/// kAdoptLayoutVariable set, each suite's database starts with that layout.
 class PluginDatabaseTest : public ::testing::Test {
  protected:
-  /// Starts the suite's server; throws when it cannot start.
+  /// Starts the suite's server and lays the layout kAdoptLayoutVariable
+  /// names, if any; throws when either fails.
   static void SetUpTestSuite();
   /// Stops and deletes the suite's server.
   static void TearDownTestSuite();
