@@ -85,7 +85,7 @@ class EmailService {
         "INSERT INTO communication_service.emails (therapist_id, patient_id, betreff, "
         "inhalt_html, inhalt_text, empfaenger_email, empfaenger_name, absender_email, "
         "absender_name, status, in_warteschlange_am) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-        "$9, $10::communication_service.emailstatus, CASE WHEN $10 = 'In_Warteschlange' THEN "
+        "$9, $10::public.emailstatus, CASE WHEN $10 = 'In_Warteschlange' THEN "
         "now() ELSE NULL END) RETURNING id",
         therapistId, therapistId ? std::optional<long>() : std::optional<long>(patientId), subject,
         "<p>Guten Tag, <b>Frau Müller</b></p>", "Guten Tag, Frau Müller", to, "Frau Müller",
