@@ -260,12 +260,13 @@ std::string textToHtml(const std::string& text) {
 }
 
 EmailApi::EmailApi(Database& database, Outbox& outbox, Channel& channel, Logger& logger,
-                   ApiSettings settings)
+                   ApiSettings settings, contact::PatientContact contact)
     : database_(database),
       outbox_(outbox),
       channel_(channel),
       logger_(logger),
-      settings_(std::move(settings)) {}
+      settings_(std::move(settings)),
+      contact_(std::move(contact)) {}
 
 HttpResponse EmailApi::listEmails(const HttpRequest& request) {
   return api::guarded([&] {
@@ -436,9 +437,11 @@ HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
     std::optional<json> email;
     std::string newStatus;
     bool conflict = false;
+    std::vector<std::int64_t> contacts;  // patient contacts this change caused
     database_.transaction([&](pqxx::work& tx) {
       email.reset();
       conflict = false;
+      contacts.clear();
       const pqxx::result before = tx.exec_params(
           "SELECT COALESCE(status::text, '') AS status, antwort_erhalten FROM "
           "communication_service.emails WHERE id = $1 FOR UPDATE",
@@ -476,6 +479,11 @@ HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
         sent.status = "Gesendet";
         outbox_.add(tx, makeEvent("email.sent", key,
                                   emailEventPayload(sent, /*withCommunicationFields=*/true)));
+        if (data.patientId) {
+          if (const auto entry = contact_.add(tx, *data.patientId, "email", id)) {
+            contacts.push_back(*entry);
+          }
+        }
       }
       if (answered == true && !wasAnswered) {
         outbox_.add(tx, makeEvent("email.response_received", key,
@@ -486,6 +494,10 @@ HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
     });
     if (conflict) return sendingConflict();
     if (!email) return HttpResponse::error(404, kNotFound);
+    if (!contact_.await(contacts)) {
+      logger_.warn("patient service not told of the contact yet; it is delivered in the background",
+                   {{"email_id", std::to_string(id)}});
+    }
     logger_.info("email updated", {{"email_id", std::to_string(id)}, {"status", newStatus}});
     return jsonResponse(200, *email);
   });

@@ -10,6 +10,7 @@
 #include "commsvc/http.hpp"
 #include "commsvc/logger.hpp"
 #include "commsvc/outbox.hpp"
+#include "patient_contact.hpp"
 
 namespace commsvc::plugins::email {
 
@@ -36,8 +37,11 @@ ApiSettings apiSettingsFrom(const Config& config);
 class EmailApi {
  public:
   /// Uses the given collaborators, which must outlive the API object.
+  /// `contact` reports a patient's email becoming `Gesendet` through PUT to
+  /// the patient service; the PUT answers once that was delivered (bounded
+  /// wait). Off by default.
   EmailApi(Database& database, Outbox& outbox, Channel& channel, Logger& logger,
-           ApiSettings settings);
+           ApiSettings settings, contact::PatientContact contact = {});
 
   /// GET /api/emails: a filtered, paginated list, newest created_at first.
   HttpResponse listEmails(const HttpRequest& request);
@@ -58,6 +62,7 @@ class EmailApi {
   Channel& channel_;
   Logger& logger_;
   ApiSettings settings_;
+  contact::PatientContact contact_;
 };
 
 /// Registers the routes of `api` on `context` (call from a factory). The

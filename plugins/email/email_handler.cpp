@@ -107,8 +107,10 @@ std::unique_ptr<Handler> createEmailHandler(const Config& config, Context& conte
   }
   const EmailSettings settings = settingsFrom(config);
   checkLease(settings, *channel);
-  auto sender = std::make_unique<EmailSender>(*database, *channel, *outbox, context.logger(),
-                                              context.metrics(), settings, context.shutdown());
+  const contact::PatientContact contact(config, context);
+  auto sender =
+      std::make_unique<EmailSender>(*database, *channel, *outbox, context.logger(),
+                                    context.metrics(), settings, context.shutdown(), contact);
   EmailSender* processor = sender.get();
   Logger* logger = &context.logger();
   auto handler = std::make_unique<EmailHandler>(std::move(sender), context.logger());
@@ -123,7 +125,7 @@ std::unique_ptr<Handler> createEmailHandler(const Config& config, Context& conte
   });
   registerEmailRoutes(context,
                       std::make_shared<EmailApi>(*database, *outbox, *channel, context.logger(),
-                                                 apiSettingsFrom(config)));
+                                                 apiSettingsFrom(config), contact));
   return handler;
 }
 

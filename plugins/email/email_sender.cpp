@@ -163,12 +163,14 @@ std::string emailSentPayload(const ClaimedEmail& email) {
 }
 
 EmailSender::EmailSender(Database& database, Channel& channel, Outbox& outbox, Logger& logger,
-                         Metrics& metrics, EmailSettings settings, const Shutdown& shutdown)
+                         Metrics& metrics, EmailSettings settings, const Shutdown& shutdown,
+                         contact::PatientContact contact)
     : database_(database),
       channel_(channel),
       outbox_(outbox),
       logger_(logger),
       settings_(settings),
+      contact_(std::move(contact)),
       shutdown_(shutdown),
       sent_(metrics.counter("emails_sent_total", "emails that reached status Gesendet")),
       failed_(metrics.counter("emails_failed_total", "emails that reached status Fehlgeschlagen")),
@@ -258,6 +260,7 @@ SendOutcome EmailSender::record(const ClaimedEmail& email, const DeliveryResult&
           email.id);
       if (r.empty()) return;
       outbox_.add(tx, makeEvent("email.sent", id, emailSentPayload(email)));
+      if (email.patientId) contact_.add(tx, *email.patientId, "email", email.id);
       outcome = SendOutcome::Sent;
       return;
     }

@@ -16,6 +16,7 @@
 #include "commsvc/metrics.hpp"
 #include "commsvc/outbox.hpp"
 #include "commsvc/shutdown.hpp"
+#include "patient_contact.hpp"
 
 namespace commsvc::plugins::email {
 
@@ -126,9 +127,11 @@ class EmailSender {
  public:
   /// Uses the given collaborators, which must outlive the sender.
   /// `shutdown` stops queue runs between emails and bounds the retries of
-  /// recording a result.
+  /// recording a result. `contact` reports an email to a patient that
+  /// reaches `Gesendet` to the patient service (off by default).
   EmailSender(Database& database, Channel& channel, Outbox& outbox, Logger& logger,
-              Metrics& metrics, EmailSettings settings, const Shutdown& shutdown);
+              Metrics& metrics, EmailSettings settings, const Shutdown& shutdown,
+              contact::PatientContact contact = {});
 
   /// Claims email `id` in one atomic statement (committed on return) when it
   /// is `In_Warteschlange`; otherwise reports its status or that it is unknown.
@@ -180,6 +183,7 @@ class EmailSender {
   Outbox& outbox_;
   Logger& logger_;
   EmailSettings settings_;
+  contact::PatientContact contact_;
   const Shutdown& shutdown_;
   Counter& sent_;
   Counter& failed_;

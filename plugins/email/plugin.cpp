@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "email_handler.hpp"
+#include "patient_contact.hpp"
 #include "schema.hpp"
 
 namespace commsvc::plugins::email {
@@ -74,6 +75,9 @@ constexpr OptionSpec kOptions[] = {
      .defaultValue = "",
      .description = "admin address POST /api/system-messages sends to; empty = system messages "
                     "answer 503 (pipelines.yaml passes ${SYSTEM_NOTIFICATION_EMAIL})"},
+    contact::kOptions[0],
+    contact::kOptions[1],
+    contact::kOptions[2],
 };
 
 }  // namespace

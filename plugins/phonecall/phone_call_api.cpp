@@ -194,14 +194,15 @@ std::string nextDay(const std::string& date) {
 }
 
 PhoneCallApi::PhoneCallApi(Database& database, Outbox& outbox, Logger& logger, Metrics& metrics,
-                           TodayFunction today)
+                           TodayFunction today, contact::PatientContact contact)
     : database_(database),
       outbox_(outbox),
       logger_(logger),
       created_(metrics.counter("phone_calls_created_total", "phone calls created through the API")),
       completed_(metrics.counter("phone_calls_completed_total",
                                  "phone calls whose status changed into abgeschlossen")),
-      today_(today ? std::move(today) : TodayFunction(&localToday)) {}
+      today_(today ? std::move(today) : TodayFunction(&localToday)),
+      contact_(std::move(contact)) {}
 
 HttpResponse PhoneCallApi::list(const HttpRequest& request) {
   return api::guarded([&] {
@@ -398,9 +399,11 @@ HttpResponse PhoneCallApi::update(const HttpRequest& request) {
     const std::vector<const char*> values = pointers(params);
     std::optional<json> updated;
     bool completed = false;
+    std::optional<std::int64_t> contact;  // the patient contact this change caused
     database_.transaction([&](pqxx::work& tx) {
       updated.reset();
       completed = false;
+      contact.reset();
       const pqxx::result before = tx.exec_params(
           std::string("SELECT status::text FROM ") + kTable + " WHERE id = $1 FOR UPDATE", id);
       if (before.empty()) return;
@@ -415,6 +418,7 @@ HttpResponse PhoneCallApi::update(const HttpRequest& request) {
         outbox_.add(tx, makeEvent("phone_call.completed", std::to_string(id),
                                   completedPayload(row).dump()));
         completed = true;
+        if (!row[2].is_null()) contact = contact_.add(tx, row[2].as<long long>(), "phone_call", id);
       }
       updated = rowToJson(row);
     });
@@ -422,6 +426,10 @@ HttpResponse PhoneCallApi::update(const HttpRequest& request) {
     if (completed) {
       completed_.add();
       logger_.info("phone call completed", {{"call_id", std::to_string(id)}});
+    }
+    if (contact && !contact_.await({*contact})) {
+      logger_.warn("patient service not told of the contact yet; it is delivered in the background",
+                   {{"call_id", std::to_string(id)}});
     }
     return api::jsonResponse(200, *updated);
   });

@@ -15,6 +15,7 @@
 #include "commsvc/logger.hpp"
 #include "commsvc/metrics.hpp"
 #include "commsvc/outbox.hpp"
+#include "patient_contact.hpp"
 
 namespace commsvc::plugins::phonecall {
 
@@ -43,9 +44,11 @@ std::string nextDay(const std::string& date);
 class PhoneCallApi {
  public:
   /// Uses `database` for the calls, `outbox` for their events; `today`
-  /// gives the date the defaults are computed from (localToday when empty).
+  /// gives the date the defaults are computed from (localToday when empty);
+  /// `contact` reports a call with a patient becoming abgeschlossen to the
+  /// patient service before the PUT answers (bounded wait; off by default).
   PhoneCallApi(Database& database, Outbox& outbox, Logger& logger, Metrics& metrics,
-               TodayFunction today = {});
+               TodayFunction today = {}, contact::PatientContact contact = {});
 
   /// GET /api/phone-calls: filtered, newest date and time first, paginated.
   HttpResponse list(const HttpRequest& request);
@@ -71,6 +74,7 @@ class PhoneCallApi {
   Counter& created_;
   Counter& completed_;
   TodayFunction today_;
+  contact::PatientContact contact_;
 };
 
 }  // namespace commsvc::plugins::phonecall

@@ -67,7 +67,7 @@ HandleResult ScheduleCallHandler::handle(const Event& event) {
   return HandleResult::done();
 }
 
-std::unique_ptr<Handler> createPhoneCallHandler(const Config& /*config*/, Context& context) {
+std::unique_ptr<Handler> createPhoneCallHandler(const Config& config, Context& context) {
   Database* database = context.database();
   Outbox* outbox = context.outbox();
   if (database == nullptr) {
@@ -80,7 +80,8 @@ std::unique_ptr<Handler> createPhoneCallHandler(const Config& /*config*/, Contex
         "that publisher");
   }
   auto api =
-      std::make_shared<PhoneCallApi>(*database, *outbox, context.logger(), context.metrics());
+      std::make_shared<PhoneCallApi>(*database, *outbox, context.logger(), context.metrics(),
+                                     TodayFunction{}, contact::PatientContact(config, context));
   PhoneCallApi::registerRoutes(api, context);
   return std::make_unique<ScheduleCallHandler>(context.logger(), context.metrics(), api);
 }

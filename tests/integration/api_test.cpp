@@ -5,11 +5,11 @@
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 #include <thread>
 
 #include "../support/postgres.hpp"
+#include "api_service.hpp"
 #include "harness.hpp"
 
 namespace commsvc::integration {
@@ -17,116 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-/// The service with its HTTP API on a free port.
-class ApiService {
- public:
-  /// `sinkArgs` go to the SMTP sink (e.g. {"--delay-ms", "3000"});
-  /// `httpExtra` are more keys of the http: block (e.g. "handler_threads: 1").
-  explicit ApiService(const std::vector<std::string>& sinkArgs = {},
-                      const std::string& httpExtra = "")
-      : dir_("api"), broker_(dir_, {"events", "events.dlq"}, 3), sink_(dir_, "smtp", sinkArgs) {
-    std::ostringstream y;
-    y << "plugins: [email, phonecall, transport-smtp, publisher-kafka]\n"
-      << "kafka:\n"
-      << "  brokers: \"" << broker_.bootstrap() << "\"\n"
-      << "  topic: events\n  dead_letter_topic: events.dlq\n"
-      << "  consumer_properties: { session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\" }\n"
-      << "database: { url: \"" << postgres_.url() << "\" }\n"
-      << "http: { port: 0, address: 127.0.0.1, body_limit_bytes: 65536"
-      << (httpExtra.empty() ? "" : ", " + httpExtra) << " }\n"
-      << "channels:\n"
-      << "  smtp: { type: smtp, host: 127.0.0.1, port: " << sink_.port() << ", tls: none }\n"
-      << "publishers:\n  events: { type: kafka }\n"
-      << "handlers:\n"
-      << "  - { event: communication.send_email, type: email, channel: smtp, publisher: events,"
-      << " queue_check_interval_s: 3600, system_notification_email: admin@example.org }\n"
-      << "  - { event: communication.schedule_call, type: phonecall, publisher: events }\n";
-    writeFile(dir_ / "api.yaml", y.str());
-    engine_ = std::make_unique<Process>(
-        std::vector<std::string>{commsvcBinary(), "--plugin-dir", pluginPath(), "run", "-c",
-                                 (dir_ / "api.yaml").string()},
-        dir_ / "engine.log");
-    const std::regex listening("http server listening.*port=([0-9]+)");
-    std::smatch m;
-    if (!waitFor(
-            [&] {
-              const auto log = engine_->log();
-              if (!std::regex_search(log, m, listening)) return false;
-              port_ = std::stoi(m[1]);
-              return true;
-            },
-            30s)) {
-      throw std::runtime_error("no HTTP port in the log: " + engine_->log());
-    }
-  }
-
-  ~ApiService() { stop(); }
-
-  /// Sends SIGTERM (once) and returns the exit code, nullopt when the
-  /// process did not exit within 15 s.
-  std::optional<int> stop() {
-    if (!stopped_) {
-      stopped_ = true;
-      engine_->signal(SIGTERM);
-      exitCode_ = engine_->wait(15s);
-    }
-    return exitCode_;
-  }
-
-  /// Status code and parsed body of one request.
-  std::pair<int, json> call(const std::string& method, const std::string& path,
-                            const std::string& body = "") {
-    std::vector<std::string> argv{"curl",
-                                  "-s",
-                                  "-m",
-                                  "10",
-                                  "-X",
-                                  method,
-                                  "-w",
-                                  "\n%{http_code}",
-                                  "http://127.0.0.1:" + std::to_string(port_) + path};
-    if (!body.empty()) {
-      argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data-binary", body});
-    }
-    const auto [code, out] = runCommand(argv);
-    if (code != 0) throw std::runtime_error("curl failed: " + out);
-    const auto newline = out.rfind('\n');
-    const int status = std::stoi(out.substr(newline + 1));
-    const auto parsed = json::parse(out.substr(0, newline), nullptr, false);
-    return {status, parsed.is_discarded() ? json(out.substr(0, newline)) : parsed};
-  }
-
-  /// The events of `type` on the topic with key `key`, waiting for `count`.
-  std::vector<json> events(const std::string& type, const std::string& key, std::size_t count) {
-    std::vector<json> out;
-    waitFor(
-        [&] {
-          out.clear();
-          for (const auto& record : consumeWithKcat(broker_.bootstrap(), "events")) {
-            const auto tab1 = record.find('\t');
-            const auto tab2 = record.find('\t', tab1 + 1);
-            const auto value = json::parse(record.substr(tab2 + 1), nullptr, false);
-            if (record.substr(0, tab1) == key && !value.is_discarded() &&
-                value.value("eventType", "") == type) {
-              out.push_back(value.at("payload"));
-            }
-          }
-          return out.size() >= count;
-        },
-        20s);
-    return out;
-  }
-
-  ScratchDir dir_;
-  testing::TemporaryPostgres postgres_;
-  BrokerProcess broker_;
-  SmtpSink sink_;
-  std::unique_ptr<Process> engine_;
-  int port_ = 0;
-  bool stopped_ = false;
-  std::optional<int> exitCode_;
-};
 
 TEST(Api, EmailLifecycleOverHttpPublishesItsEvents) {
   ApiService api;
@@ -216,7 +106,7 @@ TEST(Api, HealthMetricsAndSystemMessages) {
                                    R"({"subject": "Backup", "message": "Nightly backup done"})");
   EXPECT_EQ(sent, 200) << sentBody.dump();
   EXPECT_EQ(sentBody.at("recipient"), "admin@example.org");
-  EXPECT_TRUE(waitFor([&] { return api.sink_.count() == 1; }, 10s));
+  EXPECT_TRUE(waitFor([&] { return api.sink_->count() == 1; }, 10s));
 
   // An event handled by the engine moves the consumption counters.
   produceWithKcat(api.broker_.bootstrap(), "events",
@@ -270,7 +160,7 @@ TEST(Api, HealthMetricsAndSystemMessages) {
 }
 
 TEST(Api, SlowHandlersDoNotBlockOtherRoutes) {
-  ApiService api({"--delay-ms", "4000"});
+  ApiService api({.sinkArgs = {"--delay-ms", "4000"}});
   // Two system messages wait on a slow SMTP server (as many as the old
   // server had I/O threads)...
   std::vector<std::thread> slow;
@@ -287,16 +177,17 @@ TEST(Api, SlowHandlersDoNotBlockOtherRoutes) {
   EXPECT_EQ(api.call("GET", "/livez").first, 200);
   EXPECT_EQ(api.call("GET", "/api/emails").first, 200);
   EXPECT_EQ(api.call("GET", "/api/phone-calls").first, 200);
-  EXPECT_EQ(api.sink_.count(), 0u) << "answered while both sends still waited on SMTP";
+  EXPECT_EQ(api.sink_->count(), 0u) << "answered while both sends still waited on SMTP";
   for (auto& t : slow) t.join();
   EXPECT_EQ(slowStatus[0], 200);
   EXPECT_EQ(slowStatus[1], 200);
-  EXPECT_TRUE(waitFor([&] { return api.sink_.count() == 2; }, 10s));
+  EXPECT_TRUE(waitFor([&] { return api.sink_->count() == 2; }, 10s));
 }
 
 TEST(Api, SigtermFinishesRunningAndQueuedRequestsThenExits) {
   // One handler thread: the second system message waits in the queue.
-  ApiService api({"--delay-ms", "1500"}, "handler_threads: 1, handler_queue: 4");
+  ApiService api(
+      {.sinkArgs = {"--delay-ms", "1500"}, .httpExtra = "handler_threads: 1, handler_queue: 4"});
   std::vector<std::thread> requests;
   std::vector<int> statuses(2, 0);
   for (int i = 0; i < 2; ++i) {
@@ -312,7 +203,7 @@ TEST(Api, SigtermFinishesRunningAndQueuedRequestsThenExits) {
   EXPECT_EQ(statuses[0], 200) << "the running request finished";
   EXPECT_EQ(statuses[1], 200) << "the queued request finished";
   EXPECT_EQ(stopped, std::optional<int>(0)) << api.engine_->log();
-  EXPECT_EQ(api.sink_.count(), 2u);
+  EXPECT_EQ(api.sink_->count(), 2u);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "../support/postgres.hpp"
+#include "api_service.hpp"
 #include "harness.hpp"
 
 namespace commsvc::integration {
@@ -143,58 +144,6 @@ std::string emailWith(const std::string& field, const std::string& rawValue) {
   text.pop_back();  // the closing brace
   return text + ",\"" + field + "\":" + rawValue + "}";
 }
-
-/// The service on a free port with the mock channel.
-class HostileService {
- public:
-  HostileService() : dir_("hostile"), broker_(dir_, {"events", "events.dlq"}, 1) {
-    std::ostringstream y;
-    y << "plugins: [email, phonecall, transport-mock, publisher-kafka]\n"
-      << "kafka:\n"
-      << "  brokers: \"" << broker_.bootstrap() << "\"\n"
-      << "  topic: events\n  dead_letter_topic: events.dlq\n"
-      << "database: { url: \"" << postgres_.url() << "\" }\n"
-      << "http: { port: 0, address: 127.0.0.1 }\n"
-      << "channels:\n"
-      << "  mock: { type: mock, file: \"" << (dir_ / "outbox.jsonl").string() << "\" }\n"
-      << "publishers:\n  events: { type: kafka }\n"
-      << "handlers:\n"
-      << "  - { event: communication.send_email, type: email, channel: mock, publisher: events,"
-      << " queue_check_interval_s: 3600, system_notification_email: admin@example.org }\n"
-      << "  - { event: communication.schedule_call, type: phonecall, publisher: events }\n";
-    writeFile(dir_ / "hostile.yaml", y.str());
-    engine_ = std::make_unique<Process>(
-        std::vector<std::string>{commsvcBinary(), "--plugin-dir", pluginPath(), "run", "-c",
-                                 (dir_ / "hostile.yaml").string()},
-        dir_ / "engine.log");
-    const std::regex listening("http server listening.*port=([0-9]+)");
-    std::smatch m;
-    if (!waitFor(
-            [&] {
-              const auto log = engine_->log();
-              if (!std::regex_search(log, m, listening)) return false;
-              port_ = std::stoi(m[1]);
-              return true;
-            },
-            30s)) {
-      throw std::runtime_error("no HTTP port in the log: " + engine_->log());
-    }
-  }
-
-  ~HostileService() {
-    engine_->signal(SIGTERM);
-    engine_->wait(15s);
-  }
-
-  /// Whether the process still runs.
-  bool alive() { return !engine_->wait(0ms).has_value(); }
-
-  ScratchDir dir_;
-  testing::TemporaryPostgres postgres_;
-  BrokerProcess broker_;
-  std::unique_ptr<Process> engine_;
-  int port_ = 0;
-};
 
 /// One hostile request and what it is.
 struct Case {
@@ -344,7 +293,8 @@ std::vector<Case> battery() {
 }
 
 TEST(HostileInput, EveryRequestIsAnswered2xxOr4xxAndNothingIsLost) {
-  HostileService service;
+  ApiService service(
+      {.name = "hostile", .mockChannel = true, .partitions = 1, .bodyLimitBytes = std::nullopt});
   // Rows that must survive the battery.
   std::vector<std::pair<long, std::string>> kept;
   for (int i = 0; i < 3; ++i) {
@@ -374,16 +324,15 @@ TEST(HostileInput, EveryRequestIsAnswered2xxOr4xxAndNothingIsLost) {
     }
     if (!service.alive()) {
       failures.push_back(c.name + ": THE PROCESS DIED; log tail: " +
-                         service.engine_->log().substr(
-                             service.engine_->log().size() -
-                             std::min<std::size_t>(2000, service.engine_->log().size())));
+                         service.log().substr(service.log().size() -
+                                              std::min<std::size_t>(2000, service.log().size())));
       break;
     }
   }
   std::string report;
   for (const auto& f : failures) report += "\n  " + f;
   if (!failures.empty()) {  // the causes, as the service logged them
-    std::istringstream log(service.engine_->log());
+    std::istringstream log(service.log());
     std::string line;
     while (std::getline(log, line)) {
       if (line.find("http handler threw") != std::string::npos) report += "\n  log: " + line;

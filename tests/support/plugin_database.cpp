@@ -10,11 +10,25 @@
 
 namespace commsvc::testing {
 
-void TableOutbox::add(pqxx::work& tx, const Event& event) {
-  tx.exec_params(
-      "INSERT INTO public.test_outbox (event_id, event_type, key, payload) "
-      "VALUES ($1, $2, $3, $4)",
-      event.id, event.type, event.key, event.payload);
+std::int64_t TableOutbox::add(pqxx::work& tx, const Event& event) {
+  return tx
+      .exec_params1(
+          "INSERT INTO public.test_outbox (event_id, event_type, key, payload) "
+          "VALUES ($1, $2, $3, $4) RETURNING seq",
+          event.id, event.type, event.key, event.payload)[0]
+      .as<std::int64_t>();
+}
+
+bool TableOutbox::awaitPublished(const std::vector<std::int64_t>& ids,
+                                 std::chrono::milliseconds /*timeout*/) {
+  std::lock_guard lock(mutex_);
+  awaited_.insert(awaited_.end(), ids.begin(), ids.end());
+  return true;
+}
+
+std::vector<std::int64_t> TableOutbox::awaited() const {
+  std::lock_guard lock(mutex_);
+  return awaited_;
 }
 
 std::vector<OutboxRow> readOutbox(Database& database) {

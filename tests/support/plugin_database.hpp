@@ -7,9 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -29,8 +32,17 @@ namespace commsvc::testing {
 /// only if that transaction committed, which is what the tests check.
 class TableOutbox : public Outbox {
  public:
-  /// Inserts `event`; throws what the insert throws.
-  void add(pqxx::work& tx, const Event& event) override;
+  /// Inserts `event` and returns its seq; throws what the insert throws.
+  std::int64_t add(pqxx::work& tx, const Event& event) override;
+  /// Records the ids waited for (nothing relays this table) and returns true.
+  bool awaitPublished(const std::vector<std::int64_t>& ids,
+                      std::chrono::milliseconds timeout) override;
+  /// Every id awaitPublished was asked for, in call order.
+  std::vector<std::int64_t> awaited() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::int64_t> awaited_;
 };
 
 /// One row of public.test_outbox.
@@ -45,6 +57,17 @@ struct OutboxRow {
 /// query or the JSON parser throws.
 std::vector<OutboxRow> readOutbox(Database& database);
 
+/// `values` plus the options of the patient-contact updates
+/// (plugins/shared/contact) that the email and phonecall handlers declare:
+/// the publisher `publisher` ("" = off), Europe/Berlin, a 2 s wait.
+inline std::map<std::string, ConfigValue> withPatientContact(
+    std::map<std::string, ConfigValue> values, const std::string& publisher = "") {
+  values.emplace("patient_contact_publisher", publisher);
+  values.emplace("patient_contact_timezone", std::string("Europe/Berlin"));
+  values.emplace("patient_contact_wait_ms", std::int64_t{2000});
+  return values;
+}
+
 /// A FakeContext whose database() and outbox() return what the test sets.
 class DatabaseContext : public FakeContext {
  public:
@@ -52,9 +75,15 @@ class DatabaseContext : public FakeContext {
   Database* database() override { return database_; }
   /// outbox_.
   Outbox* outbox() override { return outbox_; }
+  /// outboxes_[publisher], or nullptr.
+  Outbox* outboxFor(const std::string& publisher) override {
+    const auto it = outboxes_.find(publisher);
+    return it == outboxes_.end() ? nullptr : it->second;
+  }
 
-  Database* database_ = nullptr;  ///< what database() returns
-  Outbox* outbox_ = nullptr;      ///< what outbox() returns
+  Database* database_ = nullptr;             ///< what database() returns
+  Outbox* outbox_ = nullptr;                 ///< what outbox() returns
+  std::map<std::string, Outbox*> outboxes_;  ///< what outboxFor() returns, by publisher
 };
 
 /// The environment variable naming an SQL file (tests/data/original_layout.sql)

@@ -7,7 +7,7 @@ namespace commsvc {
 /// A message for a channel to deliver: an email today, an SMS or push
 /// notification tomorrow. Channels use the fields that apply to them.
 struct Message {
-  std::string id;           ///< caller's id for logs, e.g. the email id.
+  std::string id;  ///< caller's id for logs, e.g. the email id.
   /// Identity of this message, the same on every attempt to send it (e.g.
   /// "email-42.<per-database token>"); channels that can carry one use it
   /// (SMTP: the Message-ID), so a resend is recognisable downstream. Empty:

@@ -2,9 +2,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <vector>
-
 #include <pqxx/pqxx>
+#include <vector>
 
 #include "commsvc/event.hpp"
 

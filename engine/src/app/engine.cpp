@@ -85,8 +85,8 @@ class PluginContext final : public Context {
     if (std::find(names.begin(), names.end(), publisher) == names.end()) {
       std::string known;
       for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-      throw ConfigError("no publisher named '" + publisher + "' (publishers: " +
-                        (known.empty() ? std::string("none") : known) + ")");
+      throw ConfigError("no publisher named '" + publisher +
+                        "' (publishers: " + (known.empty() ? std::string("none") : known) + ")");
     }
     return nullptr;
   }
@@ -329,7 +329,8 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
         std::make_unique<outbox::OutboxRelay>(*s.database, onByName, *s.logger, s.metrics, relay);
     for (const auto& [name, publisher] : onByName) {
       auto& outbox = s.outboxes[name];
-      outbox = std::make_unique<outbox::PostgresOutbox>(name, s.outboxRelay.get(), s.database.get());
+      outbox =
+          std::make_unique<outbox::PostgresOutbox>(name, s.outboxRelay.get(), s.database.get());
       s.shared.outboxes.emplace(name, outbox.get());
     }
   }

@@ -29,10 +29,10 @@ HealthMonitor::HealthMonitor(std::vector<HealthCheck> checks, Logger& logger, Me
     : settings_(settings), logger_(logger) {
   for (auto& check : checks) {
     auto slot = std::make_unique<Slot>();
-    const std::string label = check.group.empty()         ? check.name
+    const std::string label = check.group.empty()           ? check.name
                               : check.group == "channels"   ? "channel:" + check.name
                               : check.group == "publishers" ? "publisher:" + check.name
-                                                          : check.group + ":" + check.name;
+                                                            : check.group + ":" + check.name;
     slot->up = &metrics.gauge("dependency_up",
                               "Whether a dependency was reachable at its last check (1) or not (0)",
                               {{"dependency", label}});

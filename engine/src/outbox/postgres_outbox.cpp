@@ -85,16 +85,16 @@ std::int64_t PostgresOutbox::add(pqxx::work& tx, const Event& event) {
   if (stored.timestamp.empty()) stored.timestamp = nowIso8601();
   if (stored.payload.empty()) stored.payload = "{}";
   const std::string envelope = toEnvelopeJson(stored);
-  const auto id = tx.exec_params1(
-                        "INSERT INTO public.commsvc_outbox (publisher, event_id, event_type,"
-                        " event_version, event_timestamp, producer, event_key, payload, headers,"
-                        " envelope)"
-                        " VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, decode($9, 'hex'), $10)"
-                        " RETURNING id",
-                        publisher_, stored.id, stored.type, stored.version, stored.timestamp,
-                        stored.producer, stored.key, stored.payload, encodeHeaders(stored.headers),
-                        envelope)[0]
-                      .as<std::int64_t>();
+  const auto id =
+      tx.exec_params1(
+            "INSERT INTO public.commsvc_outbox (publisher, event_id, event_type,"
+            " event_version, event_timestamp, producer, event_key, payload, headers,"
+            " envelope)"
+            " VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, decode($9, 'hex'), $10)"
+            " RETURNING id",
+            publisher_, stored.id, stored.type, stored.version, stored.timestamp, stored.producer,
+            stored.key, stored.payload, encodeHeaders(stored.headers), envelope)[0]
+          .as<std::int64_t>();
   if (relay_ != nullptr) relay_->wake();
   return id;
 }
@@ -118,9 +118,10 @@ bool PostgresOutbox::awaitPublished(const std::vector<std::int64_t>& ids,
     try {
       bool pending = true;
       database_->transaction([&](pqxx::work& tx) {
-        pending = tx.exec_params1("SELECT count(*) FROM public.commsvc_outbox"
-                                  " WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
-                                  array)[0]
+        pending = tx.exec_params1(
+                        "SELECT count(*) FROM public.commsvc_outbox"
+                        " WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
+                        array)[0]
                       .as<long long>() > 0;
       });
       if (!pending) return true;

@@ -284,9 +284,9 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
   for (std::size_t i = 0; i < events.size(); ++i) {
     keys.push_back(events[i].key);
     try {
-      target.publisher->publish(
-          std::move(events[i]),
-          [batch, i](const PublishResult& outcome) { batch->report(i, outcome); });
+      target.publisher->publish(std::move(events[i]), [batch, i](const PublishResult& outcome) {
+        batch->report(i, outcome);
+      });
     } catch (const std::exception& e) {
       batch->report(i, PublishResult::failed(e.what()));
     }
@@ -356,9 +356,10 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
   result.published = marks.done.size();
   for (const auto& [id, error] : marks.deadLetters) {
     deadLettered_.at(target.name)->add();
-    logger_.error("outbox event dead-lettered: its publisher rejected it " +
-                      std::to_string(settings_.maxRejections) + " times",
-                  {{"publisher", target.name}, {"outbox_id", std::to_string(id)}, {"error", error}});
+    logger_.error(
+        "outbox event dead-lettered: its publisher rejected it " +
+            std::to_string(settings_.maxRejections) + " times",
+        {{"publisher", target.name}, {"outbox_id", std::to_string(id)}, {"error", error}});
   }
   return result;
 }

@@ -8,8 +8,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <utility>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "commsvc/backoff.hpp"
@@ -60,8 +60,8 @@ struct RelaySettings {
 /// backoffMax). A row the publisher rejects (the receiver refuses that
 /// event) is retried the same way up to maxRejections times, then
 /// dead-lettered (kept in the table with dead_lettered_at, counted in
-/// outbox_dead_lettered_total, logged as an error), releasing its key. Events are rebuilt exactly as add() stored them, so the
-/// eventId and the envelope never change across retries.
+/// outbox_dead_lettered_total, logged as an error), releasing its key. Events are rebuilt exactly
+/// as add() stored them, so the eventId and the envelope never change across retries.
 class OutboxRelay {
  public:
   /// `publishers` maps the publisher names of pipelines.yaml to their
@@ -101,7 +101,7 @@ class OutboxRelay {
     std::vector<long long> failed;    // not accepted: attempts + 1
     std::vector<long long> rejected;  // refused, below maxRejections: rejections + 1
     std::vector<std::pair<long long, std::string>> deadLetters;  // refused for the last time
-    std::string error;  // first failure's reason
+    std::string error;                                           // first failure's reason
   };
   struct Target {
     std::string name;

@@ -29,18 +29,20 @@ constexpr const char* kAdmin = "admin@example.org";
 constexpr const char* kFooterHtml = "<p>Footer GmbH</p>";
 constexpr const char* kFooterText = "-- Footer GmbH";
 
-Config apiConfig(const std::string& adminAddress) {
-  return Config({{"queue_check_interval_s", std::int64_t{3600}},
-                 {"queue_batch_size", std::int64_t{10}},
-                 {"claim_lease_s", std::int64_t{300}},
-                 {"max_attempts", std::int64_t{5}},
-                 {"retry_backoff_s", std::int64_t{30}},
-                 {"default_sender_email", std::string("info@example.org")},
-                 {"default_sender_name", std::string("Praxisvermittlung")},
-                 {"legal_footer_html", std::string(kFooterHtml)},
-                 {"legal_footer_text", std::string(kFooterText)},
-                 {"system_notification_email", adminAddress}},
-                {}, "test:1");
+Config apiConfig(const std::string& adminAddress, const std::string& contactPublisher = "") {
+  return Config(
+      testing::withPatientContact({{"queue_check_interval_s", std::int64_t{3600}},
+                                   {"queue_batch_size", std::int64_t{10}},
+                                   {"claim_lease_s", std::int64_t{300}},
+                                   {"max_attempts", std::int64_t{5}},
+                                   {"retry_backoff_s", std::int64_t{30}},
+                                   {"default_sender_email", std::string("info@example.org")},
+                                   {"default_sender_name", std::string("Praxisvermittlung")},
+                                   {"legal_footer_html", std::string(kFooterHtml)},
+                                   {"legal_footer_text", std::string(kFooterText)},
+                                   {"system_notification_email", adminAddress}},
+                                  contactPublisher),
+      {}, "test:1");
 }
 
 class EmailApiTest : public testing::PluginDatabaseTest {
@@ -565,6 +567,33 @@ TEST_F(EmailApiTest, PutStatusFillsTimestampsAndGesendetAddsEmailSent) {
   r = byId("PUT", id, {{"status", "Gesendet"}});
   EXPECT_EQ(parse(r)["gesendet_am"], sentAt);
   EXPECT_EQ(outbox().size(), 2u);
+}
+
+TEST_F(EmailApiTest, PutGesendetOfAPatientsEmailAddsTheContactAndWaitsForIt) {
+  // The contact publisher's outbox is the test outbox too: events and
+  // contacts land in one table, in order.
+  context_ = std::make_unique<testing::DatabaseContext>();
+  context_->channel_ = &channel_;
+  context_->database_ = pool_.get();
+  context_->outbox_ = &outbox_;
+  context_->outboxes_["patient-contact"] = &outbox_;
+  handler_ = createEmailHandler(apiConfig(kAdmin, "patient-contact"), *context_);
+  const auto toPatient = create({{"therapist_id", nullptr}, {"patient_id", 9}});
+  const auto toTherapist = create();
+  ASSERT_EQ(byId("PUT", toPatient, {{"status", "Gesendet"}}).status, 200);
+  ASSERT_EQ(byId("PUT", toTherapist, {{"status", "Gesendet"}}).status, 200);
+  ASSERT_EQ(byId("PUT", toPatient, {{"status", "Gesendet"}}).status, 200);  // unchanged: none
+  const auto events = outbox();
+  std::vector<testing::OutboxRow> contacts;
+  for (const auto& e : events) {
+    if (e.type == "patient.last_contact") contacts.push_back(e);
+  }
+  ASSERT_EQ(contacts.size(), 1u);
+  EXPECT_EQ(contacts[0].key, "9");
+  EXPECT_EQ(contacts[0].payload["patient_id"], 9);
+  EXPECT_EQ(contacts[0].payload["email_id"], toPatient);
+  EXPECT_TRUE(contacts[0].payload["date"].is_string());
+  EXPECT_EQ(outbox_.awaited().size(), 1u) << "the PUT waited for its contact";
 }
 
 TEST_F(EmailApiTest, PutAnswerAddsResponseReceivedOnlyOnFalseToTrue) {

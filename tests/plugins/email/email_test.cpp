@@ -186,8 +186,7 @@ TEST_F(EmailTest, SchemaMatchesSpec) {
       {"antwort_erhalten", {"boolean", std::nullopt, false, "false"}},
       {"antwortdatum", {ts, std::nullopt, true, std::nullopt}},
       {"antwortinhalt", {"text", std::nullopt, true, std::nullopt}},
-      {"status",
-       {"emailstatus", std::nullopt, true, "'Entwurf'::emailstatus"}},
+      {"status", {"emailstatus", std::nullopt, true, "'Entwurf'::emailstatus"}},
       {"in_warteschlange_am", {ts, std::nullopt, true, std::nullopt}},
       {"gesendet_am", {ts, std::nullopt, true, std::nullopt}},
       {"fehlermeldung", {"text", std::nullopt, true, std::nullopt}},
@@ -285,6 +284,34 @@ TEST_F(EmailTest, QueuedEmailIsSentOnceWithEmailSentPayload) {
   EXPECT_EQ(handler.handle(sendEvent(id)).outcome, HandleResult::Outcome::Done);
   EXPECT_EQ(channel_.messages().size(), 1u);
   EXPECT_EQ(outboxRows().size(), 1u);
+}
+
+TEST_F(EmailTest, AnEmailToAPatientSentByEventOrQueueAddsOneContactInItsTransaction) {
+  testing::DatabaseContext context;
+  context.outboxes_["patient-contact"] = &outbox_;
+  const contact::PatientContact contact(
+      Config(testing::withPatientContact({}, "patient-contact"), {}, "test:1"), context);
+  EmailSender sender(*pool_, channel_, outbox_, context_.logger_, context_.metrics_, fastSettings(),
+                     shutdown_, contact);
+  EmailHandler handler(
+      std::make_unique<EmailSender>(*pool_, channel_, outbox_, context_.logger_, context_.metrics_,
+                                    fastSettings(), shutdown_, contact),
+      context_.logger_);
+  const auto byEvent = insertEmail("In_Warteschlange", 0, 42);
+  ASSERT_EQ(handler.handle(sendEvent(byEvent)).outcome, HandleResult::Outcome::Done);
+  ASSERT_EQ(handler.handle(sendEvent(byEvent)).outcome, HandleResult::Outcome::Done);
+  const auto byQueue = insertEmail("In_Warteschlange", 0, 43);
+  const auto toTherapist = insertEmail("In_Warteschlange", 7, 0);
+  EXPECT_EQ(sender.processQueue().sent, 2u);
+  std::map<std::string, int> contacts;  // by patient id
+  for (const auto& e : outboxRows()) {
+    if (e.type != "patient.last_contact") continue;
+    ++contacts[e.key];
+    EXPECT_EQ(e.payload["email_id"], e.key == "42" ? byEvent : byQueue);
+  }
+  EXPECT_EQ(contacts, (std::map<std::string, int>{{"42", 1}, {"43", 1}}));
+  EXPECT_EQ(state(toTherapist).status, "Gesendet");
+  EXPECT_TRUE(outbox_.awaited().empty()) << "sends never wait for the patient service";
 }
 
 TEST_F(EmailTest, PatientEmailPayloadSaysPatient) {
@@ -775,17 +802,18 @@ class EmailContext : public testing::DatabaseContext {
 };
 
 Config defaultConfig() {
-  return Config({{"queue_check_interval_s", std::int64_t{60}},
-                 {"queue_batch_size", std::int64_t{10}},
-                 {"claim_lease_s", std::int64_t{300}},
-                 {"max_attempts", std::int64_t{5}},
-                 {"retry_backoff_s", std::int64_t{30}},
-                 {"default_sender_email", std::string("noreply@example.com")},
-                 {"default_sender_name", std::string("Service")},
-                 {"legal_footer_html", std::string()},
-                 {"legal_footer_text", std::string()},
-                 {"system_notification_email", std::string()}},
-                {}, "test:1");
+  return Config(
+      testing::withPatientContact({{"queue_check_interval_s", std::int64_t{60}},
+                                   {"queue_batch_size", std::int64_t{10}},
+                                   {"claim_lease_s", std::int64_t{300}},
+                                   {"max_attempts", std::int64_t{5}},
+                                   {"retry_backoff_s", std::int64_t{30}},
+                                   {"default_sender_email", std::string("noreply@example.com")},
+                                   {"default_sender_name", std::string("Service")},
+                                   {"legal_footer_html", std::string()},
+                                   {"legal_footer_text", std::string()},
+                                   {"system_notification_email", std::string()}}),
+      {}, "test:1");
 }
 
 TEST_F(EmailTest, FactoryRefusesWithoutChannelDatabaseOrOutbox) {

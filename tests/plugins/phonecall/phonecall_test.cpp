@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -158,15 +159,24 @@ TEST_F(PhoneCallTest, SchemaMatchesSpec) {
       {"created_at", ts},
       {"updated_at", ts},
   };
-  EXPECT_EQ(columns, expected);
+  // The original service's table (an adopted database) has its own
+  // timestamp defaults; commsvc sets both explicitly either way.
+  const char* layout = std::getenv(testing::kAdoptLayoutVariable);
+  const bool adopted = layout != nullptr && *layout != '\0';
+  auto wanted = expected;
+  if (adopted) {
+    wanted["created_at"] = "timestamp without time zone NULL DEFAULT CURRENT_TIMESTAMP";
+    wanted["updated_at"] = "timestamp without time zone NULL";
+  }
+  EXPECT_EQ(columns, wanted);
 
   std::vector<std::string> labels;
   std::set<std::string> indexed;
   pool_->transaction([&](pqxx::work& tx) {
-    for (const auto& r : tx.exec(
-             "SELECT e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid JOIN "
-             "pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' "
-             "AND t.typname = 'telefonanrufstatus' ORDER BY e.enumsortorder")) {
+    for (const auto& r :
+         tx.exec("SELECT e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid JOIN "
+                 "pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' "
+                 "AND t.typname = 'telefonanrufstatus' ORDER BY e.enumsortorder")) {
       labels.push_back(r[0].as<std::string>());
     }
     for (const auto& r : tx.exec(
@@ -696,6 +706,35 @@ TEST_F(PhoneCallTest, ChangeIntoAbgeschlossenPublishesCompletedOnce) {
   EXPECT_EQ(events[2].payload["outcome"], "anders");
 }
 
+TEST_F(PhoneCallTest, ACallWithAPatientBecomingAbgeschlossenAddsTheContactAndWaitsForIt) {
+  // An API whose contact publisher's outbox is the test outbox.
+  testing::DatabaseContext context;
+  context.outboxes_["patient-contact"] = &outbox_;
+  const Config config(testing::withPatientContact({}, "patient-contact"), {}, "test:1");
+  api_ = std::make_shared<PhoneCallApi>(
+      *pool_, outbox_, context_.logger_, context_.metrics_, [] { return std::string(kToday); },
+      contact::PatientContact(config, context));
+  context_.routes.clear();
+  PhoneCallApi::registerRoutes(api_, context_);
+  const json withPatient = create({{"patient_id", 5}});
+  const json withTherapist = create({{"therapist_id", 6}});
+  const std::string id = std::to_string(withPatient["id"].get<int>());
+  ASSERT_EQ(put(id, {{"status", "abgeschlossen"}}).status, 200);
+  ASSERT_EQ(put(id, {{"status", "abgeschlossen"}, {"notizen", "x"}}).status, 200);
+  ASSERT_EQ(
+      put(std::to_string(withTherapist["id"].get<int>()), {{"status", "abgeschlossen"}}).status,
+      200);
+  std::vector<testing::OutboxRow> contacts;
+  for (const auto& e : outboxRows()) {
+    if (e.type == "patient.last_contact") contacts.push_back(e);
+  }
+  ASSERT_EQ(contacts.size(), 1u);
+  EXPECT_EQ(contacts[0].key, "5");
+  EXPECT_EQ(contacts[0].payload["call_id"], withPatient["id"]);
+  EXPECT_EQ(contacts[0].payload["source"], "phone_call");
+  EXPECT_EQ(outbox_.awaited().size(), 1u) << "the PUT waited for its contact";
+}
+
 TEST_F(PhoneCallTest, CompletedWithoutErgebnisHasNoOutcome) {
   const json a = create({{"patient_id", 3}});
   const json b = create({{"patient_id", 4}});
@@ -773,11 +812,12 @@ TEST_F(PhoneCallTest, ScheduleCallHandlerLogsCountsAndRejects) {
 
 TEST_F(PhoneCallTest, FactoryNeedsDatabaseAndOutboxAndRegistersRoutes) {
   PhoneContext none;
-  EXPECT_THROW(createPhoneCallHandler(Config(), none), ConfigError);
+  EXPECT_THROW(createPhoneCallHandler(Config(testing::withPatientContact({}), {}, "test:1"), none),
+               ConfigError);
   PhoneContext noOutbox;
   noOutbox.database_ = pool_.get();
   try {
-    createPhoneCallHandler(Config(), noOutbox);
+    createPhoneCallHandler(Config(testing::withPatientContact({}), {}, "test:1"), noOutbox);
     ADD_FAILURE() << "no ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("publisher"), std::string::npos) << e.what();
@@ -787,7 +827,8 @@ TEST_F(PhoneCallTest, FactoryNeedsDatabaseAndOutboxAndRegistersRoutes) {
   PhoneContext full;
   full.database_ = pool_.get();
   full.outbox_ = &outbox_;
-  auto handler = createPhoneCallHandler(Config(), full);
+  auto handler =
+      createPhoneCallHandler(Config(testing::withPatientContact({}), {}, "test:1"), full);
   ASSERT_NE(handler, nullptr);
   std::set<std::string> routes;
   for (const auto& route : full.routes) routes.insert(route.method + " " + route.pattern);

@@ -140,12 +140,12 @@ TEST(KafkaPublisherTest, PublishesEnvelopesWithKeys) {
                                   ",\"betreff\":\"Gr\xc3\xbc\xc3\x9f"
                                   "e\"}");
       sent.push_back(event);
-      publisher.publish(std::move(event), [&](bool delivered, const std::string& error) {
-        (delivered ? ok : failed)++;
-        EXPECT_EQ(error, "");
+      publisher.publish(std::move(event), [&](const PublishResult& result) {
+        (result.ok() ? ok : failed)++;
+        EXPECT_EQ(result.error, "");
       });
     }
-    publisher.publish(makeEvent("email.sent", "99", "{}"));  // no callback is fine
+    publisher.publish(makeEvent("email.sent", "99", "{}"), nullptr);  // no callback is fine
     EXPECT_TRUE(publisher.flush(10s));
     EXPECT_EQ(ok.load(), kCount);
     EXPECT_EQ(failed.load(), 0);
@@ -171,8 +171,8 @@ TEST(KafkaPublisherTest, UndeliverableEventsFailAtShutdown) {
     auto options =
         resolveOptions(block("t", {{"message.timeout.ms", "60000"}}, 200), settings("127.0.0.1:1"));
     KafkaPublisher publisher(options, logger);
-    publisher.publish(makeEvent("x.y", "1", "{}"), [&](bool delivered, const std::string& error) {
-      if (!delivered && !error.empty()) failed++;
+    publisher.publish(makeEvent("x.y", "1", "{}"), [&](const PublishResult& result) {
+      if (result.status == PublishResult::Status::Failed && !result.error.empty()) failed++;
     });
     EXPECT_FALSE(publisher.flush(100ms));
   }  // the destructor waits 200 ms, then fails what is left

@@ -18,10 +18,10 @@ TEST(LogPublisherTest, LogsEventAndReportsOk) {
   int calls = 0;
   bool ok = false;
   std::string error = "unset";
-  publisher.publish(std::move(event), [&](bool o, const std::string& e) {
+  publisher.publish(std::move(event), [&](const PublishResult& result) {
     ++calls;
-    ok = o;
-    error = e;
+    ok = result.ok();
+    error = result.error;
   });
 
   EXPECT_EQ(calls, 1);
@@ -39,7 +39,7 @@ TEST(LogPublisherTest, LogsEventAndReportsOk) {
 TEST(LogPublisherTest, AcceptsMissingCallbackAndFlushes) {
   FakeLogger logger;
   LogPublisher publisher(logger);
-  publisher.publish(makeEvent("t", "1", "{}"));
+  publisher.publish(makeEvent("t", "1", "{}"), nullptr);
   EXPECT_EQ(logger.lines().size(), 1u);
   EXPECT_TRUE(publisher.flush(std::chrono::milliseconds(0)));
 }

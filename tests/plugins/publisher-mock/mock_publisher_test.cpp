@@ -24,10 +24,10 @@ TEST(MockPublisherTest, WritesKeyAndEnvelope) {
 
   int calls = 0;
   bool ok = false;
-  publisher.publish(std::move(event), [&](bool o, const std::string& error) {
+  publisher.publish(std::move(event), [&](const PublishResult& result) {
     ++calls;
-    ok = o;
-    EXPECT_TRUE(error.empty());
+    ok = result.ok();
+    EXPECT_TRUE(result.error.empty());
   });
 
   EXPECT_EQ(calls, 1);
@@ -49,8 +49,8 @@ TEST(MockPublisherTest, WritesKeyAndEnvelope) {
 TEST(MockPublisherTest, EscapesKeyAndAppendsWithoutCallback) {
   TempFile file("mock-publisher");
   MockPublisher publisher(file.path());
-  publisher.publish(makeEvent("t", "a\"b\\c", "{}"));
-  publisher.publish(makeEvent("t", "second", "{}"));
+  publisher.publish(makeEvent("t", "a\"b\\c", "{}"), nullptr);
+  publisher.publish(makeEvent("t", "second", "{}"), nullptr);
   EXPECT_TRUE(publisher.flush(std::chrono::milliseconds(0)));
 
   const auto lines = file.lines();

@@ -425,7 +425,6 @@ TEST_F(OutboxTest, RetriesWhenTheDatabaseIsDownAndLosesNothing) {
   }));
 }
 
-
 namespace commsvc::outbox {
 namespace {
 
@@ -552,9 +551,8 @@ TEST_F(OutboxTest, AwaitPublishedSeesRowsPublishedByAnotherRelay) {
   OutboxRelay other(*otherPool, {{"contact", &publisher}}, logger_, metrics_, fast());
   PostgresOutbox outbox("contact", nullptr, pool_.get());  // this instance has no relay
   std::vector<std::int64_t> ids;
-  pool_->transaction([&](pqxx::work& tx) {
-    ids = {outbox.add(tx, makeEvent("t", "1", payload(1)))};
-  });
+  pool_->transaction(
+      [&](pqxx::work& tx) { ids = {outbox.add(tx, makeEvent("t", "1", payload(1)))}; });
   other.start();
   EXPECT_TRUE(outbox.awaitPublished(ids, 5s));
   other.stop(Clock::now() + 1s);
