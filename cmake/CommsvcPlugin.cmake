@@ -1,8 +1,12 @@
 # commsvc_add_plugin(<name> SOURCES <files...> [LIBRARIES <targets...>] [OUTPUT_DIR <dir>] [NO_INSTALL])
 #
 # Builds a plugin as a MODULE library named <name>.so with hidden visibility,
-# linked against the SDK only (plus LIBRARIES), into the directory where the
-# commsvc binary looks for plugins (or OUTPUT_DIR, for test plugins).
+# linked against the SDK only (plus LIBRARIES), into COMMSVC_PLUGIN_OUTPUT_DIR
+# (or OUTPUT_DIR, for test plugins), and installs it into
+# COMMSVC_PLUGIN_INSTALL_DIR unless NO_INSTALL. In this repository those are
+# the build tree's and the install prefix's plugin directories (the binary's
+# own); from an installed SDK (commsvcConfig.cmake) the top of the caller's
+# build directory and the installed engine's plugin directory.
 function(commsvc_add_plugin name)
   cmake_parse_arguments(ARG "NO_INSTALL" "OUTPUT_DIR" "SOURCES;LIBRARIES" ${ARGN})
   set(target commsvc_plugin_${name})

@@ -1,5 +1,9 @@
 #include "app/pipeline.hpp"
 
+#include <filesystem>
+
+#include "plugin/search_path.hpp"
+
 namespace commsvc::app {
 namespace {
 
@@ -31,11 +35,15 @@ Config validatePluginBlock(const config::PluginBlock& block, PluginKind kind,
 }  // namespace
 
 std::vector<std::string> resolvePluginDirs(const config::PipelineConfig& config,
-                                           const std::vector<std::string>& overrideDirs) {
-  if (!overrideDirs.empty()) return overrideDirs;
-  const auto& configured = config.engine.getString("plugin_dir");
-  if (!configured.empty()) return plugin::splitPluginDirs(configured);
-  return plugin::defaultPluginDirs();
+                                           const std::vector<std::string>& extraDirs) {
+  // engine.plugin_dir entries are relative to the pipeline file.
+  const auto base = std::filesystem::path(config.file).parent_path();
+  std::vector<std::string> dirs;
+  for (const auto& dir : config.engine.getList("plugin_dir")) {
+    dirs.push_back(std::filesystem::path(dir).is_absolute() ? dir : (base / dir).string());
+  }
+  dirs.insert(dirs.end(), extraDirs.begin(), extraDirs.end());
+  return plugin::pluginSearchPath(dirs);
 }
 
 ValidatedPipeline validatePipeline(const std::string& path,
@@ -49,6 +57,7 @@ ValidatedPipeline validatePipeline(const std::string& path,
   const auto dirs = resolvePluginDirs(pipeline.config, pluginDirs);
   for (const auto& name : pipeline.config.plugins) {
     try {
+      plugin::requireUnambiguous(name, dirs);
       pipeline.registry.load(name, dirs);
     } catch (const plugin::PluginError& e) {
       problems.push_back({pipeline.config.file, 0, 0, "plugins", e.what()});

@@ -21,17 +21,19 @@ struct ValidatedPipeline {
 };
 
 /// Reads and checks `path`: the file itself (config::loadPipeline), then
-/// loads the plugins it lists from `pluginDirs` (empty: engine.plugin_dir,
-/// else next to the binary), then checks that each block's `type` names a
+/// loads the plugins it lists from the binary's own plugin directory plus
+/// engine.plugin_dir plus `pluginDirs` (resolvePluginDirs), then checks that each block's `type` names a
 /// loaded plugin of the right kind and validates the block's options.
 /// Throws config::ConfigErrors listing every problem found.
 ValidatedPipeline validatePipeline(const std::string& path,
                                    const std::vector<std::string>& pluginDirs,
                                    const config::EnvLookup& env = config::processEnvironment());
 
-/// The plugin directories for `config`: `overrideDirs` when given, else
-/// engine.plugin_dir when set, else plugin::defaultPluginDirs().
+/// The plugin directories for `config`: the binary's own, then
+/// engine.plugin_dir (relative entries relative to the pipeline file), then
+/// `extraDirs` (--plugin-dir), each once (plugin::pluginSearchPath). A plugin
+/// name found in two of them is refused (plugin::requireUnambiguous).
 std::vector<std::string> resolvePluginDirs(const config::PipelineConfig& config,
-                                           const std::vector<std::string>& overrideDirs);
+                                           const std::vector<std::string>& extraDirs);
 
 }  // namespace commsvc::app

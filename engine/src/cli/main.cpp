@@ -18,6 +18,7 @@
 #include "kafka/embedded_broker.hpp"
 #include "kafka/producer.hpp"
 #include "logging/log.hpp"
+#include "plugin/search_path.hpp"
 
 #ifndef COMMSVC_VERSION
 #define COMMSVC_VERSION "unknown"
@@ -94,8 +95,9 @@ void printOptions(std::span<const OptionSpec> options) {
   }
 }
 
-int listPlugins(const std::vector<std::string>& overrideDirs) {
-  const auto dirs = overrideDirs.empty() ? plugin::defaultPluginDirs() : overrideDirs;
+// Lists every plugin in the binary's own plugin directory and `extraDirs`.
+int listPlugins(const std::vector<std::string>& extraDirs) {
+  const auto dirs = plugin::pluginSearchPath(extraDirs);
   plugin::PluginRegistry registry;
   int failures = 0;
   for (const auto& dir : dirs) {
@@ -211,7 +213,8 @@ int main(int argc, char** argv) {
   cli.add_option("--log-level", logLevel, "Minimum level: debug, info, warn, error")
       ->capture_default_str();
   cli.add_option("--plugin-dir", pluginDirList,
-                 "Plugin directories, colon-separated (default: lib/commsvc/plugins beside bin/)");
+                 "More plugin directories, colon-separated, searched besides the binary's own "
+                 "(" COMMSVC_PLUGIN_DIR_FROM_BINARY " from its directory)");
 
   std::string configFile = "pipelines.yaml";
   auto* run = cli.add_subcommand("run", "Run the pipelines of a configuration file");

@@ -46,9 +46,10 @@ const OptionSpec kEngineOptions[] = {
      .min = 1,
      .max = 3600000},
     {.name = "plugin_dir",
-     .type = T::String,
+     .type = T::StringList,
      .defaultValue = "",
-     .description = "colon-separated plugin directories; empty = next to the binary"},
+     .description = "plugin directories searched besides the binary's own: a list or one "
+                    "colon-separated string, relative to this file"},
     {.name = "service_name",
      .type = T::String,
      .defaultValue = "communication-service",

@@ -243,6 +243,24 @@ std::vector<std::string> parsePlugins(const YAML::Node& section, const std::stri
   return plugins;
 }
 
+// engine.plugin_dir may be one colon-separated string ("a:b"): rewritten in
+// place as the list it means, so the option is a StringList either way.
+void splitPluginDirString(YAML::Node engine) {
+  if (!engine.IsMap()) return;
+  const YAML::Node& readOnly = engine;
+  const YAML::Node value = readOnly["plugin_dir"];
+  if (!value.IsDefined() || !value.IsScalar()) return;
+  YAML::Node list(YAML::NodeType::Sequence);
+  std::string_view text = value.Scalar();
+  while (!text.empty()) {
+    const auto colon = text.find(':');
+    if (colon != 0) list.push_back(std::string(text.substr(0, colon)));
+    if (colon == std::string_view::npos) break;
+    text.remove_prefix(colon + 1);
+  }
+  engine["plugin_dir"] = list;
+}
+
 }  // namespace
 
 void sortProblems(std::vector<Problem>& problems) {
@@ -318,6 +336,7 @@ PipelineConfig parsePipeline(const std::string& text, const std::string& file, c
   }
 
   const std::size_t beforeEngine = problems.size();
+  splitPluginDirString(section("engine"));
   config.engine = validateBlock(section("engine"), engineOptions(), {}, file, "engine", problems);
   if (problems.size() == beforeEngine &&
       config.engine.getInt("retry_backoff_max_ms") < config.engine.getInt("retry_backoff_ms")) {

@@ -147,6 +147,19 @@ TEST(ParsePipelineTest, ThreeProblemsAreAllReported) {
   }
 }
 
+TEST(ParsePipelineTest, PluginDirIsAListOrAColonSeparatedString) {
+  const std::string base = kMinimal;
+  const auto dirs = [&](const std::string& engine) {
+    return parsePipeline(base + "engine: " + engine + "\n", "p.yaml", fakeEnv({}))
+        .engine.getList("plugin_dir");
+  };
+  const std::vector<std::string> expected{"a", "/b/c"};
+  EXPECT_EQ(dirs("{plugin_dir: [a, /b/c]}"), expected);
+  EXPECT_EQ(dirs("{plugin_dir: \"a:/b/c\"}"), expected);
+  EXPECT_EQ(dirs("{plugin_dir: \"a::/b/c:\"}"), expected);
+  EXPECT_EQ(dirs("{plugin_dir: single}"), std::vector<std::string>{"single"});
+}
+
 TEST(ParsePipelineTest, MinimalFileGetsEveryDefault) {
   const PipelineConfig config = parsePipeline(kMinimal, "p.yaml", fakeEnv({}));
   EXPECT_EQ(config.engine.getInt("workers"), 8);
@@ -155,7 +168,7 @@ TEST(ParsePipelineTest, MinimalFileGetsEveryDefault) {
   EXPECT_EQ(config.engine.getInt("max_retries"), 5);
   EXPECT_EQ(config.engine.getInt("retry_backoff_ms"), 200);
   EXPECT_EQ(config.engine.getInt("retry_backoff_max_ms"), 10000);
-  EXPECT_EQ(config.engine.getString("plugin_dir"), "");
+  EXPECT_TRUE(config.engine.getList("plugin_dir").empty());
   EXPECT_EQ(config.engine.getString("service_name"), "communication-service");
   EXPECT_EQ(config.kafka.getString("topic"), "communication-events");
   EXPECT_EQ(config.kafka.getString("group"), "communication-service");
