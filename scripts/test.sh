@@ -16,6 +16,9 @@ cd "$(dirname "$0")/.."
 status=0
 scripts/build.sh
 ctest --preset default -j "$(nproc)" "$@" || status=$?
+# The installed SDK from outside: examples/channel-webhook built against a
+# `cmake --install build` prefix in a temporary directory (tests/install/).
+tests/install/example_webhook_test.sh build || status=$?
 
 if [ "${SANITIZERS:-1}" != 0 ]; then
   echo "== unit and plugin tests under AddressSanitizer + UBSan (build-debug/)"

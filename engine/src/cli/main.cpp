@@ -203,6 +203,9 @@ int main(int argc, char** argv) {
   CLI::App cli{"commsvc: a plugin-based event-processing engine (communication service)"};
   cli.set_version_flag("--version", std::string("commsvc ") + COMMSVC_VERSION);
   cli.require_subcommand(1);
+  // Global options (--plugin-dir, --log-level, ...) also after the command:
+  // `commsvc plugins --plugin-dir build`.
+  cli.fallthrough();
 
   std::string logFormat = "text";
   std::string logLevel = "info";

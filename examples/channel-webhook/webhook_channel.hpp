@@ -1,0 +1,21 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "commsvc/plugin.hpp"
+
+namespace example::webhook {
+
+/// The JSON body POSTed for `message`.
+std::string toJson(const commsvc::Message& message);
+
+/// The outcome of a request, `curlError` (0 = none; else `detail` says why) or the
+/// HTTP `status`: 2xx delivered; network errors and 5xx transient; else permanent.
+commsvc::DeliveryResult classify(int curlError, long status, const std::string& detail);
+
+/// The plugin's factory: a channel POSTing each message as JSON (toJson) to
+/// the block's `url`, one request per message; deliver() never throws.
+std::unique_ptr<commsvc::Channel> create(const commsvc::Config& config, commsvc::Context& context);
+
+}  // namespace example::webhook
