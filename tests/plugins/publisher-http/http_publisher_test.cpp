@@ -342,7 +342,7 @@ TEST_F(HttpPublisherTest, ErrorTextIsOneBoundedLine) {
 }
 
 TEST_F(HttpPublisherTest, ConnectionRefusedFails) {
-  const std::string url = "http://127.0.0.1:" + std::to_string(HttpSinkProcess::unusedPort());
+  const std::string url = "http://127.0.0.1:" + std::to_string(commsvc::testing::unusedPort());
   auto publisher = make(lastContact(url));
   const auto start = Clock::now();
   const PublishResult result = publishOne(*publisher, contactEvent(5));
