@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,22 +27,17 @@ struct Event {
   int64_t offset = -1;     ///< source offset, -1 when not from Kafka.
 };
 
-/// Builds a new outgoing event with a fresh uuid4 id, the current UTC time,
-/// version "1.0" and the given producer name. `payload` must be a JSON object.
+// JSON escaping, uuid4 and the clock live in commsvc/json.hpp,
+// commsvc/uuid.hpp and commsvc/clock.hpp.
+
+/// Builds a new outgoing event with a fresh uuid4 id (newUuid4), the current
+/// UTC time (nowIso8601), version "1.0" and the given producer name. `payload` must be a JSON
+/// object.
 Event makeEvent(std::string type, std::string key, std::string payload,
                 std::string producer = "communication-service");
 
 /// Serialises `event` as the wire envelope of SPEC §1 (camelCase keys).
 /// The payload is embedded verbatim, so it must be valid JSON.
 std::string toEnvelopeJson(const Event& event);
-
-/// Appends `text` to `out` as a JSON string literal (quoted, escaped).
-void appendJsonString(std::string& out, std::string_view text);
-
-/// A fresh random uuid4 in its canonical 36-character text form.
-std::string newUuid4();
-
-/// The current UTC time as ISO 8601 with microseconds and "+00:00".
-std::string nowIso8601();
 
 }  // namespace commsvc

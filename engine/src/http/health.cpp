@@ -6,7 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 
-#include "commsvc/event.hpp"
+#include "commsvc/json.hpp"
 
 namespace commsvc::http {
 

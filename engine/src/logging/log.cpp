@@ -6,7 +6,8 @@
 #include <atomic>
 #include <stdexcept>
 
-#include "commsvc/event.hpp"
+#include "commsvc/clock.hpp"
+#include "commsvc/json.hpp"
 
 namespace commsvc::logging {
 namespace {
@@ -56,6 +57,8 @@ std::shared_ptr<spdlog::logger> sink() {
 class SpdLogger final : public Logger {
  public:
   explicit SpdLogger(std::string name) : name_(std::move(name)), sink_(sink()) {}
+
+  using Logger::log;
 
   void log(LogLevel level, std::string_view message, const LogFields& fields) override {
     if (!enabled(level)) return;

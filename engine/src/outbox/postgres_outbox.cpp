@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "commsvc/clock.hpp"
+#include "commsvc/uuid.hpp"
 #include "outbox/relay.hpp"
 
 namespace commsvc::outbox {

@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "commsvc/backoff.hpp"
+#include "commsvc/uuid.hpp"
 #include "outbox/postgres_outbox.hpp"
 
 namespace commsvc::outbox {

@@ -1,6 +1,6 @@
 #include "commsvc/http.hpp"
 
-#include "commsvc/event.hpp"
+#include "commsvc/json.hpp"
 
 namespace commsvc {
 
