@@ -78,6 +78,7 @@ class UnreachableOutbox final : public Outbox {
 /// formatting code runs).
 class NullLogger final : public Logger {
  public:
+  using Logger::log;
   void log(LogLevel /*level*/, std::string_view /*message*/, const LogFields& /*fields*/) override {
   }
   bool enabled(LogLevel /*level*/) const override { return true; }

@@ -42,6 +42,7 @@ struct LoggedLine {
 /// A Logger that keeps every line in memory; thread-safe.
 class FakeLogger : public Logger {
  public:
+  using Logger::log;
   /// Records the line.
   void log(LogLevel level, std::string_view message, const LogFields& fields) override {
     std::lock_guard lock(mutex_);
@@ -66,6 +67,7 @@ class FakeLogger : public Logger {
 /// A lock-free counter.
 class FakeCounter : public Counter {
  public:
+  using Counter::add;
   /// Adds `amount`.
   void add(double amount) override {
     double current = value_.load();
@@ -103,9 +105,12 @@ class FakeHistogram : public Histogram {
 /// A Metrics registry of fakes; labels are ignored (series share a name).
 class FakeMetrics : public Metrics {
  public:
+  using Metrics::counter;
+  using Metrics::gauge;
+  using Metrics::histogram;
   /// The counter `name`, created on first use.
   Counter& counter(const std::string& name, const std::string& /*help*/,
-                   const MetricLabels& /*labels*/ = {}) override {
+                   const MetricLabels& /*labels*/) override {
     std::lock_guard lock(mutex_);
     auto& slot = counters_[name];
     if (!slot) slot = std::make_unique<FakeCounter>();
@@ -113,7 +118,7 @@ class FakeMetrics : public Metrics {
   }
   /// The gauge `name`, created on first use.
   Gauge& gauge(const std::string& name, const std::string& /*help*/,
-               const MetricLabels& /*labels*/ = {}) override {
+               const MetricLabels& /*labels*/) override {
     std::lock_guard lock(mutex_);
     auto& slot = gauges_[name];
     if (!slot) slot = std::make_unique<FakeGauge>();
@@ -121,8 +126,8 @@ class FakeMetrics : public Metrics {
   }
   /// The histogram `name`, created on first use.
   Histogram& histogram(const std::string& name, const std::string& /*help*/,
-                       const std::vector<double>& /*buckets*/ = {},
-                       const MetricLabels& /*labels*/ = {}) override {
+                       const std::vector<double>& /*buckets*/,
+                       const MetricLabels& /*labels*/) override {
     std::lock_guard lock(mutex_);
     auto& slot = histograms_[name];
     if (!slot) slot = std::make_unique<FakeHistogram>();

@@ -13,6 +13,7 @@ namespace commsvc::testing {
 /// A Logger that keeps its lines in memory, for assertions.
 class CapturingLogger final : public Logger {
  public:
+  using Logger::log;
   void log(LogLevel, std::string_view message, const LogFields& fields) override {
     std::string line(message);
     for (const auto& [k, v] : fields) line += " " + k + "=" + v;

@@ -28,6 +28,7 @@ std::string seriesName(const std::string& name, const MetricLabels& labels) {
 class MetricsRegistry::CounterAdapter final : public Counter {
  public:
   explicit CounterAdapter(prometheus::Counter& c) : c_(c) {}
+  using Counter::add;
   void add(double amount) override { c_.Increment(amount); }
   double value() const override { return c_.Value(); }
 

@@ -22,13 +22,15 @@ class MetricsRegistry final : public Metrics {
   MetricsRegistry();
   ~MetricsRegistry() override;
 
+  using Metrics::counter;
+  using Metrics::gauge;
+  using Metrics::histogram;
   Counter& counter(const std::string& name, const std::string& help,
-                   const MetricLabels& labels = {}) override;
+                   const MetricLabels& labels) override;
   Gauge& gauge(const std::string& name, const std::string& help,
-               const MetricLabels& labels = {}) override;
+               const MetricLabels& labels) override;
   Histogram& histogram(const std::string& name, const std::string& help,
-                       const std::vector<double>& buckets = {},
-                       const MetricLabels& labels = {}) override;
+                       const std::vector<double>& buckets, const MetricLabels& labels) override;
 
   /// Every metric in Prometheus text exposition format (version 0.0.4).
   std::string renderText() const;

@@ -22,6 +22,7 @@ using namespace std::chrono_literals;
 /// Keeps log lines in memory.
 class TestLogger : public Logger {
  public:
+  using Logger::log;
   void log(LogLevel level, std::string_view message, const LogFields&) override {
     std::lock_guard lock(mutex_);
     if (level >= LogLevel::Warn) warnings_.emplace_back(message);

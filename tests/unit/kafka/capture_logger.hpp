@@ -13,6 +13,7 @@ namespace commsvc::kafka::testing {
 /// Keeps every line (level and message); thread-safe.
 class CaptureLogger : public Logger {
  public:
+  using Logger::log;
   /// Records the line.
   void log(LogLevel level, std::string_view message, const LogFields& fields) override {
     std::lock_guard lock(mutex_);
