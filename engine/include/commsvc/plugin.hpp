@@ -11,12 +11,74 @@
 #include "commsvc/handler.hpp"
 #include "commsvc/publisher.hpp"
 
+// libpqxx's version macros only (no library symbol is referenced): recorded
+// in every descriptor when the plugin is built where libpqxx is available.
+#if __has_include(<pqxx/version>)
+#include <pqxx/version>
+#endif
+
 namespace commsvc {
 
 /// Version of the plugin ABI: the layout of PluginInfo and of every SDK
 /// interface. Raised on any incompatible change; the loader refuses
 /// plugins built for another version.
-inline constexpr std::uint32_t kAbiVersion = 6;
+inline constexpr std::uint32_t kAbiVersion = 7;
+
+/// What a plugin and the engine must share beyond the SDK's own layout
+/// (kAbiVersion): the C++ standard library's ABI, and the major version of
+/// every third-party library whose types appear in SDK headers. Of those
+/// there is one: libpqxx (pqxx::work in database.hpp and outbox.hpp).
+/// No nlohmann or Boost type appears in an SDK header (plugins use
+/// BOOST_SYMBOL_EXPORT, a macro, only). Each descriptor records the values
+/// it was compiled with (kBuildAbi, filled in by handlerPlugin & co.); the
+/// loader refuses a plugin whose values differ from the engine's, naming
+/// both ("built with libpqxx 7, this engine has 6").
+struct BuildAbi {
+  /// The C++ standard library: 1 = libstdc++, 2 = libc++, 0 = another.
+  /// Must match: std::string, std::function, std::vector cross the boundary.
+  std::uint32_t stdlib;
+  /// libstdc++'s dual ABI, _GLIBCXX_USE_CXX11_ABI (0 = the pre-C++11
+  /// copy-on-write std::string and std::list); 0 for other libraries.
+  /// Must match.
+  std::uint32_t stdlibCxx11Abi;
+  /// The Itanium C++ ABI revision, __GXX_ABI_VERSION (e.g. 1017 for GCC 12;
+  /// Clang reports 1002), 0 when undefined. Only the major revision
+  /// (value / 1000) must match: minor revisions change the mangling of rare
+  /// constructs, never the layout of what crosses the boundary (the only
+  /// symbol looked up is the extern "C" descriptor).
+  std::uint32_t cxxAbiVersion;
+  /// PQXX_VERSION_MAJOR of the libpqxx headers the plugin saw, 0 when it was
+  /// built without them (it then cannot use Database or Outbox). When not 0
+  /// it must match the engine's.
+  std::uint32_t pqxxMajor;
+};
+
+/// The BuildAbi of the code being compiled (the plugin's, in a plugin; the
+/// engine's, in the engine).
+inline constexpr BuildAbi kBuildAbi = {
+#if defined(_LIBCPP_VERSION)
+    2,
+#elif defined(__GLIBCXX__) || defined(__GLIBCPP__)
+    1,
+#else
+    0,
+#endif
+#if defined(_GLIBCXX_USE_CXX11_ABI)
+    static_cast<std::uint32_t>(_GLIBCXX_USE_CXX11_ABI),
+#else
+    0,
+#endif
+#if defined(__GXX_ABI_VERSION)
+    static_cast<std::uint32_t>(__GXX_ABI_VERSION),
+#else
+    0,
+#endif
+#if defined(PQXX_VERSION_MAJOR)
+    static_cast<std::uint32_t>(PQXX_VERSION_MAJOR),
+#else
+    0,
+#endif
+};
 
 /// True when `name` can name a plugin in `plugins:`: 1 to 64 letters,
 /// digits, '-' or '_' (a plain file name, never a path: plugins load only
@@ -68,9 +130,11 @@ struct Migration {
 };
 
 /// The plugin descriptor. `abiVersion` must stay the first member so that
-/// any version can be read and refused safely.
+/// any version can be read and refused safely; the loader reads the rest
+/// (from `build` on) only when it equals kAbiVersion.
 struct PluginInfo {
   std::uint32_t abiVersion;               ///< kAbiVersion of the SDK the plugin was built with
+  BuildAbi build;                         ///< kBuildAbi where the plugin was built
   PluginKind kind;                        ///< what it provides
   const char* name;                       ///< the `type:` that selects it, unique per kind ("smtp")
   const char* description;                ///< one line for `commsvc plugins`
@@ -89,51 +153,54 @@ struct PluginInfo {
 constexpr PluginInfo handlerPlugin(const char* name, const char* description,
                                    std::span<const OptionSpec> options, HandlerFactory create,
                                    std::span<const Migration> migrations = {}) {
-  return {kAbiVersion,
-          PluginKind::Handler,
-          name,
-          description,
-          options.data(),
-          options.size(),
-          create,
-          nullptr,
-          nullptr,
-          migrations.data(),
-          migrations.size()};
+  return {.abiVersion = kAbiVersion,
+          .build = kBuildAbi,
+          .kind = PluginKind::Handler,
+          .name = name,
+          .description = description,
+          .options = options.data(),
+          .optionCount = options.size(),
+          .createHandler = create,
+          .createChannel = nullptr,
+          .createPublisher = nullptr,
+          .migrations = migrations.data(),
+          .migrationCount = migrations.size()};
 }
 
 /// The descriptor of a channel plugin (see handlerPlugin).
 constexpr PluginInfo channelPlugin(const char* name, const char* description,
                                    std::span<const OptionSpec> options, ChannelFactory create,
                                    std::span<const Migration> migrations = {}) {
-  return {kAbiVersion,
-          PluginKind::Channel,
-          name,
-          description,
-          options.data(),
-          options.size(),
-          nullptr,
-          create,
-          nullptr,
-          migrations.data(),
-          migrations.size()};
+  return {.abiVersion = kAbiVersion,
+          .build = kBuildAbi,
+          .kind = PluginKind::Channel,
+          .name = name,
+          .description = description,
+          .options = options.data(),
+          .optionCount = options.size(),
+          .createHandler = nullptr,
+          .createChannel = create,
+          .createPublisher = nullptr,
+          .migrations = migrations.data(),
+          .migrationCount = migrations.size()};
 }
 
 /// The descriptor of a publisher plugin (see handlerPlugin).
 constexpr PluginInfo publisherPlugin(const char* name, const char* description,
                                      std::span<const OptionSpec> options, PublisherFactory create,
                                      std::span<const Migration> migrations = {}) {
-  return {kAbiVersion,
-          PluginKind::Publisher,
-          name,
-          description,
-          options.data(),
-          options.size(),
-          nullptr,
-          nullptr,
-          create,
-          migrations.data(),
-          migrations.size()};
+  return {.abiVersion = kAbiVersion,
+          .build = kBuildAbi,
+          .kind = PluginKind::Publisher,
+          .name = name,
+          .description = description,
+          .options = options.data(),
+          .optionCount = options.size(),
+          .createHandler = nullptr,
+          .createChannel = nullptr,
+          .createPublisher = create,
+          .migrations = migrations.data(),
+          .migrationCount = migrations.size()};
 }
 
 }  // namespace commsvc

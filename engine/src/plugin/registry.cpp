@@ -19,6 +19,45 @@ std::string_view kindName(PluginKind kind) {
   return "unknown";
 }
 
+namespace {
+
+std::string_view stdlibName(std::uint32_t stdlib) {
+  switch (stdlib) {
+    case 1:
+      return "libstdc++";
+    case 2:
+      return "libc++";
+    default:
+      return "another C++ standard library";
+  }
+}
+
+}  // namespace
+
+std::string buildAbiMismatch(const BuildAbi& plugin, const BuildAbi& engine) {
+  std::string out;
+  const auto add = [&out](const std::string& what, const std::string& theirs,
+                          const std::string& ours) {
+    out +=
+        (out.empty() ? "" : "; ") + ("built with " + what + theirs) + ", this engine has " + ours;
+  };
+  if (plugin.stdlib != engine.stdlib) {
+    add("", std::string(stdlibName(plugin.stdlib)), std::string(stdlibName(engine.stdlib)));
+  } else if (plugin.stdlibCxx11Abi != engine.stdlibCxx11Abi) {
+    add("_GLIBCXX_USE_CXX11_ABI=", std::to_string(plugin.stdlibCxx11Abi),
+        "_GLIBCXX_USE_CXX11_ABI=" + std::to_string(engine.stdlibCxx11Abi));
+  }
+  if (plugin.cxxAbiVersion / 1000 != engine.cxxAbiVersion / 1000) {
+    add("C++ ABI (__GXX_ABI_VERSION) ", std::to_string(plugin.cxxAbiVersion),
+        std::to_string(engine.cxxAbiVersion));
+  }
+  if (plugin.pqxxMajor != 0 && plugin.pqxxMajor != engine.pqxxMajor) {
+    add("libpqxx ", std::to_string(plugin.pqxxMajor),
+        engine.pqxxMajor == 0 ? std::string("no libpqxx") : std::to_string(engine.pqxxMajor));
+  }
+  return out;
+}
+
 std::vector<std::string> defaultPluginDirs() {
   const std::filesystem::path exe = boost::dll::program_location().string();
   return {(exe.parent_path().parent_path() / "lib" / "commsvc" / "plugins").string()};
@@ -67,6 +106,11 @@ const LoadedPlugin& PluginRegistry::loadFile(const std::string& path) {
     throw PluginError(path + ": built for plugin ABI version " + std::to_string(info.abiVersion) +
                       ", but this engine has ABI version " + std::to_string(kAbiVersion) +
                       "; rebuild the plugin against this engine's SDK");
+  }
+  if (const auto why = buildAbiMismatch(info.build, kBuildAbi); !why.empty()) {
+    throw PluginError(path + ": " + why +
+                      "; rebuild the plugin with this engine's compiler, standard library and "
+                      "libraries");
   }
   if (info.name == nullptr || *info.name == '\0') {
     throw PluginError(path + ": descriptor has no name");

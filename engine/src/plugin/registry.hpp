@@ -46,8 +46,8 @@ class PluginRegistry {
 
   /// Loads one library. Refuses, naming the file: a library that does not
   /// load, no `commsvc_plugin` descriptor, another ABI version (both
-  /// versions named), an unknown kind, a missing name or factory, and a
-  /// kind+name already loaded from another file (both files named).
+  /// versions named), another build ABI (buildAbiMismatch), an unknown kind, a missing name or
+  /// factory, and a kind+name already loaded from another file (both files named).
   const LoadedPlugin& loadFile(const std::string& path);
 
   /// The plugin of `kind` named `name`, or nullptr.
@@ -62,6 +62,12 @@ class PluginRegistry {
  private:
   std::vector<LoadedPlugin> plugins_;
 };
+
+/// Why a plugin built with `plugin` cannot run in an engine built with
+/// `engine`: each differing field named with both values ("built with
+/// libpqxx 7, this engine has 6"), joined by "; ". Empty when compatible
+/// (see BuildAbi for what must match).
+std::string buildAbiMismatch(const BuildAbi& plugin, const BuildAbi& engine);
 
 /// "handler", "channel" or "publisher".
 std::string_view kindName(PluginKind kind);

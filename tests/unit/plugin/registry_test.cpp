@@ -68,6 +68,81 @@ TEST(PluginRegistry, RefusesAnotherAbiVersionNamingBothVersionsAndTheFile) {
       << message;
 }
 
+/// The refusal of fixture `abi-<field>.so`, checked to name the file.
+std::string buildAbiRefusal(const std::string& field) {
+  const auto file = kFixtures + "/abi-" + field + ".so";
+  const auto message = refusal(file);
+  EXPECT_NE(message.find(file), std::string::npos) << message;
+  return message;
+}
+
+std::string stdlibName(std::uint32_t stdlib) {
+  return stdlib == 1 ? "libstdc++" : stdlib == 2 ? "libc++" : "another C++ standard library";
+}
+
+TEST(PluginRegistry, RefusesAnotherLibpqxxMajorVersionNamingBoth) {
+  const auto message = buildAbiRefusal("pqxx");
+  const auto theirs = std::to_string(kBuildAbi.pqxxMajor + 1);
+  const auto ours = std::to_string(kBuildAbi.pqxxMajor);
+  EXPECT_NE(message.find("built with libpqxx " + theirs + ", this engine has " + ours),
+            std::string::npos)
+      << message;
+}
+
+TEST(PluginRegistry, RefusesAnotherStandardLibraryNamingBoth) {
+  const auto message = buildAbiRefusal("stdlib");
+  const auto theirs = stdlibName(kBuildAbi.stdlib == 2 ? 1 : 2);
+  EXPECT_NE(
+      message.find("built with " + theirs + ", this engine has " + stdlibName(kBuildAbi.stdlib)),
+      std::string::npos)
+      << message;
+}
+
+TEST(PluginRegistry, RefusesAnotherLibstdcxxDualAbiNamingBoth) {
+  const auto message = buildAbiRefusal("cxx11_abi");
+  const auto theirs = std::to_string(kBuildAbi.stdlibCxx11Abi == 0 ? 1 : 0);
+  const auto ours = std::to_string(kBuildAbi.stdlibCxx11Abi);
+  EXPECT_NE(message.find("built with _GLIBCXX_USE_CXX11_ABI=" + theirs +
+                         ", this engine has _GLIBCXX_USE_CXX11_ABI=" + ours),
+            std::string::npos)
+      << message;
+}
+
+TEST(PluginRegistry, RefusesAnotherMajorCxxAbiNamingBoth) {
+  const auto message = buildAbiRefusal("cxx_abi");
+  const auto theirs = std::to_string(kBuildAbi.cxxAbiVersion + 1000);
+  const auto ours = std::to_string(kBuildAbi.cxxAbiVersion);
+  EXPECT_NE(message.find("built with C++ ABI (__GXX_ABI_VERSION) " + theirs + ", this engine has " +
+                         ours),
+            std::string::npos)
+      << message;
+}
+
+TEST(BuildAbiMismatch, AcceptsTheSameBuildAndMinorCxxAbiRevisions) {
+  EXPECT_EQ(buildAbiMismatch(kBuildAbi, kBuildAbi), "");
+  BuildAbi clang = kBuildAbi;
+  clang.cxxAbiVersion = 1002;  // Clang against libstdc++
+  BuildAbi gcc = kBuildAbi;
+  gcc.cxxAbiVersion = 1017;
+  EXPECT_EQ(buildAbiMismatch(clang, gcc), "");
+}
+
+TEST(BuildAbiMismatch, AcceptsAPluginBuiltWithoutLibpqxx) {
+  BuildAbi plugin = kBuildAbi;
+  plugin.pqxxMajor = 0;  // cannot touch Database or Outbox
+  EXPECT_EQ(buildAbiMismatch(plugin, kBuildAbi), "");
+}
+
+TEST(BuildAbiMismatch, NamesEveryDifferenceWithBothValues) {
+  const BuildAbi engine{1, 1, 1017, 6};
+  const BuildAbi plugin{1, 0, 1017, 7};
+  EXPECT_EQ(buildAbiMismatch(plugin, engine),
+            "built with _GLIBCXX_USE_CXX11_ABI=0, this engine has _GLIBCXX_USE_CXX11_ABI=1; "
+            "built with libpqxx 7, this engine has 6");
+  EXPECT_EQ(buildAbiMismatch({2, 0, 1002, 6}, engine),
+            "built with libc++, this engine has libstdc++");
+}
+
 TEST(PluginRegistry, RefusesALibraryWithoutDescriptor) {
   const auto file = kFixtures + "/no-descriptor.so";
   const auto message = refusal(file);
