@@ -66,13 +66,17 @@ class Context {
   /// soon after the pipeline starts, until shutdown begins (a running job is
   /// waited for before plugins are destroyed). A job never overlaps itself;
   /// an exception it throws is logged and the job runs again next interval.
-  /// Call only from a factory.
+  /// Call only from a factory: once the pipeline started (every factory
+  /// returned) it throws std::logic_error naming the instance and the call.
+  /// A pipeline reload builds a fresh Context, so the rule holds per Context.
   virtual void schedule(std::string name, std::chrono::milliseconds interval,
                         std::function<void()> job) = 0;
   /// Serves `method` requests for `pattern` on the engine's HTTP server
   /// (port `http.port`). Patterns are paths whose segments may be
   /// parameters: "/api/emails/{id}". Throws std::invalid_argument when the
-  /// same method and pattern are registered twice. Call only from a factory.
+  /// same method and pattern are registered twice. Call only from a
+  /// factory: once the pipeline started it throws std::logic_error naming
+  /// the instance and the call (as schedule).
   virtual void addRoute(std::string method, std::string pattern, HttpHandler handler) = 0;
   /// The engine's stop signal: long-running work checks it and stops between
   /// units of work once shutdown begins. The default is a signal that is

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <future>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
 #include "database/pool.hpp"
@@ -56,6 +57,9 @@ struct SharedServices {
   std::map<std::string, Outbox*> outboxes;  // by publisher name: the publishers that are on
   std::vector<std::string> publisherNames;  // every publisher pipelines.yaml declares
   Shutdown shutdown;  // requested as run() sees the stop, with the shutdown bound as deadline
+  // Set once every factory returned: schedule/addRoute then throw. Each
+  // pipeline (re)load builds fresh SharedServices, so this holds per Context.
+  std::atomic<bool> started{false};
 };
 
 /// The Context handed to one plugin instance.
@@ -93,9 +97,11 @@ class PluginContext final : public Context {
   const Shutdown& shutdown() override { return shared_.shutdown; }
   void schedule(std::string name, std::chrono::milliseconds interval,
                 std::function<void()> job) override {
+    requireNotStarted("schedule(\"" + name + "\")");
     shared_.scheduler.add(name_ + "/" + name, interval, std::move(job));
   }
   void addRoute(std::string method, std::string pattern, HttpHandler handler) override {
+    requireNotStarted("addRoute(" + method + " " + pattern + ")");
     for (const auto& r : shared_.routes) {
       if (r.method == method && r.pattern == pattern) {
         throw std::invalid_argument("route " + method + " " + pattern + " registered twice (by " +
@@ -106,6 +112,16 @@ class PluginContext final : public Context {
   }
 
  private:
+  /// Throws std::logic_error naming this instance and `call` once the
+  /// pipeline started (the call would be dropped or race with the scheduler).
+  void requireNotStarted(const std::string& call) const {
+    if (shared_.started.load()) {
+      throw std::logic_error(name_ + ": Context::" + call +
+                             " called after the pipeline started; call it only from the "
+                             "plugin's factory");
+    }
+  }
+
   std::string name_;
   std::unique_ptr<Logger> logger_;
   SharedServices& shared_;
@@ -355,6 +371,7 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     create(plugin->info->createHandler, s.pipeline.handlerConfigs[i], entry.block, inst);
     s.router.add(entry.event, *inst.object);
   }
+  s.shared.started.store(true);  // every factory returned: schedule/addRoute now throw
 
   kafka::Properties common{{"bootstrap.servers", s.kafka.brokers}};
   common.insert(common.end(), s.kafka.properties.begin(), s.kafka.properties.end());
