@@ -5,7 +5,9 @@
 # temporary prefix, builds a copy of examples/channel-webhook against it with
 # find_package(commsvc), runs the example's unit test, checks that the
 # installed binary lists example-webhook and its options next to its own
-# plugins (--plugin-dir adds a directory), and validates the example pipeline.
+# plugins (--plugin-dir adds a directory), validates the example pipeline,
+# and runs it: a message reaches a test HTTP server
+# (example_webhook_delivery.sh: PostgreSQL, embedded Kafka, the HTTP sink).
 set -euo pipefail
 src="$(cd "$(dirname "$0")/../.." && pwd)"
 build="$(cd "${1:-$src/build}" && pwd)"
@@ -37,4 +39,6 @@ echo "== the example pipeline is valid (engine.plugin_dir: build, relative to th
 env WEBHOOK_URL=http://127.0.0.1:1/hook DATABASE_URL=postgresql://nobody@127.0.0.1:1/x \
   KAFKA_BROKERS=embedded "$tmp/p/bin/commsvc" validate -c "$tmp/example/pipeline.yaml" || fail=1
 [ "$fail" = 0 ] || { echo "$out"; exit 1; }
-echo "example-webhook: built out of tree, tested, listed and valid"
+echo "== a pipeline using it delivers to a test HTTP server"
+"$src/tests/install/example_webhook_delivery.sh" "$tmp/p" "$tmp/example"
+echo "example-webhook: built out of tree, tested, listed, valid and delivering"
