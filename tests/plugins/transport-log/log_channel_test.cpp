@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include "fake_context.hpp"
+#include "commsvc/testing/fake_context.hpp"
 
 namespace commsvc::plugins::transport_log {
 namespace {
 
-using commsvc::testing::FakeLogger;
+using commsvc::testing::RecordingLogger;
 
 Message sampleMessage() {
   Message message;
@@ -21,14 +21,14 @@ Message sampleMessage() {
 }
 
 TEST(LogChannelTest, LogsMessageFieldsAndDelivers) {
-  FakeLogger logger;
+  RecordingLogger logger;
   LogChannel channel(logger, /*logBody=*/false);
 
   const DeliveryResult result = channel.deliver(sampleMessage());
 
   EXPECT_TRUE(result.ok());
   EXPECT_TRUE(result.detail.empty());
-  const auto lines = logger.lines();
+  const auto lines = logger.entries();
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].level, LogLevel::Info);
   EXPECT_EQ(lines[0].field("id"), "42");
@@ -41,23 +41,23 @@ TEST(LogChannelTest, LogsMessageFieldsAndDelivers) {
 }
 
 TEST(LogChannelTest, LogsBodyWhenAsked) {
-  FakeLogger logger;
+  RecordingLogger logger;
   LogChannel channel(logger, /*logBody=*/true);
 
   EXPECT_TRUE(channel.deliver(sampleMessage()).ok());
 
-  const auto lines = logger.lines();
+  const auto lines = logger.entries();
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].field("body"), "Hi Ada");
 }
 
 TEST(LogChannelTest, DeliversWithoutLoggingWhenInfoDisabled) {
-  FakeLogger logger;
+  RecordingLogger logger;
   logger.setMinLevel(LogLevel::Warn);
   LogChannel channel(logger, /*logBody=*/true);
 
   EXPECT_TRUE(channel.deliver(sampleMessage()).ok());
-  EXPECT_TRUE(logger.lines().empty());
+  EXPECT_TRUE(logger.entries().empty());
 }
 
 }  // namespace

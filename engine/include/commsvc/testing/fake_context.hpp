@@ -4,6 +4,7 @@
 // a Logger and a Metrics that record what they are given, and a FakeContext
 // to hand to a plugin's factory or constructor.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -23,9 +24,26 @@ struct LogEntry {
   LogLevel level;       ///< its level
   std::string message;  ///< its message
   LogFields fields;     ///< its structured fields
+
+  /// The value of field `key` (the first one), or "<missing>".
+  std::string field(std::string_view key) const {
+    for (const auto& [k, v] : fields) {
+      if (k == key) return v;
+    }
+    return "<missing>";
+  }
+  /// True when the line has field `key`.
+  bool hasField(std::string_view key) const {
+    for (const auto& entry : fields) {
+      if (entry.first == key) return true;
+    }
+    return false;
+  }
 };
 
-/// A Logger that keeps every line in memory (thread-safe); every level enabled.
+/// A Logger that keeps every line in memory (thread-safe); every level is
+/// enabled unless setMinLevel says otherwise (lines are recorded either way:
+/// enabled() is what a plugin asks before building a costly line).
 class RecordingLogger : public Logger {
  public:
   using Logger::log;
@@ -34,8 +52,10 @@ class RecordingLogger : public Logger {
     std::lock_guard lock(mutex_);
     entries_.push_back({level, std::string(message), fields});
   }
-  /// Always true.
-  bool enabled(LogLevel) const override { return true; }
+  /// True for `level` at or above the minimum level (Debug unless set).
+  bool enabled(LogLevel level) const override { return level >= minLevel_.load(); }
+  /// Sets the lowest level enabled() reports as enabled.
+  void setMinLevel(LogLevel level) { minLevel_.store(level); }
   /// A copy of every line so far.
   std::vector<LogEntry> entries() const {
     std::lock_guard lock(mutex_);
@@ -53,6 +73,7 @@ class RecordingLogger : public Logger {
  private:
   mutable std::mutex mutex_;
   std::vector<LogEntry> entries_;
+  std::atomic<LogLevel> minLevel_{LogLevel::Debug};
 };
 
 /// A Counter holding its total in memory.
