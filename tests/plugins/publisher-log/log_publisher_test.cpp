@@ -2,15 +2,15 @@
 
 #include <gtest/gtest.h>
 
-#include "fake_context.hpp"
+#include "commsvc/testing/fake_context.hpp"
 
 namespace commsvc::plugins::publisher_log {
 namespace {
 
-using commsvc::testing::FakeLogger;
+using commsvc::testing::RecordingLogger;
 
 TEST(LogPublisherTest, LogsEventAndReportsOk) {
-  FakeLogger logger;
+  RecordingLogger logger;
   LogPublisher publisher(logger);
   Event event = makeEvent("communication.email_sent", "7", R"({"emailId":7})");
   const std::string id = event.id;
@@ -27,7 +27,7 @@ TEST(LogPublisherTest, LogsEventAndReportsOk) {
   EXPECT_EQ(calls, 1);
   EXPECT_TRUE(ok);
   EXPECT_TRUE(error.empty());
-  const auto lines = logger.lines();
+  const auto lines = logger.entries();
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].level, LogLevel::Info);
   EXPECT_EQ(lines[0].field("type"), "communication.email_sent");
@@ -37,10 +37,10 @@ TEST(LogPublisherTest, LogsEventAndReportsOk) {
 }
 
 TEST(LogPublisherTest, AcceptsMissingCallbackAndFlushes) {
-  FakeLogger logger;
+  RecordingLogger logger;
   LogPublisher publisher(logger);
   publisher.publish(makeEvent("t", "1", "{}"), nullptr);
-  EXPECT_EQ(logger.lines().size(), 1u);
+  EXPECT_EQ(logger.entries().size(), 1u);
   EXPECT_TRUE(publisher.flush(std::chrono::milliseconds(0)));
 }
 
