@@ -8,12 +8,13 @@
 #include <vector>
 
 #include "commsvc/config.hpp"
-#include "fake_context.hpp"
+#include "commsvc/testing/fake_context.hpp"
+#include "commsvc/testing/temp_file.hpp"
 
 namespace commsvc::plugins::transport_mock {
 namespace {
 
-using commsvc::testing::FakeMetrics;
+using commsvc::testing::InMemoryMetrics;
 using commsvc::testing::TempFile;
 
 Message messageNumber(int n) {
@@ -41,7 +42,7 @@ MockChannelSettings settingsFor(const TempFile& file, FailureMode fail = Failure
 
 TEST(MockChannelTest, WritesOneParsableLinePerMessage) {
   TempFile file("mock-channel");
-  FakeMetrics metrics;
+  InMemoryMetrics metrics;
   MockChannel channel(settingsFor(file), metrics);
 
   EXPECT_TRUE(channel.deliver(messageNumber(1)).ok());
@@ -60,13 +61,13 @@ TEST(MockChannelTest, WritesOneParsableLinePerMessage) {
   EXPECT_EQ(first["htmlBody"], "<p>hi</p>");
   EXPECT_EQ(nlohmann::json::parse(lines[1])["id"], "2");
   EXPECT_EQ(file.content().back(), '\n');
-  EXPECT_EQ(metrics.value("mock_channel_delivered_total"), 2);
-  EXPECT_EQ(metrics.value("mock_channel_failed_total"), 0);
+  EXPECT_EQ(metrics.counterValue("mock_channel_delivered_total"), 2);
+  EXPECT_EQ(metrics.counterValue("mock_channel_failed_total"), 0);
 }
 
 TEST(MockChannelTest, AppendsToAnExistingFile) {
   TempFile file("mock-channel");
-  FakeMetrics metrics;
+  InMemoryMetrics metrics;
   {
     MockChannel channel(settingsFor(file), metrics);
     EXPECT_TRUE(channel.deliver(messageNumber(1)).ok());
@@ -78,7 +79,7 @@ TEST(MockChannelTest, AppendsToAnExistingFile) {
 
 TEST(MockChannelTest, FailEveryThirdFailsDeliveriesThreeSixNine) {
   TempFile file("mock-channel");
-  FakeMetrics metrics;
+  InMemoryMetrics metrics;
   MockChannel channel(settingsFor(file, FailureMode::Transient, 3), metrics);
 
   std::vector<int> failed;
@@ -97,13 +98,13 @@ TEST(MockChannelTest, FailEveryThirdFailsDeliveriesThreeSixNine) {
   std::vector<std::string> ids;
   for (const auto& line : lines) ids.push_back(nlohmann::json::parse(line)["id"]);
   EXPECT_EQ(ids, (std::vector<std::string>{"1", "2", "4", "5", "7", "8"}));
-  EXPECT_EQ(metrics.value("mock_channel_delivered_total"), 6);
-  EXPECT_EQ(metrics.value("mock_channel_failed_total"), 3);
+  EXPECT_EQ(metrics.counterValue("mock_channel_delivered_total"), 6);
+  EXPECT_EQ(metrics.counterValue("mock_channel_failed_total"), 3);
 }
 
 TEST(MockChannelTest, PermanentFailureOnEveryDeliveryWritesNothing) {
   TempFile file("mock-channel");
-  FakeMetrics metrics;
+  InMemoryMetrics metrics;
   MockChannel channel(settingsFor(file, FailureMode::Permanent, 1), metrics);
 
   for (int n = 1; n <= 5; ++n) {
@@ -112,12 +113,12 @@ TEST(MockChannelTest, PermanentFailureOnEveryDeliveryWritesNothing) {
     EXPECT_EQ(result.detail, "simulated");
   }
   EXPECT_TRUE(file.lines().empty());
-  EXPECT_EQ(metrics.value("mock_channel_failed_total"), 5);
+  EXPECT_EQ(metrics.counterValue("mock_channel_failed_total"), 5);
 }
 
 TEST(MockChannelTest, FailNoneIgnoresFailEvery) {
   TempFile file("mock-channel");
-  FakeMetrics metrics;
+  InMemoryMetrics metrics;
   MockChannel channel(settingsFor(file, FailureMode::None, 1), metrics);
   for (int n = 1; n <= 4; ++n) EXPECT_TRUE(channel.deliver(messageNumber(n)).ok());
   EXPECT_EQ(file.lines().size(), 4u);
@@ -125,7 +126,7 @@ TEST(MockChannelTest, FailNoneIgnoresFailEvery) {
 
 TEST(MockChannelTest, ConcurrentDeliveriesWriteWholeLines) {
   TempFile file("mock-channel");
-  FakeMetrics metrics;
+  InMemoryMetrics metrics;
   MockChannel channel(settingsFor(file), metrics);
   constexpr int kThreads = 8;
   constexpr int kPerThread = 1000;
@@ -151,12 +152,12 @@ TEST(MockChannelTest, ConcurrentDeliveriesWriteWholeLines) {
     ids.insert(parsed["id"].get<std::string>());
   }
   EXPECT_EQ(ids.size(), static_cast<size_t>(kThreads * kPerThread));
-  EXPECT_EQ(metrics.value("mock_channel_delivered_total"), kThreads * kPerThread);
+  EXPECT_EQ(metrics.counterValue("mock_channel_delivered_total"), kThreads * kPerThread);
 }
 
 TEST(MockChannelTest, InvalidUtf8IsWrittenNotThrown) {
   TempFile file("mock-channel");
-  FakeMetrics metrics;
+  InMemoryMetrics metrics;
   MockChannel channel(settingsFor(file), metrics);
   Message message = messageNumber(1);
   message.subject = "bad \xff byte";
@@ -167,7 +168,7 @@ TEST(MockChannelTest, InvalidUtf8IsWrittenNotThrown) {
 }
 
 TEST(MockChannelTest, UnopenableFileIsAConfigError) {
-  FakeMetrics metrics;
+  InMemoryMetrics metrics;
   MockChannelSettings settings;
   settings.file = "/nonexistent-dir/outbox.jsonl";
   EXPECT_THROW(MockChannel(settings, metrics), ConfigError);
