@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "commsvc/config.hpp"
-#include "fake_context.hpp"
+#include "commsvc/testing/temp_file.hpp"
 
 namespace commsvc::plugins::publisher_mock {
 namespace {
