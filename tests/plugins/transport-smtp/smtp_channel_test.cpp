@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "commsvc/config.hpp"
-#include "fake_context.hpp"
+#include "commsvc/testing/fake_context.hpp"
 #include "mime_decode.hpp"
 #include "smtp_sink_process.hpp"
 
@@ -20,8 +20,8 @@ namespace commsvc::plugins::transport_smtp {
 namespace {
 
 using namespace transport_smtp::testing;
-using commsvc::testing::FakeLogger;
-using commsvc::testing::FakeMetrics;
+using commsvc::testing::InMemoryMetrics;
+using commsvc::testing::RecordingLogger;
 using Status = DeliveryResult::Status;
 using std::chrono::milliseconds;
 
@@ -51,8 +51,8 @@ Message messageNumber(int n) {
 
 class SmtpChannelTest : public ::testing::Test {
  protected:
-  FakeLogger logger_;
-  FakeMetrics metrics_;
+  RecordingLogger logger_;
+  InMemoryMetrics metrics_;
 };
 
 TEST_F(SmtpChannelTest, DeliversOneMessageWithHeadersAndBothParts) {
@@ -78,8 +78,8 @@ TEST_F(SmtpChannelTest, DeliversOneMessageWithHeadersAndBothParts) {
   ASSERT_EQ(parts.size(), 2u);
   EXPECT_EQ(decodeQuotedPrintable(parts[0].body), "Hallo Jürgen,\r\nalles gut.\r\n");
   EXPECT_EQ(decodeQuotedPrintable(parts[1].body), "<p>Hallo <b>Jürgen</b>, alles gut.</p>\r\n");
-  EXPECT_EQ(metrics_.value("smtp_messages_sent_total"), 1);
-  EXPECT_EQ(metrics_.value("smtp_failures_total"), 0);
+  EXPECT_EQ(metrics_.counterValue("smtp_messages_sent_total"), 1);
+  EXPECT_EQ(metrics_.counterValue("smtp_failures_total"), 0);
 }
 
 TEST_F(SmtpChannelTest, HugeSingleLineBodyPassesAServerThatRefusesLongLines) {
@@ -119,7 +119,7 @@ TEST_F(SmtpChannelTest, InvalidHeadersFailPermanentlyWithoutAnyConnection) {
 
   EXPECT_EQ(sink.connections(), 0);
   EXPECT_TRUE(sink.messages().empty());
-  EXPECT_EQ(metrics_.value("smtp_failures_total"), 3);
+  EXPECT_EQ(metrics_.counterValue("smtp_failures_total"), 3);
 }
 
 TEST_F(SmtpChannelTest, Reply5xxIsPermanentWithTheServerText) {
@@ -131,7 +131,7 @@ TEST_F(SmtpChannelTest, Reply5xxIsPermanentWithTheServerText) {
   EXPECT_NE(result.detail.find("550 5.7.1 Relaying denied here"), std::string::npos)
       << result.detail;
   EXPECT_TRUE(sink.messages().empty());
-  EXPECT_EQ(metrics_.value("smtp_failures_total"), 1);
+  EXPECT_EQ(metrics_.counterValue("smtp_failures_total"), 1);
 }
 
 TEST_F(SmtpChannelTest, RecipientRefusedWith5xxIsPermanent) {
@@ -157,8 +157,8 @@ TEST_F(SmtpChannelTest, Reply4xxIsTransientAndARetrySucceeds) {
   const auto third = channel.deliver(messageNumber(1));
   EXPECT_TRUE(third.ok()) << third.detail;
   EXPECT_EQ(sink.messages().size(), 1u);
-  EXPECT_EQ(metrics_.value("smtp_failures_total"), 2);
-  EXPECT_EQ(metrics_.value("smtp_messages_sent_total"), 1);
+  EXPECT_EQ(metrics_.counterValue("smtp_failures_total"), 2);
+  EXPECT_EQ(metrics_.counterValue("smtp_messages_sent_total"), 1);
 }
 
 TEST_F(SmtpChannelTest, ManyMessagesFromManyThreadsReuseThePooledConnections) {
@@ -333,8 +333,8 @@ TEST(SmtpSettingsTest, TlsModesAndUrls) {
   EXPECT_EQ(parseTlsMode("tls"), TlsMode::Implicit);
   EXPECT_THROW(parseTlsMode("ssl"), ConfigError);
 
-  FakeLogger logger;
-  FakeMetrics metrics;
+  RecordingLogger logger;
+  InMemoryMetrics metrics;
   SmtpSettings settings = settingsFor(465);
   settings.host = "mail.example.com";
   settings.tls = TlsMode::Implicit;
