@@ -16,16 +16,16 @@
 #include <vector>
 
 #include "commsvc/plugin.hpp"
-#include "fake_context.hpp"
+#include "commsvc/testing/fake_context.hpp"
 #include "http_sink_process.hpp"
 
 namespace commsvc::plugins::publisher_http {
 namespace {
 
 using namespace std::chrono_literals;
-using commsvc::testing::FakeLogger;
-using commsvc::testing::FakeMetrics;
 using commsvc::testing::HttpSinkProcess;
+using commsvc::testing::InMemoryMetrics;
+using commsvc::testing::RecordingLogger;
 using Status = PublishResult::Status;
 using Clock = std::chrono::steady_clock;
 
@@ -134,7 +134,7 @@ class HttpPublisherTest : public ::testing::Test {
 
   /// True when no log line holds `secret`.
   bool logsFreeOf(const std::string& secret) const {
-    for (const auto& line : logger_.lines()) {
+    for (const auto& line : logger_.entries()) {
       if (line.message.find(secret) != std::string::npos) return false;
       for (const auto& [key, value] : line.fields) {
         if (value.find(secret) != std::string::npos) return false;
@@ -143,8 +143,8 @@ class HttpPublisherTest : public ::testing::Test {
     return true;
   }
 
-  FakeLogger logger_;
-  FakeMetrics metrics_;
+  RecordingLogger logger_;
+  InMemoryMetrics metrics_;
 };
 
 // --- configuration ---------------------------------------------------------
@@ -504,7 +504,7 @@ TEST_F(HttpPublisherTest, RecoversWhenTheServerComesBack) {
   // The failure was logged once at warn, the recovery at info.
   int warnings = 0;
   int recoveries = 0;
-  for (const auto& line : logger_.lines()) {
+  for (const auto& line : logger_.entries()) {
     if (line.level == LogLevel::Warn) ++warnings;
     if (line.level == LogLevel::Info && line.message.find("succeed again") != std::string::npos) {
       ++recoveries;
@@ -539,8 +539,13 @@ TEST_F(HttpPublisherTest, CountsOutcomes) {
   sink.setControl("status 404");
   publishOne(*publisher, contactEvent(2));
   publishOne(*publisher, makeEvent("t", "3", "{}"));
-  // FakeMetrics ignores labels: the three results share one series here.
-  EXPECT_EQ(metrics_.value("http_publisher_requests_total"), 3);
+  const auto count = [&](const char* result) {
+    return metrics_.counterValue("http_publisher_requests_total",
+                                 {{"publisher", "publishers.patients"}, {"result", result}});
+  };
+  EXPECT_EQ(count("published"), 1);
+  EXPECT_EQ(count("rejected"), 2);
+  EXPECT_EQ(count("failed"), 0);
 }
 
 TEST_F(HttpPublisherTest, CallbackExceptionsDoNotStopTheWorker) {
