@@ -2,8 +2,10 @@
 
 // Scaffolding shared by the plugin tests that run against a real
 // PostgreSQL: an Outbox writing to public.test_outbox, a reader of its
-// rows, a FakeContext with a database and an outbox, and a gtest fixture
-// owning the server (per test suite) and the pool (per test).
+// rows and a gtest fixture owning the server (per test suite) and the pool
+// (per test). The Context to hand to a plugin is the testing kit's
+// FakeContext (commsvc/testing/fake_context.hpp): setDatabase, setOutbox,
+// setOutboxFor.
 
 #include <gtest/gtest.h>
 
@@ -18,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "../plugins/fake_context.hpp"
 #include "commsvc/database.hpp"
 #include "commsvc/outbox.hpp"
 #include "commsvc/plugin.hpp"
+#include "commsvc/testing/fake_context.hpp"
 #include "database/pool.hpp"
 #include "postgres.hpp"
 
@@ -67,24 +69,6 @@ inline std::map<std::string, ConfigValue> withPatientContact(
   values.emplace("patient_contact_wait_ms", std::int64_t{2000});
   return values;
 }
-
-/// A FakeContext whose database() and outbox() return what the test sets.
-class DatabaseContext : public FakeContext {
- public:
-  /// database_.
-  Database* database() override { return database_; }
-  /// outbox_.
-  Outbox* outbox() override { return outbox_; }
-  /// outboxes_[publisher], or nullptr.
-  Outbox* outboxFor(const std::string& publisher) override {
-    const auto it = outboxes_.find(publisher);
-    return it == outboxes_.end() ? nullptr : it->second;
-  }
-
-  Database* database_ = nullptr;             ///< what database() returns
-  Outbox* outbox_ = nullptr;                 ///< what outbox() returns
-  std::map<std::string, Outbox*> outboxes_;  ///< what outboxFor() returns, by publisher
-};
 
 /// The environment variable naming an SQL file (tests/data/original_layout.sql)
 /// that PluginDatabaseTest lays on each suite's new database before any

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "commsvc/testing/fake_context.hpp"
 #include "email_handler.hpp"
-#include "fake_context.hpp"
 #include "markdown.hpp"
 #include "plugin_database.hpp"
 #include "schema.hpp"
@@ -55,10 +55,10 @@ class EmailApiTest : public testing::PluginDatabaseTest {
   }
 
   void makeHandler(const std::string& adminAddress) {
-    context_ = std::make_unique<testing::DatabaseContext>();
-    context_->channel_ = &channel_;
-    context_->database_ = pool_.get();
-    context_->outbox_ = &outbox_;
+    context_ = std::make_unique<testing::FakeContext>();
+    context_->setChannel(&channel_);
+    context_->setDatabase(pool_.get());
+    context_->setOutbox(&outbox_);
     handler_ = createEmailHandler(apiConfig(adminAddress), *context_);
   }
 
@@ -66,7 +66,7 @@ class EmailApiTest : public testing::PluginDatabaseTest {
   HttpResponse call(const std::string& method, const std::string& pattern,
                     const std::string& body = "", std::map<std::string, std::string> query = {},
                     std::map<std::string, std::string> params = {}) {
-    for (const auto& route : context_->routes) {
+    for (const auto& route : context_->routes()) {
       if (route.method == method && route.pattern == pattern) {
         HttpRequest request;
         request.method = method;
@@ -139,8 +139,8 @@ class EmailApiTest : public testing::PluginDatabaseTest {
     EXPECT_EQ(body["message"].get<std::string>().rfind(text, 0), 0u) << what << ": " << r.body;
   }
 
-  testing::FakeChannel channel_;
-  std::unique_ptr<testing::DatabaseContext> context_;
+  testing::RecordingChannel channel_;
+  std::unique_ptr<testing::FakeContext> context_;
   std::unique_ptr<Handler> handler_;
 };
 
@@ -148,7 +148,7 @@ class EmailApiTest : public testing::PluginDatabaseTest {
 
 TEST_F(EmailApiTest, FactoryRegistersTheRoutes) {
   std::vector<std::string> routes;
-  for (const auto& r : context_->routes) routes.push_back(r.method + " " + r.pattern);
+  for (const auto& r : context_->routes()) routes.push_back(r.method + " " + r.pattern);
   EXPECT_EQ(routes,
             (std::vector<std::string>{"GET /api/emails", "POST /api/emails", "GET /api/emails/{id}",
                                       "PUT /api/emails/{id}", "DELETE /api/emails/{id}",
@@ -572,11 +572,11 @@ TEST_F(EmailApiTest, PutStatusFillsTimestampsAndGesendetAddsEmailSent) {
 TEST_F(EmailApiTest, PutGesendetOfAPatientsEmailAddsTheContactAndWaitsForIt) {
   // The contact publisher's outbox is the test outbox too: events and
   // contacts land in one table, in order.
-  context_ = std::make_unique<testing::DatabaseContext>();
-  context_->channel_ = &channel_;
-  context_->database_ = pool_.get();
-  context_->outbox_ = &outbox_;
-  context_->outboxes_["patient-contact"] = &outbox_;
+  context_ = std::make_unique<testing::FakeContext>();
+  context_->setChannel(&channel_);
+  context_->setDatabase(pool_.get());
+  context_->setOutbox(&outbox_);
+  context_->setOutboxFor("patient-contact", &outbox_);
   handler_ = createEmailHandler(apiConfig(kAdmin, "patient-contact"), *context_);
   const auto toPatient = create({{"therapist_id", nullptr}, {"patient_id", 9}});
   const auto toTherapist = create();

@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "commsvc/testing/fake_context.hpp"
 #include "database/pool.hpp"
 #include "email_handler.hpp"
-#include "fake_context.hpp"
 #include "plugin_database.hpp"
 #include "schema.hpp"
 
@@ -85,8 +85,8 @@ class EmailTest : public testing::PluginDatabaseTest {
   }
 
   std::unique_ptr<EmailSender> makeSender(EmailSettings settings = fastSettings()) {
-    return std::make_unique<EmailSender>(*pool_, channel_, outbox_, context_.logger_,
-                                         context_.metrics_, settings, shutdown_);
+    return std::make_unique<EmailSender>(*pool_, channel_, outbox_, context_.logger(),
+                                         context_.metrics(), settings, shutdown_);
   }
 
   /// Inserts an email; therapist/patient 0 = NULL; queuedSecondsAgo < 0 = NULL.
@@ -239,7 +239,7 @@ TEST_F(EmailTest, CheckConstraintWantsExactlyOneRecipient) {
 // ---- handler ------------------------------------------------------------
 
 TEST_F(EmailTest, QueuedEmailIsSentOnceWithEmailSentPayload) {
-  EmailHandler handler(makeSender(), context_.logger_);
+  EmailHandler handler(makeSender(), context_.logger());
   const auto id = insertEmail("In_Warteschlange", 7, 0);
   const HandleResult r = handler.handle(sendEvent(id));
   EXPECT_EQ(r.outcome, HandleResult::Outcome::Done) << r.reason;
@@ -278,7 +278,7 @@ TEST_F(EmailTest, QueuedEmailIsSentOnceWithEmailSentPayload) {
       {"therapist_id", 7},
   };
   EXPECT_EQ(events[0].payload, expected) << events[0].payload.dump();
-  EXPECT_EQ(context_.metrics_.value("emails_sent_total"), 1);
+  EXPECT_EQ(context_.inMemoryMetrics().counterValue("emails_sent_total"), 1);
 
   // Redelivery of the same event sends nothing more.
   EXPECT_EQ(handler.handle(sendEvent(id)).outcome, HandleResult::Outcome::Done);
@@ -287,16 +287,16 @@ TEST_F(EmailTest, QueuedEmailIsSentOnceWithEmailSentPayload) {
 }
 
 TEST_F(EmailTest, AnEmailToAPatientSentByEventOrQueueAddsOneContactInItsTransaction) {
-  testing::DatabaseContext context;
-  context.outboxes_["patient-contact"] = &outbox_;
+  testing::FakeContext context;
+  context.setOutboxFor("patient-contact", &outbox_);
   const contact::PatientContact contact(
       Config(testing::withPatientContact({}, "patient-contact"), {}, "test:1"), context);
-  EmailSender sender(*pool_, channel_, outbox_, context_.logger_, context_.metrics_, fastSettings(),
-                     shutdown_, contact);
+  EmailSender sender(*pool_, channel_, outbox_, context_.logger(), context_.metrics(),
+                     fastSettings(), shutdown_, contact);
   EmailHandler handler(
-      std::make_unique<EmailSender>(*pool_, channel_, outbox_, context_.logger_, context_.metrics_,
-                                    fastSettings(), shutdown_, contact),
-      context_.logger_);
+      std::make_unique<EmailSender>(*pool_, channel_, outbox_, context_.logger(),
+                                    context_.metrics(), fastSettings(), shutdown_, contact),
+      context_.logger());
   const auto byEvent = insertEmail("In_Warteschlange", 0, 42);
   ASSERT_EQ(handler.handle(sendEvent(byEvent)).outcome, HandleResult::Outcome::Done);
   ASSERT_EQ(handler.handle(sendEvent(byEvent)).outcome, HandleResult::Outcome::Done);
@@ -315,7 +315,7 @@ TEST_F(EmailTest, AnEmailToAPatientSentByEventOrQueueAddsOneContactInItsTransact
 }
 
 TEST_F(EmailTest, PatientEmailPayloadSaysPatient) {
-  EmailHandler handler(makeSender(), context_.logger_);
+  EmailHandler handler(makeSender(), context_.logger());
   const auto id = insertEmail("In_Warteschlange", 0, 42);
   ASSERT_EQ(handler.handle(sendEvent(id)).outcome, HandleResult::Outcome::Done);
   const auto events = outboxRows();
@@ -327,7 +327,7 @@ TEST_F(EmailTest, PatientEmailPayloadSaysPatient) {
 }
 
 TEST_F(EmailTest, EmailsNotQueuedAreNeverSentByAnEvent) {
-  EmailHandler handler(makeSender(), context_.logger_);
+  EmailHandler handler(makeSender(), context_.logger());
   for (const char* status : {"Entwurf", "Gesendet", "Fehlgeschlagen", "Wird_gesendet"}) {
     const auto id = insertEmail(status);
     const HandleResult r = handler.handle(sendEvent(id));
@@ -339,7 +339,7 @@ TEST_F(EmailTest, EmailsNotQueuedAreNeverSentByAnEvent) {
 }
 
 TEST_F(EmailTest, UnknownIdAndBadPayloadsAreRejected) {
-  EmailHandler handler(makeSender(), context_.logger_);
+  EmailHandler handler(makeSender(), context_.logger());
   HandleResult r = handler.handle(sendEvent(999));
   EXPECT_EQ(r.outcome, HandleResult::Outcome::Reject);
   EXPECT_EQ(r.reason, "unknown email_id 999");
@@ -356,7 +356,7 @@ TEST_F(EmailTest, UnknownIdAndBadPayloadsAreRejected) {
 }
 
 TEST_F(EmailTest, PermanentFailureFailsAtOnce) {
-  EmailHandler handler(makeSender(), context_.logger_);
+  EmailHandler handler(makeSender(), context_.logger());
   const auto id = insertEmail("In_Warteschlange");
   channel_.push(DeliveryResult::permanent("550 5.1.1 mailbox unavailable"));
   EXPECT_EQ(handler.handle(sendEvent(id)).outcome, HandleResult::Outcome::Done);
@@ -366,13 +366,13 @@ TEST_F(EmailTest, PermanentFailureFailsAtOnce) {
   EXPECT_EQ(s.wiederholungsanzahl, 1);
   EXPECT_FALSE(s.hasGesendetAm);
   EXPECT_TRUE(outboxRows().empty());
-  EXPECT_EQ(context_.metrics_.value("emails_failed_total"), 1);
+  EXPECT_EQ(context_.inMemoryMetrics().counterValue("emails_failed_total"), 1);
   // The processor does not pick it up again.
   EXPECT_EQ(handler.sender().processQueue().claimed, 0u);
 }
 
 TEST_F(EmailTest, TransientFailuresAreRetriedByTheProcessor) {
-  EmailHandler handler(makeSender(), context_.logger_);
+  EmailHandler handler(makeSender(), context_.logger());
   const auto id = insertEmail("In_Warteschlange");
   channel_.push(DeliveryResult::transient("421 try later"));
   channel_.push(DeliveryResult::transient("connection reset"));
@@ -500,7 +500,7 @@ TEST_F(EmailTest, LeaseRecoveriesCountAsAttemptsSoAPoisonEmailEnds) {
   EXPECT_EQ(s.wiederholungsanzahl, 3);
   ASSERT_TRUE(s.fehlermeldung);
   EXPECT_NE(s.fehlermeldung->find("lease"), std::string::npos) << *s.fehlermeldung;
-  EXPECT_EQ(context_.metrics_.value("email_claims_recovered_total"), 3);
+  EXPECT_EQ(context_.inMemoryMetrics().counterValue("email_claims_recovered_total"), 3);
   EXPECT_TRUE(channel_.messages().empty());
 }
 
@@ -526,7 +526,7 @@ TEST_F(EmailTest, AChannelFailureHoldsTheQueueWithoutSpendingAttempts) {
   }
   EXPECT_NE(state(ids[0]).fehlermeldung.value_or("").find("535"), std::string::npos);
   // The event path leaves the email queued too, and the event is done.
-  EmailHandler handler(makeSender(settings), context_.logger_);
+  EmailHandler handler(makeSender(settings), context_.logger());
   EXPECT_EQ(handler.handle(sendEvent(ids[1])).outcome, HandleResult::Outcome::Done);
   EXPECT_EQ(state(ids[1]).status, "In_Warteschlange");
   EXPECT_EQ(state(ids[1]).wiederholungsanzahl, 0);
@@ -591,7 +591,7 @@ TEST_F(EmailTest, RecordingADeliveryKeepsTryingForHalfTheLease) {
   FailingDatabase flaky(*pool_);
   EmailSettings settings = fastSettings();
   settings.claimLease = seconds(60);
-  EmailSender sender(flaky, channel_, outbox_, context_.logger_, context_.metrics_, settings,
+  EmailSender sender(flaky, channel_, outbox_, context_.logger(), context_.metrics(), settings,
                      shutdown_);
   const auto id = insertEmail("In_Warteschlange");
   const ClaimResult claim = sender.claim(id);
@@ -603,7 +603,7 @@ TEST_F(EmailTest, RecordingADeliveryKeepsTryingForHalfTheLease) {
 
   // With a short lease it gives up in time, leaving the claim to the lease.
   settings.claimLease = seconds(2);
-  EmailSender hurried(flaky, channel_, outbox_, context_.logger_, context_.metrics_, settings,
+  EmailSender hurried(flaky, channel_, outbox_, context_.logger(), context_.metrics(), settings,
                       shutdown_);
   const auto second = insertEmail("In_Warteschlange");
   const ClaimResult claim2 = hurried.claim(second);
@@ -641,9 +641,9 @@ TEST_F(EmailTest, DatabaseDownMeansRetry) {
   s.acquireTimeout = milliseconds(1000);
   s.maxAttempts = 1;
   ConnectionPool down(s);
-  EmailHandler handler(std::make_unique<EmailSender>(down, channel_, outbox_, context_.logger_,
-                                                     context_.metrics_, fastSettings(), shutdown_),
-                       context_.logger_);
+  EmailHandler handler(std::make_unique<EmailSender>(down, channel_, outbox_, context_.logger(),
+                                                     context_.metrics(), fastSettings(), shutdown_),
+                       context_.logger());
   const HandleResult r = handler.handle(sendEvent(1));
   EXPECT_EQ(r.outcome, HandleResult::Outcome::Retry);
   EXPECT_NE(r.reason.find("database error"), std::string::npos) << r.reason;
@@ -693,7 +693,7 @@ TEST_F(EmailTest, StaleClaimIsRecoveredAndSent) {
   EXPECT_EQ(state(fresh).status, "Wird_gesendet");  // within its lease
   ASSERT_EQ(channel_.messages().size(), 1u);
   EXPECT_EQ(channel_.messages()[0].id, std::to_string(stale));
-  EXPECT_EQ(context_.metrics_.value("email_claims_recovered_total"), 1);
+  EXPECT_EQ(context_.inMemoryMetrics().counterValue("email_claims_recovered_total"), 1);
   ASSERT_EQ(outboxRows().size(), 1u);
 }
 
@@ -727,7 +727,7 @@ TEST_F(EmailTest, TheLeaseOfABatchedEmailCountsFromItsOwnSend) {
 
 TEST_F(EmailTest, SameEventTwiceConcurrentlyPlusProcessorSendsOnce) {
   channel_.delay_ = milliseconds(50);
-  EmailHandler handler(makeSender(), context_.logger_);
+  EmailHandler handler(makeSender(), context_.logger());
   for (int round = 0; round < 5; ++round) {
     const auto id = insertEmail("In_Warteschlange");
     std::thread a([&] { handler.handle(sendEvent(id)); });
@@ -743,7 +743,7 @@ TEST_F(EmailTest, SameEventTwiceConcurrentlyPlusProcessorSendsOnce) {
 }
 
 TEST_F(EmailTest, TwoHundredEmailsFourThreadsAndProcessorSendEachOnce) {
-  EmailHandler handler(makeSender(), context_.logger_);
+  EmailHandler handler(makeSender(), context_.logger());
   std::vector<std::int64_t> events;
   for (int i = 0; i < 200; ++i) events.push_back(insertEmail("In_Warteschlange", i + 1));
   events.insert(events.end(), events.begin(), events.end());  // every event twice
@@ -788,19 +788,6 @@ TEST_F(EmailTest, TwoHundredEmailsFourThreadsAndProcessorSendEachOnce) {
 
 // ---- factory ------------------------------------------------------------
 
-/// A FakeContext with a database, an outbox and a recorded schedule.
-class EmailContext : public testing::DatabaseContext {
- public:
-  void schedule(std::string name, milliseconds interval, std::function<void()> job) override {
-    jobName_ = std::move(name);
-    interval_ = interval;
-    job_ = std::move(job);
-  }
-  std::string jobName_;
-  milliseconds interval_{0};
-  std::function<void()> job_;
-};
-
 Config defaultConfig() {
   return Config(
       testing::withPatientContact({{"queue_check_interval_s", std::int64_t{60}},
@@ -817,7 +804,7 @@ Config defaultConfig() {
 }
 
 TEST_F(EmailTest, FactoryRefusesWithoutChannelDatabaseOrOutbox) {
-  EmailContext context;
+  testing::FakeContext context;
   const auto refusal = [&] {
     try {
       createEmailHandler(defaultConfig(), context);
@@ -826,31 +813,33 @@ TEST_F(EmailTest, FactoryRefusesWithoutChannelDatabaseOrOutbox) {
     }
     return std::string("<accepted>");
   };
-  context.database_ = pool_.get();
-  context.outbox_ = &outbox_;
+  context.setDatabase(pool_.get());
+  context.setOutbox(&outbox_);
   EXPECT_NE(refusal().find("channel"), std::string::npos) << refusal();
-  context.channel_ = &channel_;
-  context.database_ = nullptr;
+  context.setChannel(&channel_);
+  context.setDatabase(nullptr);
   EXPECT_NE(refusal().find("database"), std::string::npos) << refusal();
-  context.database_ = pool_.get();
-  context.outbox_ = nullptr;
+  context.setDatabase(pool_.get());
+  context.setOutbox(nullptr);
   EXPECT_NE(refusal().find("publisher"), std::string::npos) << refusal();
-  EXPECT_TRUE(context.jobName_.empty());
+  EXPECT_TRUE(context.scheduled().empty());
 }
 
 TEST_F(EmailTest, FactorySchedulesTheQueueProcessor) {
-  EmailContext context;
-  context.channel_ = &channel_;
-  context.database_ = pool_.get();
-  context.outbox_ = &outbox_;
+  testing::FakeContext context;
+  context.setChannel(&channel_);
+  context.setDatabase(pool_.get());
+  context.setOutbox(&outbox_);
   auto handler = createEmailHandler(defaultConfig(), context);
   ASSERT_NE(handler, nullptr);
-  EXPECT_EQ(context.jobName_, "email-queue");
-  EXPECT_EQ(context.routes.size(), 6u);  // the HTTP API (email_api_test.cpp)
-  EXPECT_EQ(context.interval_, seconds(60));
-  ASSERT_TRUE(context.job_);
+  ASSERT_EQ(context.scheduled().size(), 1u);
+  const auto& job = context.scheduled()[0];
+  EXPECT_EQ(job.name, "email-queue");
+  EXPECT_EQ(context.routes().size(), 6u);  // the HTTP API (email_api_test.cpp)
+  EXPECT_EQ(job.interval, seconds(60));
+  ASSERT_TRUE(job.job);
   const auto id = insertEmail("In_Warteschlange");
-  context.job_();
+  job.job();
   EXPECT_EQ(state(id).status, "Gesendet");
   EXPECT_EQ(channel_.messages().size(), 1u);
 }

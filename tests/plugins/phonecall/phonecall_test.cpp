@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "commsvc/outbox.hpp"
-#include "fake_context.hpp"
+#include "commsvc/testing/fake_context.hpp"
 #include "phone_call_api.hpp"
 #include "plugin_database.hpp"
 #include "schedule_call_handler.hpp"
@@ -38,8 +38,8 @@ class FailingOutbox : public Outbox {
   }
 };
 
-/// A FakeContext with a database and an outbox.
-using PhoneContext = testing::DatabaseContext;
+/// The testing kit's FakeContext; the tests set its database and outbox.
+using PhoneContext = testing::FakeContext;
 
 class PhoneCallTest : public testing::PluginDatabaseTest {
  protected:
@@ -47,9 +47,9 @@ class PhoneCallTest : public testing::PluginDatabaseTest {
     PluginDatabaseTest::SetUp();
     migrate("phonecall", kMigrations);
     exec("TRUNCATE communication_service.telefonanrufe RESTART IDENTITY");
-    context_.database_ = pool_.get();
-    context_.outbox_ = &outbox_;
-    api_ = std::make_shared<PhoneCallApi>(*pool_, outbox_, context_.logger_, context_.metrics_,
+    context_.setDatabase(pool_.get());
+    context_.setOutbox(&outbox_);
+    api_ = std::make_shared<PhoneCallApi>(*pool_, outbox_, context_.logger(), context_.metrics(),
                                           [] { return std::string(kToday); });
     PhoneCallApi::registerRoutes(api_, context_);
   }
@@ -57,7 +57,7 @@ class PhoneCallTest : public testing::PluginDatabaseTest {
   HttpResponse request(const std::string& method, const std::string& pattern,
                        const std::string& body = "", const std::string& id = "",
                        const std::map<std::string, std::string>& query = {}) {
-    for (const auto& route : context_.routes) {
+    for (const auto& route : context_.routes()) {
       if (route.method != method || route.pattern != pattern) continue;
       HttpRequest r;
       r.method = method;
@@ -310,7 +310,7 @@ TEST_F(PhoneCallTest, DefaultsForPatientsAndTherapists) {
   EXPECT_EQ(fixed["therapeutenanfrage_id"], 55);
   EXPECT_EQ(fixed["notizen"], "Rückruf erbeten");
   EXPECT_EQ(create({{"patient_id", 3}, {"geplante_zeit", "16:45"}})["geplante_zeit"], "16:45");
-  EXPECT_EQ(context_.metrics_.value("phone_calls_created_total"), 5);
+  EXPECT_EQ(context_.inMemoryMetrics().counterValue("phone_calls_created_total"), 5);
 }
 
 TEST_F(PhoneCallTest, ResponseShape) {
@@ -690,7 +690,7 @@ TEST_F(PhoneCallTest, ChangeIntoAbgeschlossenPublishesCompletedOnce) {
                                      {"therapist_id", 7},
                                      {"outcome", "Termin vereinbart"}}))
       << events[1].payload.dump();
-  EXPECT_EQ(context_.metrics_.value("phone_calls_completed_total"), 1);
+  EXPECT_EQ(context_.inMemoryMetrics().counterValue("phone_calls_completed_total"), 1);
 
   // Already abgeschlossen: no second event, whatever else changes.
   ASSERT_EQ(put(id, {{"status", "abgeschlossen"}, {"ergebnis", "anders"}}).status, 200);
@@ -708,13 +708,13 @@ TEST_F(PhoneCallTest, ChangeIntoAbgeschlossenPublishesCompletedOnce) {
 
 TEST_F(PhoneCallTest, ACallWithAPatientBecomingAbgeschlossenAddsTheContactAndWaitsForIt) {
   // An API whose contact publisher's outbox is the test outbox.
-  testing::DatabaseContext context;
-  context.outboxes_["patient-contact"] = &outbox_;
+  testing::FakeContext context;
+  context.setOutboxFor("patient-contact", &outbox_);
   const Config config(testing::withPatientContact({}, "patient-contact"), {}, "test:1");
   api_ = std::make_shared<PhoneCallApi>(
-      *pool_, outbox_, context_.logger_, context_.metrics_, [] { return std::string(kToday); },
+      *pool_, outbox_, context_.logger(), context_.metrics(), [] { return std::string(kToday); },
       contact::PatientContact(config, context));
-  context_.routes.clear();
+  context_.clearRoutes();
   PhoneCallApi::registerRoutes(api_, context_);
   const json withPatient = create({{"patient_id", 5}});
   const json withTherapist = create({{"therapist_id", 6}});
@@ -759,7 +759,7 @@ TEST_F(PhoneCallTest, NothingIsCommittedWhenTheOutboxFails) {
   const json call = create({{"patient_id", 3}});
   const std::string id = std::to_string(call["id"].get<int>());
   FailingOutbox failing;
-  PhoneCallApi api(*pool_, failing, context_.logger_, context_.metrics_,
+  PhoneCallApi api(*pool_, failing, context_.logger(), context_.metrics(),
                    [] { return std::string(kToday); });
   HttpRequest r;
   r.body = json{{"patient_id", 4}}.dump();
@@ -774,7 +774,7 @@ TEST_F(PhoneCallTest, NothingIsCommittedWhenTheOutboxFails) {
 // ---- handler and factory ----------------------------------------------------
 
 TEST_F(PhoneCallTest, ScheduleCallHandlerLogsCountsAndRejects) {
-  ScheduleCallHandler handler(context_.logger_, context_.metrics_);
+  ScheduleCallHandler handler(context_.logger(), context_.metrics());
   Event e = makeEvent("communication.schedule_call", "7", R"({"therapist_id": 7})");
   EXPECT_EQ(handler.handle(e).outcome, HandleResult::Outcome::Done);
   EXPECT_EQ(
@@ -782,8 +782,8 @@ TEST_F(PhoneCallTest, ScheduleCallHandlerLogsCountsAndRejects) {
       HandleResult::Outcome::Done);
   EXPECT_EQ(handler.handle(makeEvent("communication.schedule_call", "", "{}")).outcome,
             HandleResult::Outcome::Done);
-  EXPECT_EQ(context_.metrics_.value("phone_call_requests_total"), 3);
-  const auto lines = context_.logger_.lines();
+  EXPECT_EQ(context_.inMemoryMetrics().counterValue("phone_call_requests_total"), 3);
+  const auto lines = context_.recordingLogger().entries();
   ASSERT_FALSE(lines.empty());
   bool found = false;
   for (const auto& line : lines) {
@@ -807,7 +807,7 @@ TEST_F(PhoneCallTest, ScheduleCallHandlerLogsCountsAndRejects) {
     EXPECT_EQ(r.outcome, HandleResult::Outcome::Reject) << payload;
     EXPECT_NE(r.reason.find(field), std::string::npos) << payload << ": " << r.reason;
   }
-  EXPECT_EQ(context_.metrics_.value("phone_call_requests_total"), 3);
+  EXPECT_EQ(context_.inMemoryMetrics().counterValue("phone_call_requests_total"), 3);
 }
 
 TEST_F(PhoneCallTest, FactoryNeedsDatabaseAndOutboxAndRegistersRoutes) {
@@ -815,28 +815,28 @@ TEST_F(PhoneCallTest, FactoryNeedsDatabaseAndOutboxAndRegistersRoutes) {
   EXPECT_THROW(createPhoneCallHandler(Config(testing::withPatientContact({}), {}, "test:1"), none),
                ConfigError);
   PhoneContext noOutbox;
-  noOutbox.database_ = pool_.get();
+  noOutbox.setDatabase(pool_.get());
   try {
     createPhoneCallHandler(Config(testing::withPatientContact({}), {}, "test:1"), noOutbox);
     ADD_FAILURE() << "no ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("publisher"), std::string::npos) << e.what();
   }
-  EXPECT_TRUE(noOutbox.routes.empty());
+  EXPECT_TRUE(noOutbox.routes().empty());
 
   PhoneContext full;
-  full.database_ = pool_.get();
-  full.outbox_ = &outbox_;
+  full.setDatabase(pool_.get());
+  full.setOutbox(&outbox_);
   auto handler =
       createPhoneCallHandler(Config(testing::withPatientContact({}), {}, "test:1"), full);
   ASSERT_NE(handler, nullptr);
   std::set<std::string> routes;
-  for (const auto& route : full.routes) routes.insert(route.method + " " + route.pattern);
+  for (const auto& route : full.routes()) routes.insert(route.method + " " + route.pattern);
   EXPECT_EQ(routes, (std::set<std::string>{"GET /api/phone-calls", "POST /api/phone-calls",
                                            "GET /api/phone-calls/{id}", "PUT /api/phone-calls/{id}",
                                            "DELETE /api/phone-calls/{id}"}));
   // The factory's API defaults to tomorrow in local time.
-  for (const auto& route : full.routes) {
+  for (const auto& route : full.routes()) {
     if (route.method != "POST") continue;
     HttpRequest r;
     r.body = R"({"patient_id": 1})";

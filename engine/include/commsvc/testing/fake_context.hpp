@@ -1,8 +1,8 @@
 #pragma once
 
 // In-memory SDK ends for plugin unit tests (header-only, no gmock needed):
-// a Logger and a Metrics that record what they are given, and a FakeContext
-// to hand to a plugin's factory or constructor.
+// a Logger, a Metrics and a Channel that record what they are given, and a
+// FakeContext to hand to a plugin's factory or constructor.
 
 #include <atomic>
 #include <chrono>
@@ -15,7 +15,9 @@
 #include <tuple>
 #include <vector>
 
+#include "commsvc/channel.hpp"
 #include "commsvc/context.hpp"
+#include "commsvc/message.hpp"
 
 namespace commsvc::testing {
 
@@ -191,6 +193,33 @@ class InMemoryMetrics : public Metrics {
   std::map<Key, std::unique_ptr<FakeHistogram>> histograms_;
 };
 
+/// A Channel that records every message and answers with a settable
+/// result (delivered unless set); thread-safe.
+class RecordingChannel : public Channel {
+ public:
+  /// Records `message` and returns the current result.
+  DeliveryResult deliver(const Message& message) override {
+    std::lock_guard lock(mutex_);
+    messages_.push_back(message);
+    return result_;
+  }
+  /// Sets what deliver() returns from now on.
+  void setResult(DeliveryResult result) {
+    std::lock_guard lock(mutex_);
+    result_ = std::move(result);
+  }
+  /// A copy of every message delivered so far.
+  std::vector<Message> messages() const {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Message> messages_;
+  DeliveryResult result_ = DeliveryResult::delivered();
+};
+
 /// An HTTP route a plugin registered on a FakeContext.
 struct RecordedRoute {
   std::string method;   ///< e.g. "GET"
@@ -263,6 +292,8 @@ class FakeContext : public Context {
   InMemoryMetrics& inMemoryMetrics() { return metrics_; }
   /// Every route registered, in order.
   const std::vector<RecordedRoute>& routes() const { return routes_; }
+  /// Forgets the routes registered so far (to register a plugin's routes again).
+  void clearRoutes() { routes_.clear(); }
   /// Every job scheduled, in order.
   const std::vector<ScheduledJob>& scheduled() const { return jobs_; }
 

@@ -56,9 +56,9 @@ Config contactConfig(const std::string& publisher, const std::string& zone = "Eu
 }
 
 TEST_F(PatientContactTest, WritesTheContactThroughThePublishersOutboxInTheTransaction) {
-  testing::DatabaseContext context;
-  context.database_ = pool_.get();
-  context.outboxes_["patient-contact"] = &outbox_;
+  testing::FakeContext context;
+  context.setDatabase(pool_.get());
+  context.setOutboxFor("patient-contact", &outbox_);
   const PatientContact contact(contactConfig("patient-contact"), context);
   ASSERT_TRUE(contact.on());
   std::optional<std::int64_t> entry;
@@ -76,8 +76,8 @@ TEST_F(PatientContactTest, WritesTheContactThroughThePublishersOutboxInTheTransa
 }
 
 TEST_F(PatientContactTest, ARolledBackChangeLeavesNoContact) {
-  testing::DatabaseContext context;
-  context.outboxes_["patient-contact"] = &outbox_;
+  testing::FakeContext context;
+  context.setOutboxFor("patient-contact", &outbox_);
   const PatientContact contact(contactConfig("patient-contact"), context);
   EXPECT_THROW((*pool_).transaction([&](pqxx::work& tx) {
     contact.add(tx, 7, "phone_call", 1);
@@ -88,7 +88,7 @@ TEST_F(PatientContactTest, ARolledBackChangeLeavesNoContact) {
 }
 
 TEST_F(PatientContactTest, IsOffWithoutAPublisherOrWhenThePublisherIsOff) {
-  testing::DatabaseContext context;
+  testing::FakeContext context;
   const PatientContact none(contactConfig(""), context);
   EXPECT_FALSE(none.on());
   // The fake context answers nullptr for every publisher, as the engine
@@ -100,14 +100,14 @@ TEST_F(PatientContactTest, IsOffWithoutAPublisherOrWhenThePublisherIsOff) {
   EXPECT_TRUE(outboxRows().empty());
   EXPECT_TRUE(off.await({}));
   bool saidOff = false;
-  for (const auto& line : context.logger_.lines()) {
+  for (const auto& line : context.recordingLogger().entries()) {
     saidOff = saidOff || line.message.find("patient contact updates off") != std::string::npos;
   }
   EXPECT_TRUE(saidOff);
 }
 
 TEST_F(PatientContactTest, RefusesAnUnknownTimeZone) {
-  testing::DatabaseContext context;
+  testing::FakeContext context;
   try {
     PatientContact(contactConfig("", "Europe/Atlantis"), context);
     FAIL() << "an unknown time zone was accepted";
