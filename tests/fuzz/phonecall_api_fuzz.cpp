@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <string>
 
-#include "fake_context.hpp"
+#include "commsvc/testing/fake_context.hpp"
 #include "fuzz_support.hpp"
 #include "http/route_table.hpp"
 #include "phone_call_api.hpp"
@@ -28,7 +28,7 @@ plugins::phonecall::PhoneCallApi& api() {
   static fuzz::ThrowingDatabase database;
   static fuzz::UnreachableOutbox outbox;
   static fuzz::NullLogger logger;
-  static testing::FakeMetrics metrics;
+  static testing::InMemoryMetrics metrics;
   static plugins::phonecall::PhoneCallApi instance(database, outbox, logger, metrics,
                                                    [] { return std::string("2026-11-30"); });
   return instance;
