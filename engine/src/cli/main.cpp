@@ -269,7 +269,7 @@ int main(int argc, char** argv) {
     std::cerr << e.what() << "\n";
     return 2;
   }
-  const auto pluginDirs = plugin::splitPluginDirs(pluginDirList);
+  const auto pluginDirs = config::splitPluginDirs(pluginDirList);
 
   try {
     if (*validate) {

@@ -251,17 +251,23 @@ void splitPluginDirString(YAML::Node engine) {
   const YAML::Node value = readOnly["plugin_dir"];
   if (!value.IsDefined() || !value.IsScalar()) return;
   YAML::Node list(YAML::NodeType::Sequence);
-  std::string_view text = value.Scalar();
-  while (!text.empty()) {
-    const auto colon = text.find(':');
-    if (colon != 0) list.push_back(std::string(text.substr(0, colon)));
-    if (colon == std::string_view::npos) break;
-    text.remove_prefix(colon + 1);
-  }
+  for (const auto& dir : splitPluginDirs(value.Scalar())) list.push_back(dir);
   engine["plugin_dir"] = list;
 }
 
 }  // namespace
+
+std::vector<std::string> splitPluginDirs(std::string_view list) {
+  std::vector<std::string> dirs;
+  while (!list.empty()) {
+    const auto colon = list.find(':');
+    const auto part = list.substr(0, colon);
+    if (!part.empty()) dirs.emplace_back(part);
+    if (colon == std::string_view::npos) break;
+    list.remove_prefix(colon + 1);
+  }
+  return dirs;
+}
 
 void sortProblems(std::vector<Problem>& problems) {
   std::stable_sort(problems.begin(), problems.end(), [](const Problem& a, const Problem& b) {

@@ -68,6 +68,10 @@ EnvLookup processEnvironment();
 /// references (${A:-${B:-x}}). `error` is cleared on success.
 std::string expandVariables(std::string_view text, const EnvLookup& env, std::string& error);
 
+/// Splits a colon-separated directory list ("a:b", as --plugin-dir and a
+/// string engine.plugin_dir take it), dropping empty parts.
+std::vector<std::string> splitPluginDirs(std::string_view list);
+
 /// A block of pipelines.yaml that configures one plugin instance.
 struct PluginBlock {
   std::string name;  ///< channel/publisher name, or "handlers[i]" for handlers

@@ -106,12 +106,7 @@ bool PostgresOutbox::awaitPublished(const std::vector<std::int64_t>& ids,
   if (ids.empty()) return true;
   if (database_ == nullptr) return false;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string array = "{";
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (i > 0) array += ',';
-    array += std::to_string(ids[i]);
-  }
-  array += '}';
+  const std::string array = bigintArray(ids);
   for (;;) {
     // Any relay may publish them (the one holding the publisher's lease can
     // be another instance's), so the table is the truth; this relay's marks

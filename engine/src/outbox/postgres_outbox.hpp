@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,6 +21,18 @@ std::string encodeHeaders(const std::vector<Header>& headers);
 
 /// The inverse of encodeHeaders. Throws std::invalid_argument on malformed input.
 std::vector<Header> decodeHeaders(std::string_view hex);
+
+/// `ids` as a PostgreSQL array literal ("{1,2,3}") for `id = ANY($1::bigint[])`.
+template <typename Int>
+std::string bigintArray(const std::vector<Int>& ids) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  out += '}';
+  return out;
+}
 
 /// How often awaitPublished looks at the table when no local mark wakes it.
 inline constexpr std::chrono::milliseconds kAwaitPoll{20};

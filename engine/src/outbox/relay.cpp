@@ -25,16 +25,6 @@ constexpr std::int8_t kOk = 1;
 constexpr std::int8_t kFailed = 2;
 constexpr std::int8_t kRejected = 3;
 
-std::string idArray(const std::vector<long long>& ids) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (i > 0) out += ',';
-    out += std::to_string(ids[i]);
-  }
-  out += '}';
-  return out;
-}
-
 std::string millis(std::chrono::milliseconds ms) { return std::to_string(ms.count()); }
 
 }  // namespace
@@ -382,23 +372,23 @@ void OutboxRelay::markResults(const Marks& marks) {
         tx.exec_params(
             "UPDATE public.commsvc_outbox SET published_at = now(), attempts = attempts + 1"
             " WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
-            idArray(marks.done));
+            bigintArray(marks.done));
       } else {
         tx.exec_params("DELETE FROM public.commsvc_outbox WHERE id = ANY($1::bigint[])",
-                       idArray(marks.done));
+                       bigintArray(marks.done));
       }
     }
     if (!marks.failed.empty()) {
       tx.exec_params(
           "UPDATE public.commsvc_outbox SET attempts = attempts + 1, last_error = $2"
           " WHERE id = ANY($1::bigint[])",
-          idArray(marks.failed), marks.error);
+          bigintArray(marks.failed), marks.error);
     }
     if (!marks.rejected.empty()) {
       tx.exec_params(
           "UPDATE public.commsvc_outbox SET attempts = attempts + 1,"
           " rejections = rejections + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
-          idArray(marks.rejected), marks.error);
+          bigintArray(marks.rejected), marks.error);
     }
     for (const auto& [id, error] : marks.deadLetters) {
       tx.exec_params(

@@ -1,7 +1,6 @@
 #include "plugin/registry.hpp"
 
 #include <algorithm>
-#include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 #include <filesystem>
 
@@ -56,23 +55,6 @@ std::string buildAbiMismatch(const BuildAbi& plugin, const BuildAbi& engine) {
         engine.pqxxMajor == 0 ? std::string("no libpqxx") : std::to_string(engine.pqxxMajor));
   }
   return out;
-}
-
-std::vector<std::string> defaultPluginDirs() {
-  const std::filesystem::path exe = boost::dll::program_location().string();
-  return {(exe.parent_path().parent_path() / "lib" / "commsvc" / "plugins").string()};
-}
-
-std::vector<std::string> splitPluginDirs(std::string_view list) {
-  std::vector<std::string> dirs;
-  while (!list.empty()) {
-    const auto colon = list.find(':');
-    const auto part = list.substr(0, colon);
-    if (!part.empty()) dirs.emplace_back(part);
-    if (colon == std::string_view::npos) break;
-    list.remove_prefix(colon + 1);
-  }
-  return dirs;
 }
 
 const LoadedPlugin& PluginRegistry::load(const std::string& name,

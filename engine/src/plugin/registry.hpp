@@ -29,13 +29,6 @@ struct LoadedPlugin {
   std::shared_ptr<boost::dll::shared_library> library;  ///< keeps it loaded
 };
 
-/// The directories searched when none are given: `lib/commsvc/plugins`
-/// beside the binary's `bin/` (build tree and installed layout alike).
-std::vector<std::string> defaultPluginDirs();
-
-/// Splits a colon-separated directory list ("a:b"), dropping empty parts.
-std::vector<std::string> splitPluginDirs(std::string_view list);
-
 /// Loaded plugin libraries, by kind and name.
 class PluginRegistry {
  public:

@@ -38,6 +38,11 @@ bool anyContains(const std::vector<Problem>& problems, const std::string& text) 
 
 constexpr const char* kMinimal = "plugins: [transport-log]\nkafka: {brokers: embedded}\n";
 
+TEST(SplitPluginDirs, DropsEmptyParts) {
+  EXPECT_EQ(splitPluginDirs("a::b:"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(splitPluginDirs("").empty());
+}
+
 TEST(LoadPipelineTest, ValidFileWithDefaultsFromEnvironment) {
   const PipelineConfig config =
       loadPipeline(kDataDir + "/valid.yaml", fakeEnv({{"DATABASE_URL", "postgres://db/x"}}));

@@ -169,10 +169,5 @@ TEST(PluginRegistry, RefusesAFileThatIsNotALibrary) {
   EXPECT_NE(message.find("cannot load"), std::string::npos) << message;
 }
 
-TEST(PluginRegistry, SplitsPluginDirectoryLists) {
-  EXPECT_EQ(splitPluginDirs("a::b:"), (std::vector<std::string>{"a", "b"}));
-  EXPECT_TRUE(splitPluginDirs("").empty());
-}
-
 }  // namespace
 }  // namespace commsvc::plugin
