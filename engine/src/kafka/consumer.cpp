@@ -1,7 +1,11 @@
 #include "kafka/consumer.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 #include <stdexcept>
+
+#include "kafka/consumer_stats.hpp"
 
 namespace commsvc::kafka {
 namespace {
@@ -24,6 +28,12 @@ const Properties kConsumerDefaults = {
     {"session.timeout.ms", "45000"},
     {"max.poll.interval.ms", "300000"},
     {"reconnect.backoff.max.ms", "5000"},
+};
+
+/// Defaults applied before the user's properties when the source has
+/// metrics: librdkafka's statistics, parsed for consumer_lag.
+const Properties kStatisticsDefaults = {
+    {"statistics.interval.ms", "5000"},
 };
 
 /// Properties whose value the source forces, with the value.
@@ -75,12 +85,23 @@ LogLevel syslogToLevel(int level) {
 }  // namespace
 
 struct KafkaSource::Impl {
-  Impl(RebalanceListener& l, Logger& lg, std::string t)
-      : listener(l), logger(lg), topic(std::move(t)) {}
+  Impl(RebalanceListener& l, Logger& lg, std::string t, Metrics* m)
+      : listener(l), logger(lg), topic(std::move(t)), metrics(m) {
+    if (metrics != nullptr) {
+      commitFailures = &metrics->counter(
+          "offset_commit_failures_total",
+          "Offset commits Kafka refused or that failed for some partition (retried)");
+    }
+  }
 
   RebalanceListener& listener;
   Logger& logger;
   std::string topic;
+  Metrics* metrics;  // null: no statistics, no metrics
+  Counter* commitFailures = nullptr;
+  // consumer_lag{partition} by partition, for every partition ever reported.
+  std::map<std::int32_t, Gauge*> lagGauges;
+  bool statsErrorLogged = false;
   KafkaHandle handle;
   KafkaQueue queue;
   // Results of asynchronous commits. Kept apart from the consumer queue,
@@ -157,6 +178,7 @@ struct KafkaSource::Impl {
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {  // nothing was committed
       const std::string error = rd_kafka_err2str(err);
       logger.warn("kafka commit failed", {{"error", error}});
+      countCommitFailure();
       listener.onCommitted({}, error);
       return;
     }
@@ -167,8 +189,57 @@ struct KafkaSource::Impl {
       if (e.err == RD_KAFKA_RESP_ERR_NO_ERROR) done.push_back({e.topic, e.partition, e.offset});
     }
     const std::string error = partitionErrors(offsets);
-    if (!error.empty()) logger.warn("kafka commit failed", {{"error", error}});
+    if (!error.empty()) {
+      logger.warn("kafka commit failed", {{"error", error}});
+      countCommitFailure();
+    }
     listener.onCommitted(done, error);
+  }
+
+  void countCommitFailure() {
+    if (commitFailures != nullptr) commitFailures->add();
+  }
+
+  static int onStatistics(rd_kafka_t*, char* json, std::size_t length, void* opaque) {
+    static_cast<Impl*>(opaque)->statistics(std::string_view(json, length));
+    return 0;  // librdkafka frees `json`
+  }
+
+  /// Sets consumer_lag{partition} from one statistics document: the
+  /// reported partitions to their lag, every other partition reported
+  /// before to 0 (revoked, or its lag no longer known).
+  void statistics(std::string_view json) {
+    if (metrics == nullptr) return;
+    std::vector<PartitionLag> lags;
+    try {
+      lags = parseConsumerLag(json, topic);
+    } catch (const std::exception& e) {
+      if (!statsErrorLogged) {  // once: the next document is most likely alike
+        logger.warn("kafka statistics not understood; consumer_lag not updated",
+                    {{"error", e.what()}});
+        statsErrorLogged = true;
+      }
+      return;
+    }
+    for (const auto& [partition, lag] : lags) lagGauge(partition).set(static_cast<double>(lag));
+    for (auto& [partition, gauge] : lagGauges) {
+      const bool reported = std::binary_search(
+          lags.begin(), lags.end(), PartitionLag{partition, 0},
+          [](const PartitionLag& a, const PartitionLag& b) { return a.partition < b.partition; });
+      if (!reported) gauge->set(0);
+    }
+  }
+
+  Gauge& lagGauge(std::int32_t partition) {
+    Gauge*& gauge = lagGauges[partition];
+    if (gauge == nullptr) {
+      gauge = &metrics->gauge(
+          "consumer_lag",
+          "Records of the consumed topic's partition after this member's committed offset "
+          "(librdkafka statistics; 0 when not assigned or unknown)",
+          {{"partition", std::to_string(partition)}});
+    }
+    return *gauge;
   }
 
   static void onError(rd_kafka_t*, int err, const char* reason, void* opaque) {
@@ -199,6 +270,7 @@ struct KafkaSource::Impl {
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return true;
     logger.warn("kafka commit failed",
                 {{"error", rd_kafka_err2str(err)}, {"async", async ? "true" : "false"}});
+    countCommitFailure();
     return false;
   }
 
@@ -237,10 +309,13 @@ struct KafkaSource::Impl {
 };
 
 KafkaSource::KafkaSource(const Properties& properties, std::string topic,
-                         RebalanceListener& listener, Logger& logger)
-    : impl_(new Impl(listener, logger, std::move(topic))) {
+                         RebalanceListener& listener, Logger& logger, Metrics* metrics)
+    : impl_(new Impl(listener, logger, std::move(topic), metrics)) {
   try {
     Properties all = kConsumerDefaults;
+    if (metrics != nullptr) {
+      all.insert(all.end(), kStatisticsDefaults.begin(), kStatisticsDefaults.end());
+    }
     all.insert(all.end(), properties.begin(), properties.end());
     for (const auto& [name, value] : properties) {
       for (const auto& [forcedName, forcedValue] : kConsumerForced) {
@@ -256,6 +331,7 @@ KafkaSource::KafkaSource(const Properties& properties, std::string topic,
     rd_kafka_conf_set_offset_commit_cb(conf.get(), &Impl::onCommit);
     rd_kafka_conf_set_error_cb(conf.get(), &Impl::onError);
     rd_kafka_conf_set_log_cb(conf.get(), &Impl::onLog);
+    if (metrics != nullptr) rd_kafka_conf_set_stats_cb(conf.get(), &Impl::onStatistics);
 
     char errstr[512];
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof errstr);

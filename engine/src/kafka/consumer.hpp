@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "commsvc/logger.hpp"
+#include "commsvc/metrics.hpp"
 #include "kafka/client_config.hpp"
 #include "kafka/record.hpp"
 
@@ -39,9 +40,16 @@ class KafkaSource {
   /// first; `properties` are applied over them (bootstrap.servers, group.id,
   /// security, tuning); the source then forces enable.auto.offset.store=false and
   /// enable.auto.commit=false (logging a warning if they were set otherwise).
+  /// With `metrics` (which must outlive the source), librdkafka's statistics
+  /// are on (statistics.interval.ms, default 5000 here; 0 in `properties`
+  /// turns them off) and give the gauges consumer_lag{partition}: per
+  /// assigned partition of `topic`, records between the committed offset
+  /// and the partition's end, set on the polling thread at each interval; 0
+  /// for a partition no longer assigned or whose lag is unknown (nothing
+  /// committed yet). Failed commits count in offset_commit_failures_total.
   /// Throws std::runtime_error when the configuration is refused.
   KafkaSource(const Properties& properties, std::string topic, RebalanceListener& listener,
-              Logger& logger);
+              Logger& logger, Metrics* metrics = nullptr);
   ~KafkaSource();
   KafkaSource(const KafkaSource&) = delete;
   KafkaSource& operator=(const KafkaSource&) = delete;
