@@ -15,9 +15,18 @@ using Clock = std::chrono::steady_clock;
 
 // A publisher's lease: how long it lasts, and when its holder renews it
 // (before each pass once this little is left, and while waiting for
-// reports). A crashed relay's publishers are taken over within kLease.
+// reports).
 constexpr std::chrono::seconds kLease{10};
 constexpr std::chrono::seconds kLeaseRenewal{5};
+// Another relay takes an expired lease over only once it has seen it
+// expired, unchanged, for this long. The holder may be back from a database
+// outage longer than the lease with published rows whose marks it could not
+// write: it writes them first (retried every kUnmarkedRetry, whatever the
+// publisher's backoff) and renews its lease, so those rows are not
+// published a second time by a relay taking over. A crashed relay's
+// publishers are taken over within kLease + kTakeoverGrace.
+constexpr std::chrono::seconds kTakeoverGrace{5};
+constexpr std::chrono::milliseconds kUnmarkedRetry{500};
 
 // Row status in a Batch.
 constexpr std::int8_t kPending = 0;
@@ -407,16 +416,42 @@ void OutboxRelay::markResults(const Marks& marks) {
 
 bool OutboxRelay::takeLease(pqxx::work& tx, Target& target) {
   const auto asked = Clock::now();
-  const bool taken =
-      !tx.exec_params(
-             "INSERT INTO public.commsvc_outbox_lease (publisher, holder, expires_at)"
-             " VALUES ($1, $2, now() + make_interval(secs => $3))"
-             " ON CONFLICT (publisher) DO UPDATE SET holder = EXCLUDED.holder,"
-             " expires_at = EXCLUDED.expires_at"
-             " WHERE public.commsvc_outbox_lease.holder = EXCLUDED.holder"
-             " OR public.commsvc_outbox_lease.expires_at < now() RETURNING holder",
-             target.name, holder_, static_cast<double>(kLease.count()))
-           .empty();
+  const auto seconds = static_cast<double>(kLease.count());
+  const auto current = tx.exec_params(
+      "SELECT holder, expires_at::text, expires_at < now()"
+      " FROM public.commsvc_outbox_lease WHERE publisher = $1 FOR UPDATE",
+      target.name);
+  bool taken = false;
+  if (current.empty()) {
+    taken = !tx.exec_params(
+                   "INSERT INTO public.commsvc_outbox_lease (publisher, holder, expires_at)"
+                   " VALUES ($1, $2, now() + make_interval(secs => $3))"
+                   " ON CONFLICT (publisher) DO NOTHING RETURNING holder",
+                   target.name, holder_, seconds)
+                 .empty();
+  } else {
+    const auto holder = current[0][0].as<std::string>();
+    bool mayTake = holder == holder_;
+    if (!mayTake && current[0][2].as<bool>()) {
+      // Another relay's lease ran out: taken once it stayed so for the grace.
+      const std::string seen = holder + " " + current[0][1].as<std::string>();
+      if (target.expiredLease != seen) {
+        target.expiredLease = seen;
+        target.expiredSeenAt = asked;
+      }
+      mayTake = asked - target.expiredSeenAt >= kTakeoverGrace;
+    } else if (!mayTake) {
+      target.expiredLease.clear();
+    }
+    if (mayTake) {
+      tx.exec_params(
+          "UPDATE public.commsvc_outbox_lease SET holder = $2,"
+          " expires_at = now() + make_interval(secs => $3) WHERE publisher = $1",
+          target.name, holder_, seconds);
+      taken = true;
+    }
+  }
+  if (taken) target.expiredLease.clear();
   // Counted from before the statement: never later than the server's.
   target.leaseUntil = taken ? asked + kLease : Clock::time_point{};
   return taken;
@@ -434,13 +469,17 @@ void OutboxRelay::releaseLeases() {
 
 void OutboxRelay::backOff(Target& target, const PassResult& result) {
   target.backoff = target.pauses.next();
-  target.nextAttempt = Clock::now() + target.backoff;
+  // Unwritten marks are retried soon: the lease covers them only so long.
+  const auto wait = target.unmarked
+                        ? std::min<std::chrono::milliseconds>(target.backoff, kUnmarkedRetry)
+                        : target.backoff;
+  target.nextAttempt = Clock::now() + wait;
   logger_.warn("outbox publish failed; events kept, retrying after backoff",
                {{"publisher", target.name},
                 {"failed", std::to_string(result.failed)},
                 {"published", std::to_string(result.published)},
                 {"error", result.error},
-                {"retry_in_ms", millis(target.backoff)}});
+                {"retry_in_ms", millis(wait)}});
 }
 
 void OutboxRelay::cleanup() {

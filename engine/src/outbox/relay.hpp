@@ -115,6 +115,8 @@ class OutboxRelay {
     std::chrono::steady_clock::time_point stragglersUntil{};
     std::unique_ptr<Marks> unmarked;  // a published batch whose marks could not be written
     std::chrono::steady_clock::time_point leaseUntil{};  // while held: when it ends at the latest
+    std::string expiredLease;  // another relay's expired lease seen (holder and end), or empty
+    std::chrono::steady_clock::time_point expiredSeenAt{};  // when it was first seen expired
   };
   struct PassResult {
     bool locked = false;        // false: another relay holds this publisher
@@ -131,7 +133,8 @@ class OutboxRelay {
   void backOff(Target& target, const PassResult& result);
   // Writes `marks` in one transaction (idempotent: safe to run again).
   void markResults(const Marks& marks);
-  // Takes or renews `target`'s lease in `tx`; false when another relay holds it.
+  // Takes or renews `target`'s lease in `tx`; false when another relay holds
+  // it, or held it until lately (see kTakeoverGrace).
   bool takeLease(pqxx::work& tx, Target& target);
   // Gives up this relay's leases (at stop), so another relay goes on at once.
   void releaseLeases();

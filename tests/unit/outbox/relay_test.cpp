@@ -99,6 +99,65 @@ TEST_F(OutboxTest, MarksThatCouldNotBeWrittenAreWrittenBeforeAnythingIsRepublish
   expectPerKeyOrder(log.okEvents(), added);
 }
 
+// Unwritten marks wait for the publisher's backoff no longer than a moment:
+// until they are written, the rows are covered only by the relay's lease.
+TEST_F(OutboxTest, UnwrittenMarksAreRetriedSoonWhateverThePublishersBackoff) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  FlakyDatabase flaky(*pool_);
+  flaky.fail = [](int n) { return n == 2; };  // the first batch's marks
+  RelaySettings slow = fast();
+  slow.backoffInitial = 10s;
+  slow.backoffMax = 10s;
+  OutboxRelay relay(flaky, {{"events", &publisher}}, logger_, metrics_, slow);
+  PostgresOutbox outbox("events", &relay);
+  std::vector<Event> added;
+  for (int i = 0; i < 10; ++i) added.push_back(makeEvent("t", std::to_string(i % 3), payload(i)));
+  addCommitted(outbox, added);
+  relay.start();
+  ASSERT_TRUE(log.waitForOk(added.size(), 5s));
+  const auto deadline = Clock::now() + 3s;  // well before the 10 s backoff
+  while (unpublished("events") > 0 && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(unpublished("events"), 0) << "the marks waited for the publisher's backoff";
+  relay.stop(Clock::now() + 1s);
+  EXPECT_EQ(log.okEvents().size(), added.size());
+}
+
+// Another relay's expired lease is taken over only once it has stayed
+// expired for a grace period: its holder may be back from a database outage
+// with marks to write, and renews it then.
+TEST_F(OutboxTest, AnExpiredLeaseIsTakenOverOnlyWhenItsHolderStaysAway) {
+  const auto setLease = [&](const char* expiresAt) {
+    pool_->transaction([&](pqxx::work& tx) {
+      tx.exec_params(
+          "INSERT INTO public.commsvc_outbox_lease (publisher, holder, expires_at)"
+          " VALUES ('events', 'another-relay', now() + $1::interval)"
+          " ON CONFLICT (publisher) DO UPDATE SET holder = EXCLUDED.holder,"
+          " expires_at = EXCLUDED.expires_at",
+          std::string(expiresAt));
+    });
+  };
+  setLease("-1 hour");  // expired long ago, as after a long outage
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  OutboxRelay relay(*pool_, {{"events", &publisher}}, logger_, metrics_, fast());
+  PostgresOutbox outbox("events", &relay);
+  std::vector<Event> added;
+  for (int i = 0; i < 5; ++i) added.push_back(makeEvent("t", std::to_string(i), payload(i)));
+  addCommitted(outbox, added);
+  relay.start();
+  std::this_thread::sleep_for(2s);
+  EXPECT_TRUE(log.okEvents().empty()) << "took over a lease as soon as it saw it expired";
+  setLease("10 seconds");  // the holder is back and renews
+  std::this_thread::sleep_for(1s);
+  setLease("-1 second");  // and goes away again: the grace starts over
+  std::this_thread::sleep_for(3s);
+  EXPECT_TRUE(log.okEvents().empty()) << "the grace did not start over after a renewal";
+  EXPECT_TRUE(log.waitForOk(added.size(), 8s)) << "never took over an abandoned lease";
+  relay.stop(Clock::now() + 1s);
+  EXPECT_EQ(unpublished("events"), 0);
+}
+
 TEST_F(OutboxTest, PublishesOnlyCommittedEventsInIdOrder) {
   PublishLog log;
   RecordingPublisher publisher(log);
