@@ -24,9 +24,21 @@ struct HealthMonitor::Slot {
   std::optional<Clock::time_point> runningSince;  // a probe in progress
 };
 
+namespace {
+
+bool allReady(const std::vector<DependencyState>& states) {
+  return std::all_of(states.begin(), states.end(),
+                     [](const DependencyState& s) { return s.ready; });
+}
+
+}  // namespace
+
 HealthMonitor::HealthMonitor(std::vector<HealthCheck> checks, Logger& logger, Metrics& metrics,
                              HealthMonitorSettings settings)
-    : settings_(settings), logger_(logger) {
+    : settings_(settings),
+      logger_(logger),
+      ready_(
+          metrics.gauge("ready", "1 while /readyz answers 200 (every dependency ready), else 0")) {
   for (auto& check : checks) {
     auto slot = std::make_unique<Slot>();
     const std::string label = check.group.empty()           ? check.name
@@ -39,6 +51,7 @@ HealthMonitor::HealthMonitor(std::vector<HealthCheck> checks, Logger& logger, Me
     slot->check = std::move(check);
     slots_.push_back(std::move(slot));
   }
+  ready_.set(slots_.empty() ? 1 : 0);
 }
 
 HealthMonitor::~HealthMonitor() { stop(); }
@@ -47,12 +60,14 @@ void HealthMonitor::start() {
   std::lock_guard lock(mutex_);
   if (!threads_.empty() || stopping_) return;
   for (auto& slot : slots_) threads_.emplace_back([this, s = slot.get()] { loop(*s); });
+  threads_.emplace_back([this] { watch(); });
 }
 
 void HealthMonitor::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    ready_.set(0);
   }
   stopRequested_.notify_all();
   for (auto& thread : threads_) {
@@ -80,6 +95,7 @@ void HealthMonitor::loop(Slot& slot) {
     slot.probed = true;
     slot.last = result;
     slot.up->set(result.healthy ? 1 : 0);
+    publishReadyLocked(statesLocked());
     if (changed) {
       const LogFields fields{{"dependency", slot.check.name}, {"state", result.state}};
       if (result.healthy) {
@@ -92,11 +108,29 @@ void HealthMonitor::loop(Slot& slot) {
   }
 }
 
+void HealthMonitor::watch() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    publishReadyLocked(statesLocked());
+    stopRequested_.wait_for(lock, settings_.interval, [&] { return stopping_; });
+  }
+}
+
 std::vector<DependencyState> HealthMonitor::snapshot() const {
+  std::lock_guard lock(mutex_);
+  auto states = statesLocked();
+  publishReadyLocked(states);
+  return states;
+}
+
+void HealthMonitor::publishReadyLocked(const std::vector<DependencyState>& states) const {
+  if (!stopping_) ready_.set(allReady(states) ? 1 : 0);
+}
+
+std::vector<DependencyState> HealthMonitor::statesLocked() const {
   std::vector<DependencyState> out;
   out.reserve(slots_.size());
   const auto now = Clock::now();
-  std::lock_guard lock(mutex_);
   for (const auto& slot : slots_) {
     DependencyState state{slot->check.name, slot->check.group, slot->last.healthy,
                           slot->last.state};
@@ -159,8 +193,7 @@ HttpHandler makeLivezHandler() {
 HttpHandler makeReadyzHandler(const HealthMonitor& monitor) {
   return [&monitor](const HttpRequest&) {
     const auto states = monitor.snapshot();
-    const bool ready =
-        std::all_of(states.begin(), states.end(), [](const DependencyState& s) { return s.ready; });
+    const bool ready = allReady(states);
     std::string body = "{\"status\":";
     appendJsonString(body, ready ? "ready" : "not ready");
     appendStates(body, states);

@@ -52,11 +52,14 @@ struct HealthMonitorSettings {
 /// probe at most once per interval and keeps the result; requests read the
 /// last results (snapshot()), never waiting for a probe. Each check's state
 /// is also the gauge dependency_up{dependency} (1 up, 0 down; channels as
-/// "channel:<name>"), and changes are logged once.
+/// "channel:<name>"), and changes are logged once. The gauge `ready` is 1
+/// exactly when /readyz would answer 200 (every dependency ready, none
+/// stalled), else 0; 0 again once the monitor stopped. Both gauges follow a
+/// stalled probe within an interval even when no request asks.
 class HealthMonitor {
  public:
-  /// Prepares the checks; probes nothing yet. `logger` and `metrics` must
-  /// outlive the monitor.
+  /// Prepares the checks; probes nothing yet (`ready` is 0, or 1 without
+  /// checks). `logger` and `metrics` must outlive the monitor.
   HealthMonitor(std::vector<HealthCheck> checks, Logger& logger, Metrics& metrics,
                 HealthMonitorSettings settings = {});
   /// Stops and joins the threads (waiting for probes in progress).
@@ -66,7 +69,7 @@ class HealthMonitor {
 
   /// Starts probing (the first round at once). Idempotent.
   void start();
-  /// Stops probing and joins the threads. Idempotent.
+  /// Stops probing, sets `ready` to 0 and joins the threads. Idempotent.
   void stop();
 
   /// The last state of every check, in the checks' order; "unknown" (not
@@ -78,9 +81,18 @@ class HealthMonitor {
  private:
   struct Slot;
   void loop(Slot& slot);
+  /// Refreshes the gauges once per interval, so a stalled probe shows
+  /// without requests.
+  void watch();
+  /// The states as snapshot() reports them; stalled probes' dependency_up
+  /// set to 0. Called with mutex_ held.
+  std::vector<DependencyState> statesLocked() const;
+  /// Sets `ready` from `states` unless stopping. Called with mutex_ held.
+  void publishReadyLocked(const std::vector<DependencyState>& states) const;
 
   HealthMonitorSettings settings_;
   Logger& logger_;
+  Gauge& ready_;
   std::vector<std::unique_ptr<Slot>> slots_;
   mutable std::mutex mutex_;
   std::condition_variable stopRequested_;

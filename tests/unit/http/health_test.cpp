@@ -169,6 +169,75 @@ TEST_F(HealthTest, AStuckProbeNeverBlocksTheRequestAndReportsNotReady) {
   monitor.stop();
 }
 
+TEST_F(HealthTest, ReadyGaugeIsOneExactlyWhileReadyzAnswers200) {
+  std::atomic<bool> kafkaUp{true};
+  HealthMonitor monitor({{"database",
+                          [] {
+                            return ComponentHealth{true, "ok"};
+                          }},
+                         {"kafka",
+                          [&] {
+                            return kafkaUp.load() ? ComponentHealth{true, "ok"}
+                                                  : ComponentHealth{false, "down: refused"};
+                          }}},
+                        logger_, metrics_, {.interval = 50ms});
+  const auto readyz = makeReadyzHandler(monitor);
+  const auto gauge = [&] { return metrics_.snapshot().at("ready"); };
+  EXPECT_EQ(gauge(), 0) << "nothing probed yet";
+  EXPECT_EQ(readyz(HttpRequest{}).status, 503);
+
+  monitor.start();
+  ASSERT_TRUE(eventually([&] { return gauge() == 1; }, 3s));
+  EXPECT_EQ(readyz(HttpRequest{}).status, 200);
+  kafkaUp.store(false);
+  ASSERT_TRUE(eventually([&] { return gauge() == 0; }, 3s));
+  EXPECT_EQ(readyz(HttpRequest{}).status, 503);
+  kafkaUp.store(true);
+  ASSERT_TRUE(eventually([&] { return gauge() == 1; }, 3s));
+  EXPECT_EQ(readyz(HttpRequest{}).status, 200);
+  const std::string text = metrics_.renderText();
+  EXPECT_NE(text.find("\nready 1\n"), std::string::npos) << text;
+
+  monitor.stop();  // stopping: /readyz is about to go away
+  EXPECT_EQ(gauge(), 0);
+}
+
+TEST_F(HealthTest, ReadyGaugeWithoutChecksIsOne) {
+  HealthMonitor monitor({}, logger_, metrics_);
+  EXPECT_EQ(metrics_.snapshot().at("ready"), 1);
+  EXPECT_EQ(makeReadyzHandler(monitor)(HttpRequest{}).status, 200);
+}
+
+TEST_F(HealthTest, AStalledProbeDropsTheGaugesWithoutAnyRequest) {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> calls{0};
+  HealthMonitor monitor({{"database",
+                          [&] {
+                            if (++calls > 1) {  // every probe after the first hangs
+                              std::unique_lock lock(mutex);
+                              cv.wait_for(lock, 10s, [&] { return release; });
+                            }
+                            return ComponentHealth{true, "ok"};
+                          }}},
+                        logger_, metrics_, {.interval = 100ms, .stalledAfter = 300ms});
+  monitor.start();
+  // Only the metrics are read: nothing calls snapshot() or /readyz.
+  const auto value = [&](const std::string& series) { return metrics_.snapshot().at(series); };
+  ASSERT_TRUE(eventually([&] { return calls.load() > 1; }, 3s));
+  EXPECT_TRUE(eventually(
+      [&] { return value("ready") == 0 && value(R"(dependency_up{dependency="database"})") == 0; },
+      3s))
+      << value("ready");
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  cv.notify_all();
+  monitor.stop();
+}
+
 TEST_F(HealthTest, ProbeBrokersConnectsOverTcp) {
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::acceptor acceptor(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
