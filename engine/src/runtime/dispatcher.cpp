@@ -29,7 +29,7 @@ Dispatcher::TypeMetrics& Dispatcher::typeMetrics(Worker& worker, std::string_vie
 
 Dispatcher::Dispatcher(const Router& router, DeadLetterSink& sink, DispatcherSettings settings,
                        Logger& logger, Metrics& metrics)
-    : router_(router),
+    : router_(&router, [](const Router*) {}),  // not owned
       sink_(sink),
       settings_(settings),
       logger_(logger),
@@ -65,10 +65,23 @@ std::size_t Dispatcher::workerFor(const kafka::Record& record) const {
   return h % workers_.size();
 }
 
+void Dispatcher::setRouter(std::shared_ptr<const Router> router) {
+  std::lock_guard lock(routerMutex_);
+  router_ = std::move(router);
+}
+
 void Dispatcher::dispatch(std::vector<WorkItem>& items) {
   if (items.empty()) return;
+  std::shared_ptr<const Router> router;
+  {
+    std::lock_guard lock(routerMutex_);
+    router = router_;
+  }
   pending_.fetch_add(items.size(), std::memory_order_acq_rel);
-  for (auto& item : items) scratch_[workerFor(item.record)].push_back(std::move(item));
+  for (auto& item : items) {
+    item.router = router;
+    scratch_[workerFor(item.record)].push_back(std::move(item));
+  }
   items.clear();
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     auto& batch = scratch_[i];
@@ -162,7 +175,7 @@ void Dispatcher::process(Worker& worker, WorkItem& item) {
     return;
   }
 
-  Handler* handler = router_.find(event.type);
+  Handler* handler = item.router->find(event.type);
   if (handler == nullptr) {
     unhandled_.add();
     consumedUnhandled_.add();

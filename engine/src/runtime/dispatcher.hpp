@@ -59,6 +59,10 @@ enum class DrainResult {
 struct WorkItem {
   kafka::Record record;
   std::shared_ptr<PartitionTracker> tracker;
+  /// The routes current when it was dispatched (set by dispatch()): a
+  /// record is handled by the pipeline it was dispatched to, even when a
+  /// reload swapped the routes meanwhile.
+  std::shared_ptr<const Router> router;
 };
 
 /// A pool of workers that parse, route and handle records. Records with the
@@ -79,8 +83,15 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  /// Hands `items` to their workers (moving them out; `items` is cleared).
+  /// Hands `items` to their workers (moving them out; `items` is cleared),
+  /// each to be handled through the routes current now.
   void dispatch(std::vector<WorkItem>& items);
+  /// Routes records dispatched from now on through `router` (a reloaded
+  /// pipeline). Records dispatched before still go through the routes they
+  /// were dispatched with, which stay alive while any such record is queued
+  /// or handled: the owner of the old routes waits until it holds the last
+  /// reference before destroying them.
+  void setRouter(std::shared_ptr<const Router> router);
   /// Records handed over and not yet finished or abandoned.
   std::size_t pending() const { return pending_.load(std::memory_order_acquire); }
   /// Lets workers finish what is queued until `deadline`, then abandons the
@@ -117,7 +128,8 @@ class Dispatcher {
   void notifyState();
   std::size_t workerFor(const kafka::Record& record) const;
 
-  const Router& router_;
+  std::mutex routerMutex_;
+  std::shared_ptr<const Router> router_;  // guarded by routerMutex_
   DeadLetterSink& sink_;
   DispatcherSettings settings_;
   Logger& logger_;

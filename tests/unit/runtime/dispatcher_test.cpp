@@ -120,6 +120,37 @@ TEST_F(DispatcherTest, KeepsPerKeyOrderAndRunsKeysInParallel) {
   EXPECT_EQ(count("events_handled_total"), 400);
 }
 
+// A reload swaps the routes between records: what was dispatched before is
+// handled by the old pipeline, what comes after by the new one, per key in
+// order, and the old routes are released once their records are done.
+TEST_F(DispatcherTest, SwappedRoutesTakeRecordsDispatchedAfterTheSwap) {
+  handler_.sleepMicros = 2000;
+  start(2);
+  for (int i = 0; i < 40; ++i) push("k" + std::to_string(i % 4), envelope("t.handled", "{}"));
+  ScriptedHandler next;
+  auto nextRouter = std::make_shared<Router>();
+  nextRouter->add("t.handled", next);
+  dispatcher_->setRouter(nextRouter);
+  for (int i = 40; i < 80; ++i) push("k" + std::to_string(i % 4), envelope("t.handled", "{}"));
+  finishAll();
+  std::size_t old = 0;
+  std::size_t fresh = 0;
+  for (const auto& [key, offsets] : handler_.order) {
+    old += offsets.size();
+    for (const auto offset : offsets) EXPECT_LT(offset, 40) << key;
+    EXPECT_TRUE(std::is_sorted(offsets.begin(), offsets.end())) << key;
+  }
+  for (const auto& [key, offsets] : next.order) {
+    fresh += offsets.size();
+    for (const auto offset : offsets) EXPECT_GE(offset, 40) << key;
+    EXPECT_TRUE(std::is_sorted(offsets.begin(), offsets.end())) << key;
+  }
+  EXPECT_EQ(old, 40u);
+  EXPECT_EQ(fresh, 40u);
+  EXPECT_EQ(tracker_->advance(), 80);
+  EXPECT_EQ(nextRouter.use_count(), 2) << "the dispatcher and this test hold the new routes";
+}
+
 TEST_F(DispatcherTest, InvalidEnvelopesAreDeadLetteredWithTheirReasonAndBytes) {
   start(2);
   push("1", "not json at all");
