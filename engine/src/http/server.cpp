@@ -19,6 +19,7 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "http/handler_pool.hpp"
 
@@ -45,13 +46,28 @@ std::string methodLabel(bhttp::verb verb) {
 
 struct Server::Impl {
   Impl(ServerSettings s, std::vector<Route> routes, Logger& l, Metrics& m)
-      : settings(std::move(s)), table(std::move(routes)), logger(l), metrics(m) {
-    for (const auto& route : table.routes()) {
+      : settings(std::move(s)),
+        table(std::make_shared<const RouteTable>(std::move(routes))),
+        logger(l),
+        metrics(m) {
+    addDurations(*table);
+    unmatchedDuration = &durationOf("unmatched");
+  }
+
+  // Histograms for the patterns of `routes` not seen before.
+  void addDurations(const RouteTable& routes) {
+    std::lock_guard lock(durationsMutex);
+    for (const auto& route : routes.routes()) {
       if (durations.count(route.pattern) == 0) {
         durations.emplace(route.pattern, &durationOf(route.pattern));
       }
     }
-    unmatchedDuration = &durationOf("unmatched");
+  }
+
+  // The routes requests are matched against now.
+  std::shared_ptr<const RouteTable> currentTable() const {
+    std::lock_guard lock(tableMutex);
+    return table;
   }
 
   Histogram& durationOf(const std::string& route) {
@@ -66,9 +82,13 @@ struct Server::Impl {
         .counter("http_requests_total", "HTTP requests answered",
                  {{"method", method}, {"route", route}, {"status", std::to_string(status)}})
         .add();
-    const auto it = durations.find(route);
-    Histogram& histogram = it == durations.end() ? *unmatchedDuration : *it->second;
-    histogram.observe(std::chrono::duration<double>(Clock::now() - started).count());
+    Histogram* histogram = unmatchedDuration;
+    {
+      std::lock_guard lock(durationsMutex);
+      const auto it = durations.find(route);
+      if (it != durations.end()) histogram = it->second;
+    }
+    histogram->observe(std::chrono::duration<double>(Clock::now() - started).count());
   }
 
   // Runs `route`'s handler for `request`; an exception becomes a logged 500.
@@ -118,10 +138,12 @@ struct Server::Impl {
   void onAccept(beast::error_code ec, tcp::socket socket);
 
   ServerSettings settings;
-  RouteTable table;
+  mutable std::mutex tableMutex;
+  std::shared_ptr<const RouteTable> table;  // guarded by tableMutex; swapped by setRoutes()
   Logger& logger;
   Metrics& metrics;
-  std::map<std::string, Histogram*> durations;  // by route pattern, read-only
+  std::mutex durationsMutex;
+  std::map<std::string, Histogram*> durations;  // by route pattern; grows with setRoutes()
   Histogram* unmatchedDuration = nullptr;
   std::atomic<bool> stopping{false};
 
@@ -244,8 +266,8 @@ class Session : public std::enable_shared_from_this<Session> {
       const auto& head = parser_->get();
       method = methodLabel(head.method());
       const std::string_view target(head.target().data(), head.target().size());
-      const auto match =
-          server_.table.match(head.method_string().to_string(), target.substr(0, target.find('?')));
+      const auto match = server_.currentTable()->match(head.method_string().to_string(),
+                                                       target.substr(0, target.find('?')));
       if (match.route != nullptr) route = match.route->pattern;
     }
     server_.record(method, route, status, started_);
@@ -275,17 +297,21 @@ class Session : public std::enable_shared_from_this<Session> {
     requestKeepAlive_ = message.keep_alive();
     method_ = methodLabel(message.method());
 
-    RouteMatch match = server_.table.match(request->method, request->path);
+    // The table (and the handlers it holds) stays alive with the request,
+    // even when setRoutes() swaps it meanwhile.
+    auto table = server_.currentTable();
+    RouteMatch match = table->match(request->method, request->path);
     if (match.route == nullptr) return respond("unmatched", Server::Impl::unmatched(match));
     const Route& route = *match.route;
     request->params = std::move(match.params);
     if (route.inlineHandler) return respond(route.pattern, server_.invoke(route, *request));
 
-    std::function<void()> job = [self = shared_from_this(), &route, request] {
+    std::function<void()> job = [self = shared_from_this(), &route, request, table] {
       HttpResponse answer = self->server_.invoke(route, *request);
-      net::post(self->stream_.get_executor(), [self, &route, answer = std::move(answer)]() mutable {
-        self->respond(route.pattern, std::move(answer));
-      });
+      net::post(self->stream_.get_executor(),
+                [self, pattern = route.pattern, answer = std::move(answer)]() mutable {
+                  self->respond(pattern, std::move(answer));
+                });
     };
     if (!server_.pool->trySubmit(job)) respond(route.pattern, server_.rejected(route.pattern));
   }
@@ -427,7 +453,7 @@ void Server::start() {
   s.logger.info("http server listening",
                 {{"address", s.settings.address},
                  {"port", std::to_string(s.boundPort)},
-                 {"routes", std::to_string(s.table.routes().size())},
+                 {"routes", std::to_string(s.currentTable()->routes().size())},
                  {"handler_threads", std::to_string(s.pool->threads())},
                  {"handler_queue", std::to_string(s.settings.handlerQueue)}});
 }
@@ -476,6 +502,17 @@ bool Server::stop(std::chrono::milliseconds bound) {
   }
   s.logger.info("http server stopped", {{"port", std::to_string(s.boundPort)}});
   return finished;
+}
+
+void Server::setRoutes(std::vector<Route> routes) {
+  auto table = std::make_shared<const RouteTable>(std::move(routes));  // throws when invalid
+  impl_->addDurations(*table);
+  std::shared_ptr<const RouteTable> old;
+  {
+    std::lock_guard lock(impl_->tableMutex);
+    old = std::exchange(impl_->table, std::move(table));
+  }
+  // `old` is released here, or by the last request still using it.
 }
 
 std::size_t Server::handlersRunning() const { return impl_->pool ? impl_->pool->running() : 0; }

@@ -68,6 +68,12 @@ class Server {
   /// destructor (handlersRunning() tells). Safe to call more than once.
   bool stop(std::chrono::milliseconds bound = std::chrono::milliseconds(5000));
 
+  /// Serves `routes` from now on (a reloaded pipeline's). A request already
+  /// routed finishes with the route it matched, whose handler (and what it
+  /// captured) lives until then. Throws std::invalid_argument, as the
+  /// constructor does, and then keeps the routes it had.
+  void setRoutes(std::vector<Route> routes);
+
   /// Route handlers running now (after stop(): those that outlived it).
   std::size_t handlersRunning() const;
   /// Requests waiting for a handler thread now.

@@ -544,5 +544,53 @@ TEST_F(ServerTest, BadAddressIsAStartError) {
   server_.reset();
 }
 
+// A reload swaps the routes: new requests see the new set, a request already
+// running finishes on its old handler, whose captures live until then.
+TEST_F(ServerTest, SwappedRoutesServeNewRequestsWhileOldOnesFinish) {
+  startServer();
+  auto owner = std::make_shared<int>(7);  // what an old handler captured (a plugin)
+  std::weak_ptr<int> watched = owner;
+  std::vector<Route> first;
+  first.push_back({"GET", "/held",
+                   [this, owner](const HttpRequest&) {
+                     gate_.pass();
+                     return HttpResponse{200, "held " + std::to_string(*owner), "text/plain", {}};
+                   },
+                   "test"});
+  server_->setRoutes(std::move(first));
+  owner.reset();
+  Client held(port());
+  ASSERT_FALSE(held.send("GET /held HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(gate_.awaitEntered(1));
+  std::vector<Route> next;
+  next.push_back({"GET", "/fresh",
+                  [](const HttpRequest&) {
+                    return HttpResponse{200, "fresh", "text/plain", {}};
+                  },
+                  "test"});
+  server_->setRoutes(std::move(next));
+  EXPECT_FALSE(watched.expired()) << "the running request's handler was destroyed";
+  Client fresh(port());
+  Response r = fresh.request("GET", "/fresh");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "fresh");
+  r = fresh.request("GET", "/held");
+  EXPECT_EQ(r.result_int(), 404) << "an old route still served";
+  gate_.open();
+  Response done;
+  ASSERT_FALSE(held.read(done));
+  EXPECT_EQ(done.body(), "held 7");
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (!watched.expired() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_TRUE(watched.expired()) << "the old routes outlived their last request";
+  std::vector<Route> bad;
+  bad.push_back({"GET", "no-slash", [](const HttpRequest&) { return HttpResponse{}; }, "test"});
+  EXPECT_THROW(server_->setRoutes(std::move(bad)), std::invalid_argument);
+  EXPECT_EQ(fresh.request("GET", "/fresh").result_int(), 200)
+      << "a refused set replaced the routes";
+}
+
 }  // namespace
 }  // namespace commsvc::http
