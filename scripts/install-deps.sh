@@ -17,6 +17,10 @@ packages=(
   libcmark-gfm-dev libcmark-gfm-extensions-dev
   libhowardhinnant-date-dev tzdata
   python3-aiosmtpd swaks curl openssl
+  # promtool, for packaging/prometheus/commsvc-alerts.yaml (ctest -L packaging); the
+  # package also enables a Prometheus server unit where systemd runs:
+  # `systemctl disable --now prometheus` if unwanted.
+  prometheus
 )
 
 missing=()
