@@ -22,6 +22,8 @@ struct HealthMonitor::Slot {
   bool probed = false;  // a probe finished at least once
   ComponentHealth last;
   std::optional<Clock::time_point> runningSince;  // a probe in progress
+  bool retired = false;                           // replaced by setChecks(): its thread ends
+  std::thread thread;
 };
 
 namespace {
@@ -38,29 +40,33 @@ HealthMonitor::HealthMonitor(std::vector<HealthCheck> checks, Logger& logger, Me
     : settings_(settings),
       logger_(logger),
       ready_(
-          metrics.gauge("ready", "1 while /readyz answers 200 (every dependency ready), else 0")) {
-  for (auto& check : checks) {
-    auto slot = std::make_unique<Slot>();
-    const std::string label = check.group.empty()           ? check.name
-                              : check.group == "channels"   ? "channel:" + check.name
-                              : check.group == "publishers" ? "publisher:" + check.name
-                                                            : check.group + ":" + check.name;
-    slot->up = &metrics.gauge("dependency_up",
-                              "Whether a dependency was reachable at its last check (1) or not (0)",
-                              {{"dependency", label}});
-    slot->check = std::move(check);
-    slots_.push_back(std::move(slot));
-  }
+          metrics.gauge("ready", "1 while /readyz answers 200 (every dependency ready), else 0")),
+      metrics_(metrics) {
+  for (auto& check : checks) slots_.push_back(makeSlot(std::move(check)));
   ready_.set(slots_.empty() ? 1 : 0);
 }
 
 HealthMonitor::~HealthMonitor() { stop(); }
 
+std::unique_ptr<HealthMonitor::Slot> HealthMonitor::makeSlot(HealthCheck check) {
+  auto slot = std::make_unique<Slot>();
+  const std::string label = check.group.empty()           ? check.name
+                            : check.group == "channels"   ? "channel:" + check.name
+                            : check.group == "publishers" ? "publisher:" + check.name
+                                                          : check.group + ":" + check.name;
+  slot->up = &metrics_.gauge("dependency_up",
+                             "Whether a dependency was reachable at its last check (1) or not (0)",
+                             {{"dependency", label}});
+  slot->check = std::move(check);
+  return slot;
+}
+
 void HealthMonitor::start() {
   std::lock_guard lock(mutex_);
-  if (!threads_.empty() || stopping_) return;
-  for (auto& slot : slots_) threads_.emplace_back([this, s = slot.get()] { loop(*s); });
-  threads_.emplace_back([this] { watch(); });
+  if (started_ || stopping_) return;
+  started_ = true;
+  for (auto& slot : slots_) slot->thread = std::thread([this, s = slot.get()] { loop(*s); });
+  watcher_ = std::thread([this] { watch(); });
 }
 
 void HealthMonitor::stop() {
@@ -70,14 +76,43 @@ void HealthMonitor::stop() {
     ready_.set(0);
   }
   stopRequested_.notify_all();
-  for (auto& thread : threads_) {
-    if (thread.joinable()) thread.join();
+  // Only this thread and setChecks() (not concurrent with stop) move slots.
+  for (auto& slot : slots_) {
+    if (slot->thread.joinable()) slot->thread.join();
+  }
+  if (watcher_.joinable()) watcher_.join();
+}
+
+void HealthMonitor::setChecks(std::vector<HealthCheck> checks) {
+  std::vector<std::unique_ptr<Slot>> fresh;
+  for (auto& check : checks) fresh.push_back(makeSlot(std::move(check)));
+  std::vector<std::unique_ptr<Slot>> old;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& slot : fresh) {
+      for (const auto& was : slots_) {
+        if (was->check.name == slot->check.name && was->check.group == slot->check.group) {
+          slot->probed = was->probed;
+          slot->last = was->last;
+        }
+      }
+    }
+    for (auto& was : slots_) was->retired = true;
+    old = std::exchange(slots_, std::move(fresh));
+    if (started_ && !stopping_) {
+      for (auto& slot : slots_) slot->thread = std::thread([this, s = slot.get()] { loop(*s); });
+    }
+    publishReadyLocked(statesLocked());
+  }
+  stopRequested_.notify_all();
+  for (auto& slot : old) {
+    if (slot->thread.joinable()) slot->thread.join();  // a probe in progress finishes first
   }
 }
 
 void HealthMonitor::loop(Slot& slot) {
   std::unique_lock lock(mutex_);
-  while (!stopping_) {
+  while (!stopping_ && !slot.retired) {
     const auto began = Clock::now();
     slot.runningSince = began;
     lock.unlock();
@@ -104,7 +139,9 @@ void HealthMonitor::loop(Slot& slot) {
         logger_.warn("dependency not ready", fields);
       }
     }
-    stopRequested_.wait_until(lock, began + settings_.interval, [&] { return stopping_; });
+    if (slot.retired) break;
+    stopRequested_.wait_until(lock, began + settings_.interval,
+                              [&] { return stopping_ || slot.retired; });
   }
 }
 

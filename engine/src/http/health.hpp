@@ -72,6 +72,13 @@ class HealthMonitor {
   /// Stops probing, sets `ready` to 0 and joins the threads. Idempotent.
   void stop();
 
+  /// Replaces the checks (a reloaded pipeline's channels and publishers):
+  /// a check with the same name and group as a current one keeps its last
+  /// state until its next probe (no "unknown" gap), the others start
+  /// unknown. Probes of the old checks in progress are waited for. Probing
+  /// goes on if it was started.
+  void setChecks(std::vector<HealthCheck> checks);
+
   /// The last state of every check, in the checks' order; "unknown" (not
   /// ready) before a check's first probe finished, and not ready while a
   /// probe has been running for longer than stalledAfter. Thread-safe,
@@ -93,11 +100,16 @@ class HealthMonitor {
   HealthMonitorSettings settings_;
   Logger& logger_;
   Gauge& ready_;
-  std::vector<std::unique_ptr<Slot>> slots_;
+  /// A slot for `check`, with its gauge.
+  std::unique_ptr<Slot> makeSlot(HealthCheck check);
+
+  Metrics& metrics_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // each probed by its own thread
   mutable std::mutex mutex_;
   std::condition_variable stopRequested_;
+  bool started_ = false;
   bool stopping_ = false;
-  std::vector<std::thread> threads_;
+  std::thread watcher_;
 };
 
 /// GET /livez: 200 {"status": "alive"} whenever the server answers; checks

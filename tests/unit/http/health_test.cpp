@@ -202,6 +202,48 @@ TEST_F(HealthTest, ReadyGaugeIsOneExactlyWhileReadyzAnswers200) {
   EXPECT_EQ(gauge(), 0);
 }
 
+// A reload replaces the channel and publisher checks: kept ones keep their
+// state (no "unknown" gap, still ready), new ones are probed, old ones end.
+TEST_F(HealthTest, SetChecksKeepsTheStateOfKeptChecksAndProbesNewOnes) {
+  std::atomic<int> oldProbes{0};
+  HealthMonitor monitor({{"database",
+                          [] {
+                            return ComponentHealth{true, "ok"};
+                          }},
+                         {"smtp",
+                          [&] {
+                            ++oldProbes;
+                            return ComponentHealth{true, "ok"};
+                          },
+                          "channels"}},
+                        logger_, metrics_, {.interval = 50ms});
+  monitor.start();
+  ASSERT_TRUE(eventually([&] { return allProbed(monitor); }, 3s));
+  std::atomic<bool> releaseNew{false};
+  monitor.setChecks({{"database",
+                      [] {
+                        return ComponentHealth{true, "ok"};
+                      }},
+                     {"mock",
+                      [&] {
+                        while (!releaseNew.load()) std::this_thread::sleep_for(5ms);
+                        return ComponentHealth{false, "down: not ready"};
+                      },
+                      "channels"}});
+  const int probesAtSwap = oldProbes.load();
+  auto states = monitor.snapshot();
+  ASSERT_EQ(states.size(), 2u);
+  EXPECT_EQ(states[0].state, "ok") << "a kept check lost its state";
+  EXPECT_EQ(states[1].name, "mock");
+  EXPECT_EQ(states[1].state, "unknown: not checked yet");
+  releaseNew.store(true);
+  ASSERT_TRUE(eventually([&] { return monitor.snapshot()[1].state == "down: not ready"; }, 3s));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(oldProbes.load(), probesAtSwap) << "a replaced check is still probed";
+  EXPECT_EQ(makeReadyzHandler(monitor)(HttpRequest{}).status, 503);
+  monitor.stop();
+}
+
 TEST_F(HealthTest, ReadyGaugeWithoutChecksIsOne) {
   HealthMonitor monitor({}, logger_, metrics_);
   EXPECT_EQ(metrics_.snapshot().at("ready"), 1);
