@@ -1,4 +1,4 @@
-// The commsvc command line: run, validate, migrate, plugins, produce, broker.
+// The commsvc command line: run, validate, migrate, plugins, produce, broker, test.
 #include <pthread.h>
 #include <signal.h>
 
@@ -18,6 +18,7 @@
 #include "kafka/embedded_broker.hpp"
 #include "kafka/producer.hpp"
 #include "logging/log.hpp"
+#include "pipeline_test/runner.hpp"
 #include "plugin/search_path.hpp"
 
 #ifndef COMMSVC_VERSION
@@ -256,6 +257,17 @@ int main(int argc, char** argv) {
   broker->add_option("--bootstrap-file", bootstrapFile, "where to write the bootstrap address")
       ->capture_default_str();
 
+  std::vector<std::string> testFiles;
+  bool testVerbose = false;
+  bool testKeep = false;
+  auto* testCmd = cli.add_subcommand(
+      "test",
+      "Run pipeline test files in-process (inputs; expected messages, events, dead "
+      "letters); exit 0 all passed, 1 a case failed, 2 a broken test file");
+  testCmd->add_option("files", testFiles, "test files (YAML)")->required();
+  testCmd->add_flag("-v,--verbose", testVerbose, "show every case's engine log");
+  testCmd->add_flag("--keep", testKeep, "keep each case's temporary directory (recordings)");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -290,6 +302,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     installSignalThread();
+    if (*testCmd) {
+      return pipeline_test::runTests(
+          {testFiles, pluginDirs, testVerbose, testKeep, logging::parseLevel(logLevel)}, gStop,
+          std::cout, std::cerr);
+    }
     if (*produceCmd) return produce(configFile, type, key, payload, count);
     if (*broker) return runBroker(partitions, topics, bootstrapFile);
     if (*run) {
