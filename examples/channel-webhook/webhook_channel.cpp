@@ -1,4 +1,4 @@
-// The `example-webhook` channel: logic, options, factory and descriptor.
+// The `example-webhook` channel (one POST per message): logic, options and descriptor.
 #include "webhook_channel.hpp"
 
 #include <curl/curl.h>
@@ -23,12 +23,10 @@ commsvc::DeliveryResult classify(int curlError, long status, const std::string& 
   return commsvc::DeliveryResult::permanent(why);
 }
 
-// One POST per message; failures are counted.
 class WebhookChannel : public commsvc::Channel {
  public:
-  WebhookChannel(std::string url, long timeoutMs, commsvc::Context& context)
-      : url_(std::move(url)),
-        timeoutMs_(timeoutMs),
+  WebhookChannel(const Settings& settings, commsvc::Context& context)
+      : settings_(settings),
         failures_(context.metrics().counter("example_webhook_failures_total",
                                             "webhook requests that did not deliver")) {}
 
@@ -36,10 +34,10 @@ class WebhookChannel : public commsvc::Channel {
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(
         curl_slist_append(nullptr, "Content-Type: application/json"), &curl_slist_free_all);
-    curl_easy_setopt(curl.get(), CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_URL, settings_.url.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(curl.get(), CURLOPT_COPYPOSTFIELDS, toJson(message).c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, timeoutMs_);
+    curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.timeout.count()));
     curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
     auto discard = +[](char*, size_t, size_t n, void*) { return n; };  // reply body unused
     curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, discard);
@@ -52,25 +50,23 @@ class WebhookChannel : public commsvc::Channel {
   }
 
  private:
-  std::string url_;
-  long timeoutMs_;
+  const Settings settings_;
   commsvc::Counter& failures_;
 };
 
-constexpr commsvc::OptionSpec kOptions[] = {
-    {"url", commsvc::OptionType::String, nullptr, "where each message is POSTed as JSON"},
-    {"timeout_ms", commsvc::OptionType::Integer, "5000", "request timeout", 1, 600000},
-};
+using Option = commsvc::Option<Settings>;
+constexpr auto kOptions = commsvc::optionList(
+    Option::field<&Settings::url>("url", "where each message is POSTed as JSON").required(),
+    Option::field<&Settings::timeout>("timeout_ms", "request timeout").range(1, 600000));
 
-std::unique_ptr<commsvc::Channel> create(const commsvc::Config& config, commsvc::Context& context) {
+std::unique_ptr<commsvc::Channel> create(const Settings& settings, commsvc::Context& context) {
   [[maybe_unused]] static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
-  return std::make_unique<WebhookChannel>(config.getString("url"), config.getInt("timeout_ms"),
-                                          context);
+  return std::make_unique<WebhookChannel>(settings, context);
 }
 
 }  // namespace example::webhook
 
 /// The plugin descriptor the engine loads (`plugins: [example-webhook]`).
 extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin =
-    commsvc::channelPlugin("example-webhook", "POSTs each message as JSON to a URL",
-                           example::webhook::kOptions, &example::webhook::create);
+    commsvc::channelPlugin<example::webhook::kOptions, &example::webhook::create>(
+        "example-webhook", "POSTs each message as JSON to a URL");

@@ -7,6 +7,12 @@
 
 namespace example::webhook {
 
+/// The block's options (declared in webhook_channel.cpp); defaults here.
+struct Settings {
+  std::string url;                          ///< where each message is POSTed (required)
+  std::chrono::milliseconds timeout{5000};  ///< request timeout
+};
+
 /// The JSON body POSTed for `message`.
 std::string toJson(const commsvc::Message& message);
 
@@ -15,7 +21,7 @@ std::string toJson(const commsvc::Message& message);
 commsvc::DeliveryResult classify(int curlError, long status, const std::string& detail);
 
 /// The plugin's factory: a channel POSTing each message as JSON (toJson) to
-/// the block's `url`, one request per message; deliver() never throws.
-std::unique_ptr<commsvc::Channel> create(const commsvc::Config& config, commsvc::Context& context);
+/// `settings.url`, one request per message; deliver() never throws.
+std::unique_ptr<commsvc::Channel> create(const Settings& settings, commsvc::Context& context);
 
 }  // namespace example::webhook

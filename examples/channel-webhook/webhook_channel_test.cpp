@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "commsvc/testing/fake_context.hpp"
@@ -16,9 +17,9 @@ using commsvc::DeliveryResult;
 using ::testing::_;
 using ::testing::ReturnRef;
 
-// A validated block as the engine would pass it (nothing listens on port 1).
-commsvc::Config block(const std::string& url = "http://127.0.0.1:1/hook") {
-  return commsvc::Config({{"url", url}, {"timeout_ms", std::int64_t{2000}}}, {"url"}, "test:1");
+// The settings of a block (nothing listens on port 1).
+Settings block(const std::string& url = "http://127.0.0.1:1/hook") {
+  return {.url = url, .timeout = std::chrono::milliseconds(2000)};
 }
 
 TEST(WebhookChannel, PostsTheMessageAsJson) {

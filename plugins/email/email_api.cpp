@@ -226,16 +226,6 @@ std::string htmlEscape(std::string_view text) {
 
 }  // namespace
 
-ApiSettings apiSettingsFrom(const Config& config) {
-  ApiSettings s;
-  s.defaultSenderEmail = config.getString("default_sender_email");
-  s.defaultSenderName = config.getString("default_sender_name");
-  s.legalFooterHtml = config.getString("legal_footer_html");
-  s.legalFooterText = config.getString("legal_footer_text");
-  s.systemNotificationEmail = config.getString("system_notification_email");
-  return s;
-}
-
 std::string textToHtml(const std::string& text) {
   std::string out = "<p>";
   std::size_t pos = 0;

@@ -4,7 +4,6 @@
 #include <string>
 
 #include "commsvc/channel.hpp"
-#include "commsvc/config.hpp"
 #include "commsvc/context.hpp"
 #include "commsvc/database.hpp"
 #include "commsvc/http.hpp"
@@ -14,17 +13,24 @@
 
 namespace commsvc::plugins::email {
 
-/// The options of the HTTP API (see plugin.cpp for their declarations).
+/// The HTTP API's part of the email plugin's settings (EmailSettings in
+/// email_handler.hpp, where the options are declared). The footers are
+/// placeholders, to be replaced in pipelines.yaml.
 struct ApiSettings {
-  std::string defaultSenderEmail;       ///< absender_email when a POST gives none
-  std::string defaultSenderName;        ///< absender_name when a POST gives none
-  std::string legalFooterHtml;          ///< appended to inhalt_html when add_legal_footer
-  std::string legalFooterText;          ///< appended to inhalt_text when add_legal_footer
+  /// absender_email when a POST gives none; the sender of system messages.
+  std::string defaultSenderEmail = "noreply@example.com";
+  /// absender_name when a POST gives none.
+  std::string defaultSenderName = "Communication Service";
+  /// Appended to inhalt_html when add_legal_footer; empty = none.
+  std::string legalFooterHtml =
+      "<hr><p style=\"font-size:small;color:#666\">Example GmbH · Musterstraße 1 · 12345 "
+      "Musterstadt<br>Geschäftsführung: Erika Mustermann · Amtsgericht Musterstadt HRB 00000</p>";
+  /// Appended to inhalt_text when add_legal_footer; empty = none.
+  std::string legalFooterText =
+      "--\nExample GmbH · Musterstraße 1 · 12345 Musterstadt\nGeschäftsführung: Erika Mustermann "
+      "· Amtsgericht Musterstadt HRB 00000";
   std::string systemNotificationEmail;  ///< where system messages go; empty = not configured
 };
-
-/// ApiSettings from a validated handler block.
-ApiSettings apiSettingsFrom(const Config& config);
 
 /// The email routes of SPEC §5 (`/api/emails`, `/api/emails/{id}`,
 /// `/api/system-messages`). Every state change and the event it causes

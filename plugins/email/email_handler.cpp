@@ -6,7 +6,6 @@
 
 #include "commsvc/database.hpp"
 #include "commsvc/outbox.hpp"
-#include "email_api.hpp"
 
 namespace commsvc::plugins::email {
 
@@ -74,7 +73,7 @@ HandleResult EmailHandler::handle(const Event& event) {
   return HandleResult::done();
 }
 
-void checkLease(const EmailSettings& settings, const Channel& channel) {
+void checkLease(const SenderSettings& settings, const Channel& channel) {
   const auto worst = channel.worstCaseDeliveryTime();
   const auto lease = std::chrono::duration_cast<std::chrono::milliseconds>(settings.claimLease);
   if (worst.count() > 0 && lease < 2 * worst) {
@@ -88,7 +87,7 @@ void checkLease(const EmailSettings& settings, const Channel& channel) {
   }
 }
 
-std::unique_ptr<Handler> createEmailHandler(const Config& config, Context& context) {
+std::unique_ptr<Handler> createEmailHandler(const EmailSettings& settings, Context& context) {
   Channel* channel = context.channel();
   Database* database = context.database();
   Outbox* outbox = context.outbox();
@@ -105,27 +104,25 @@ std::unique_ptr<Handler> createEmailHandler(const Config& config, Context& conte
         "the email handler needs `publisher:` in its handler entry: email.sent "
         "events go through the outbox to that publisher");
   }
-  const EmailSettings settings = settingsFrom(config);
-  checkLease(settings, *channel);
-  const contact::PatientContact contact(config, context);
-  auto sender =
-      std::make_unique<EmailSender>(*database, *channel, *outbox, context.logger(),
-                                    context.metrics(), settings, context.shutdown(), contact);
+  checkLease(settings.sender, *channel);
+  const contact::PatientContact contact(settings.contact, context);
+  auto sender = std::make_unique<EmailSender>(*database, *channel, *outbox, context.logger(),
+                                              context.metrics(), settings.sender,
+                                              context.shutdown(), contact);
   EmailSender* processor = sender.get();
   Logger* logger = &context.logger();
   auto handler = std::make_unique<EmailHandler>(std::move(sender), context.logger());
   // The engine waits for a running job and stops the schedule before it
   // destroys the handler, which owns the sender.
-  context.schedule(kQueueJobName, settings.queueCheckInterval, [processor, logger] {
+  context.schedule(kQueueJobName, settings.sender.queueCheckInterval, [processor, logger] {
     try {
       processor->processQueue();
     } catch (const std::exception& e) {
       logger->warn("email queue run failed; next run retries", {{"error", e.what()}});
     }
   });
-  registerEmailRoutes(context,
-                      std::make_shared<EmailApi>(*database, *outbox, *channel, context.logger(),
-                                                 apiSettingsFrom(config), contact));
+  registerEmailRoutes(context, std::make_shared<EmailApi>(*database, *outbox, *channel,
+                                                          context.logger(), settings.api, contact));
   return handler;
 }
 

@@ -9,9 +9,59 @@
 #include "commsvc/context.hpp"
 #include "commsvc/handler.hpp"
 #include "commsvc/logger.hpp"
+#include "commsvc/options.hpp"
+#include "email_api.hpp"
 #include "email_sender.hpp"
+#include "patient_contact.hpp"
 
 namespace commsvc::plugins::email {
+
+/// The email plugin's settings, filled from its handler block (kOptions).
+struct EmailSettings {
+  SenderSettings sender;             ///< the send path and queue processor
+  ApiSettings api;                   ///< the HTTP API
+  contact::ContactSettings contact;  ///< patient contact updates
+};
+
+/// The email plugin's options, each bound to its field of EmailSettings.
+inline constexpr auto kOptions = optionList(
+    Option<EmailSettings>::field<&EmailSettings::sender, &SenderSettings::queueCheckInterval>(
+        "queue_check_interval_s", "seconds between runs of the email queue processor")
+        .range(1, 86400),
+    Option<EmailSettings>::field<&EmailSettings::sender, &SenderSettings::queueBatchSize>(
+        "queue_batch_size", "queued emails the processor claims and sends per run at most")
+        .range(1, 1000),
+    Option<EmailSettings>::field<&EmailSettings::sender, &SenderSettings::claimLease>(
+        "claim_lease_s",
+        "an email left in Wird_gesendet longer than this (a crashed sender) is queued "
+        "again")
+        .range(1, 86400),
+    Option<EmailSettings>::field<&EmailSettings::sender, &SenderSettings::maxAttempts>(
+        "max_attempts",
+        "delivery attempts before a transient failure makes an email Fehlgeschlagen")
+        .range(1, 100),
+    Option<EmailSettings>::field<&EmailSettings::sender, &SenderSettings::retryBackoff>(
+        "retry_backoff_s", "wait before retrying a transient failure, doubled after each attempt")
+        .range(0, 86400),
+    Option<EmailSettings>::field<&EmailSettings::api, &ApiSettings::defaultSenderEmail>(
+        "default_sender_email",
+        "absender_email of emails created through POST /api/emails without one, and "
+        "the sender of system messages"),
+    Option<EmailSettings>::field<&EmailSettings::api, &ApiSettings::defaultSenderName>(
+        "default_sender_name",
+        "absender_name of emails created through POST /api/emails without one"),
+    Option<EmailSettings>::field<&EmailSettings::api, &ApiSettings::legalFooterHtml>(
+        "legal_footer_html",
+        "company footer appended to inhalt_html when a POST /api/emails has "
+        "add_legal_footer (default true); empty = none"),
+    Option<EmailSettings>::field<&EmailSettings::api, &ApiSettings::legalFooterText>(
+        "legal_footer_text",
+        "the same footer as plain text, appended to inhalt_text; empty = none"),
+    Option<EmailSettings>::field<&EmailSettings::api, &ApiSettings::systemNotificationEmail>(
+        "system_notification_email",
+        "admin address POST /api/system-messages sends to; empty = system messages "
+        "answer 503 (pipelines.yaml passes ${SYSTEM_NOTIFICATION_EMAIL})"),
+    contact::options<EmailSettings>());
 
 /// The name of the queue processor's periodic job.
 inline constexpr const char* kQueueJobName = "email-queue";
@@ -44,13 +94,13 @@ class EmailHandler : public Handler {
 /// channel's worst-case delivery time: a send still running (or its result
 /// being recorded, which retries up to half the lease) when the lease
 /// expires would be handed out again.
-void checkLease(const EmailSettings& settings, const Channel& channel);
+void checkLease(const SenderSettings& settings, const Channel& channel);
 
 /// The plugin's factory: checks that the handler entry has a channel, a
 /// database and an outbox (a `publisher:`), throwing ConfigError naming
 /// what is missing; builds the handler and registers the queue processor
-/// as the periodic job kQueueJobName every queue_check_interval_s, and the
+/// as the periodic job kQueueJobName every queueCheckInterval, and the
 /// HTTP routes of EmailApi (email_api.hpp).
-std::unique_ptr<Handler> createEmailHandler(const Config& config, Context& context);
+std::unique_ptr<Handler> createEmailHandler(const EmailSettings& settings, Context& context);
 
 }  // namespace commsvc::plugins::email

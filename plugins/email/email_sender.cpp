@@ -93,16 +93,6 @@ std::size_t utf8SequenceLength(std::string_view text) {
 
 }  // namespace
 
-EmailSettings settingsFrom(const Config& config) {
-  EmailSettings s;
-  s.queueCheckInterval = std::chrono::seconds(config.getInt("queue_check_interval_s"));
-  s.queueBatchSize = config.getInt("queue_batch_size");
-  s.claimLease = std::chrono::seconds(config.getInt("claim_lease_s"));
-  s.maxAttempts = config.getInt("max_attempts");
-  s.retryBackoff = std::chrono::seconds(config.getInt("retry_backoff_s"));
-  return s;
-}
-
 std::string toValidUtf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -163,7 +153,7 @@ std::string emailSentPayload(const ClaimedEmail& email) {
 }
 
 EmailSender::EmailSender(Database& database, Channel& channel, Outbox& outbox, Logger& logger,
-                         Metrics& metrics, EmailSettings settings, const Shutdown& shutdown,
+                         Metrics& metrics, SenderSettings settings, const Shutdown& shutdown,
                          contact::PatientContact contact)
     : database_(database),
       channel_(channel),

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "commsvc/channel.hpp"
-#include "commsvc/config.hpp"
 #include "commsvc/database.hpp"
 #include "commsvc/logger.hpp"
 #include "commsvc/message.hpp"
@@ -20,17 +19,15 @@
 
 namespace commsvc::plugins::email {
 
-/// The email plugin's options (see plugin.cpp for their declarations).
-struct EmailSettings {
+/// The send path's part of the email plugin's settings (EmailSettings in
+/// email_handler.hpp, where the options are declared).
+struct SenderSettings {
   std::chrono::seconds queueCheckInterval{60};  ///< how often the queue processor runs
   std::int64_t queueBatchSize = 10;             ///< emails claimed per processor run at most
   std::chrono::seconds claimLease{300};   ///< a `Wird_gesendet` claim older than this is recovered
   std::int64_t maxAttempts = 5;           ///< attempts before a transient failure becomes final
   std::chrono::seconds retryBackoff{30};  ///< wait before the 2nd attempt, doubled per attempt
 };
-
-/// EmailSettings from a validated handler block.
-EmailSettings settingsFrom(const Config& config);
 
 /// An email row claimed for sending (status `Wird_gesendet`).
 struct ClaimedEmail {
@@ -130,7 +127,7 @@ class EmailSender {
   /// recording a result. `contact` reports an email to a patient that
   /// reaches `Gesendet` to the patient service (off by default).
   EmailSender(Database& database, Channel& channel, Outbox& outbox, Logger& logger,
-              Metrics& metrics, EmailSettings settings, const Shutdown& shutdown,
+              Metrics& metrics, SenderSettings settings, const Shutdown& shutdown,
               contact::PatientContact contact = {});
 
   /// Claims email `id` in one atomic statement (committed on return) when it
@@ -172,7 +169,7 @@ class EmailSender {
   QueueRun processQueue();
 
   /// The settings in use.
-  const EmailSettings& settings() const { return settings_; }
+  const SenderSettings& settings() const { return settings_; }
 
  private:
   // Records `result` for `email` in one transaction; returns the outcome.
@@ -182,7 +179,7 @@ class EmailSender {
   Channel& channel_;
   Outbox& outbox_;
   Logger& logger_;
-  EmailSettings settings_;
+  SenderSettings settings_;
   contact::PatientContact contact_;
   const Shutdown& shutdown_;
   Counter& sent_;

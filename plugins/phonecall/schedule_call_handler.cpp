@@ -67,7 +67,8 @@ HandleResult ScheduleCallHandler::handle(const Event& event) {
   return HandleResult::done();
 }
 
-std::unique_ptr<Handler> createPhoneCallHandler(const Config& config, Context& context) {
+std::unique_ptr<Handler> createPhoneCallHandler(const PhoneCallSettings& settings,
+                                                Context& context) {
   Database* database = context.database();
   Outbox* outbox = context.outbox();
   if (database == nullptr) {
@@ -79,9 +80,9 @@ std::unique_ptr<Handler> createPhoneCallHandler(const Config& config, Context& c
         "communication.call_scheduled and phone_call.completed events go through the outbox to "
         "that publisher");
   }
-  auto api =
-      std::make_shared<PhoneCallApi>(*database, *outbox, context.logger(), context.metrics(),
-                                     TodayFunction{}, contact::PatientContact(config, context));
+  auto api = std::make_shared<PhoneCallApi>(*database, *outbox, context.logger(), context.metrics(),
+                                            TodayFunction{},
+                                            contact::PatientContact(settings.contact, context));
   PhoneCallApi::registerRoutes(api, context);
   return std::make_unique<ScheduleCallHandler>(context.logger(), context.metrics(), api);
 }

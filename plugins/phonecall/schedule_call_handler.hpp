@@ -12,9 +12,19 @@
 #include "commsvc/handler.hpp"
 #include "commsvc/logger.hpp"
 #include "commsvc/metrics.hpp"
+#include "commsvc/options.hpp"
+#include "patient_contact.hpp"
 #include "phone_call_api.hpp"
 
 namespace commsvc::plugins::phonecall {
+
+/// The phonecall plugin's settings, filled from its handler block (kOptions).
+struct PhoneCallSettings {
+  contact::ContactSettings contact;  ///< patient contact updates (a call becoming abgeschlossen)
+};
+
+/// The phonecall plugin's options: those of the patient contact updates.
+inline constexpr auto kOptions = contact::options<PhoneCallSettings>();
 
 /// The ids of a communication.schedule_call payload; each may be absent.
 struct ScheduleCallRequest {
@@ -49,6 +59,7 @@ class ScheduleCallHandler : public Handler {
 /// The plugin's factory: checks that there is a database and an outbox (a
 /// `publisher:` in the handler entry), throwing ConfigError naming what is
 /// missing; registers the /api/phone-calls routes and builds the handler.
-std::unique_ptr<Handler> createPhoneCallHandler(const Config& config, Context& context);
+std::unique_ptr<Handler> createPhoneCallHandler(const PhoneCallSettings& settings,
+                                                Context& context);
 
 }  // namespace commsvc::plugins::phonecall

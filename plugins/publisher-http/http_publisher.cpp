@@ -147,24 +147,25 @@ const char* describeCurlError(CURLcode rc) {
 
 }  // namespace
 
-HttpPublisherSettings resolveSettings(const Config& config) {
-  initCurlOnce();
-  HttpPublisherSettings settings;
-  settings.baseUrl = config.getString("base_url");
-  if (!settings.baseUrl.empty()) settings.redactedBaseUrl = checkBaseUrl(settings.baseUrl);
-
-  settings.method = config.getString("method");
-  static constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
-  if (std::find(std::begin(kMethods), std::end(kMethods), settings.method) == std::end(kMethods)) {
-    throw ConfigError("method: '" + settings.method + "' is not one of GET|POST|PUT|PATCH|DELETE");
+const char* methodName(HttpMethod method) {
+  for (const OptionChoice& c : kHttpMethods) {
+    if (c.value == static_cast<std::int64_t>(method)) return c.name;
   }
-  settings.path = Template::parse(config.getString("path"), TemplateKind::Path, "path");
+  return "POST";
+}
+
+HttpPublisherOptions resolveOptions(const HttpPublisherSettings& settings) {
+  initCurlOnce();
+  HttpPublisherOptions options;
+  options.settings = settings;
+  if (!settings.baseUrl.empty()) options.redactedBaseUrl = checkBaseUrl(settings.baseUrl);
+  options.path = Template::parse(settings.path, TemplateKind::Path, "path");
 
   bool hasContentType = false;
   bool jsonContent = true;
   bool hasExpect = false;
-  for (const auto& [name, value] : config.getMap("headers")) {
-    settings.headers.push_back(headerLine(name, value));
+  for (const auto& [name, value] : settings.headers) {
+    options.headerLines.push_back(headerLine(name, value));
     const std::string key = lower(name);
     if (key == "content-type") {
       hasContentType = true;
@@ -173,41 +174,35 @@ HttpPublisherSettings resolveSettings(const Config& config) {
     if (key == "expect") hasExpect = true;
   }
 
-  const std::string& body = config.getString("body");
-  const bool bodyless = settings.method == "GET" || settings.method == "DELETE";
-  if (!body.empty()) {
-    if (settings.method == "GET") throw ConfigError("body: a GET request carries no body");
-    settings.body = HttpPublisherSettings::Body::Template;
-    settings.bodyTemplate =
-        Template::parse(body, jsonContent ? TemplateKind::Json : TemplateKind::Text, "body");
+  const bool bodyless = settings.method == HttpMethod::Get || settings.method == HttpMethod::Delete;
+  if (!settings.body.empty()) {
+    if (settings.method == HttpMethod::Get) {
+      throw ConfigError("body: a GET request carries no body");
+    }
+    options.body = HttpPublisherOptions::Body::Template;
+    options.bodyTemplate = Template::parse(
+        settings.body, jsonContent ? TemplateKind::Json : TemplateKind::Text, "body");
   } else {
-    settings.body =
-        bodyless ? HttpPublisherSettings::Body::None : HttpPublisherSettings::Body::Envelope;
+    options.body =
+        bodyless ? HttpPublisherOptions::Body::None : HttpPublisherOptions::Body::Envelope;
   }
-  if (settings.body != HttpPublisherSettings::Body::None && !hasContentType) {
-    settings.headers.push_back("Content-Type: application/json");
+  if (options.body != HttpPublisherOptions::Body::None && !hasContentType) {
+    options.headerLines.push_back("Content-Type: application/json");
   }
   // libcurl would wait up to 1 s for "100 Continue" before larger bodies.
-  if (!hasExpect) settings.headers.push_back("Expect:");
+  if (!hasExpect) options.headerLines.push_back("Expect:");
 
-  settings.timeout = std::chrono::milliseconds(config.getInt("timeout_ms"));
-  settings.connectTimeout = std::chrono::milliseconds(config.getInt("connect_timeout_ms"));
   if (settings.timeout.count() < 1 || settings.connectTimeout.count() < 1) {
     throw ConfigError("timeout_ms and connect_timeout_ms must be at least 1");
   }
-  settings.verifyTls = config.getBool("verify_tls");
-  settings.caFile = config.getString("ca_file");
   if (!settings.caFile.empty() && !std::ifstream(settings.caFile).good()) {
     throw ConfigError("ca_file: cannot read '" + settings.caFile + "'");
   }
-  settings.connections = config.getInt("connections");
   if (settings.connections < 1 || settings.connections > 64) {
     throw ConfigError("connections: must be 1 to 64");
   }
-  const std::int64_t queueLimit = config.getInt("queue_limit");
-  if (queueLimit < 1) throw ConfigError("queue_limit: must be at least 1");
-  settings.queueLimit = static_cast<std::size_t>(queueLimit);
-  return settings;
+  if (settings.queueLimit < 1) throw ConfigError("queue_limit: must be at least 1");
+  return options;
 }
 
 namespace {
@@ -255,8 +250,9 @@ struct Connection {
 }  // namespace
 
 struct HttpPublisher::Impl {
-  Impl(HttpPublisherSettings s, Logger& l, Metrics& metrics, std::string n)
-      : settings(std::move(s)),
+  Impl(HttpPublisherOptions o, Logger& l, Metrics& metrics, std::string n)
+      : options(std::move(o)),
+        settings(options.settings),
         logger(l),
         name(std::move(n)),
         published(metrics.counter("http_publisher_requests_total",
@@ -275,7 +271,8 @@ struct HttpPublisher::Impl {
                                   "events waiting for a worker of the http publisher",
                                   {{"publisher", name}})) {}
 
-  const HttpPublisherSettings settings;
+  const HttpPublisherOptions options;
+  const HttpPublisherSettings& settings;  // options.settings
   Logger& logger;
   const std::string name;
   Counter& published;
@@ -296,7 +293,7 @@ struct HttpPublisher::Impl {
 
   // The prefix of every outcome text: "PATCH http://host/path".
   std::string describe(const std::string& redactedUrl) const {
-    return settings.method + " " + redactedUrl;
+    return std::string(methodName(settings.method)) + " " + redactedUrl;
   }
 
   Connection newConnection() const {
@@ -316,12 +313,12 @@ struct HttpPublisher::Impl {
     if (!settings.caFile.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, settings.caFile.c_str());
     curl_easy_setopt(curl, CURLOPT_USERAGENT, kUserAgent);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
-    if (settings.method == "GET") {
+    if (settings.method == HttpMethod::Get) {
       curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-    } else if (settings.method == "POST") {
+    } else if (settings.method == HttpMethod::Post) {
       curl_easy_setopt(curl, CURLOPT_POST, 1L);
     } else {
-      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, settings.method.c_str());
+      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, methodName(settings.method));
     }
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Connection::write);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, c.errorBuffer);
@@ -338,7 +335,7 @@ struct HttpPublisher::Impl {
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &c);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, c.errorBuffer);
     curl_easy_setopt(curl, CURLOPT_URL, job.url.c_str());
-    if (settings.body != HttpPublisherSettings::Body::None) {
+    if (options.body != HttpPublisherOptions::Body::None) {
       curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(job.body.size()));
       curl_easy_setopt(curl, CURLOPT_POSTFIELDS, job.body.c_str());
     }
@@ -428,12 +425,12 @@ struct HttpPublisher::Impl {
   }
 };
 
-HttpPublisher::HttpPublisher(HttpPublisherSettings settings, Logger& logger, Metrics& metrics,
+HttpPublisher::HttpPublisher(HttpPublisherOptions options, Logger& logger, Metrics& metrics,
                              std::string name)
-    : impl_(new Impl(std::move(settings), logger, metrics, std::move(name))) {
+    : impl_(new Impl(std::move(options), logger, metrics, std::move(name))) {
   std::unique_ptr<Impl> guard(impl_);
   initCurlOnce();
-  for (const std::string& line : impl_->settings.headers) {
+  for (const std::string& line : impl_->options.headerLines) {
     curl_slist* next = curl_slist_append(impl_->headers.get(), line.c_str());
     if (next == nullptr) throw std::bad_alloc();
     impl_->headers.release();
@@ -479,7 +476,7 @@ HttpPublisher::~HttpPublisher() {
 }
 
 std::string HttpPublisher::redactedUrlFor(const Event& event) const {
-  const HttpPublisherSettings& s = impl_->settings;
+  const HttpPublisherOptions& s = impl_->options;
   std::string path;
   if (s.path.hasFields()) {
     nlohmann::json payload = nlohmann::json::parse(event.payload, nullptr, false);
@@ -493,26 +490,26 @@ std::string HttpPublisher::redactedUrlFor(const Event& event) const {
 
 void HttpPublisher::publish(Event event, PublishCallback done) {
   Impl& impl = *impl_;
-  const HttpPublisherSettings& s = impl.settings;
+  const HttpPublisherOptions& s = impl.options;
   Job job;
   job.done = std::move(done);
-  if (s.baseUrl.empty()) {
+  if (s.settings.baseUrl.empty()) {
     impl.finish(job, PublishResult::rejected("publisher is off: base_url is empty"));
     return;
   }
   try {
     nlohmann::json payload;
     const bool bodyFields =
-        s.body == HttpPublisherSettings::Body::Template && s.bodyTemplate.hasFields();
+        s.body == HttpPublisherOptions::Body::Template && s.bodyTemplate.hasFields();
     if (s.path.hasFields() || bodyFields) {
       payload = nlohmann::json::parse(event.payload, nullptr, false);
       if (payload.is_discarded()) throw TemplateError("payload is not valid JSON");
     }
     const std::string path = s.path.render(payload);
-    job.url = joinUrl(s.baseUrl, path);
+    job.url = joinUrl(s.settings.baseUrl, path);
     job.redactedUrl = joinUrl(s.redactedBaseUrl, path.substr(0, path.find('?')));
-    if (s.body == HttpPublisherSettings::Body::Envelope) job.body = toEnvelopeJson(event);
-    if (s.body == HttpPublisherSettings::Body::Template) job.body = s.bodyTemplate.render(payload);
+    if (s.body == HttpPublisherOptions::Body::Envelope) job.body = toEnvelopeJson(event);
+    if (s.body == HttpPublisherOptions::Body::Template) job.body = s.bodyTemplate.render(payload);
   } catch (const TemplateError& e) {
     impl.finish(job, PublishResult::rejected(e.what()));
     return;
@@ -523,12 +520,12 @@ void HttpPublisher::publish(Event event, PublishCallback done) {
     std::lock_guard lock(impl.mutex);
     if (impl.stopping) throw std::logic_error("HttpPublisher::publish during destruction");
     waiting = impl.queue.size();
-    if (waiting < s.queueLimit) {
+    if (waiting < s.settings.queueLimit) {
       impl.queue.push_back(std::move(job));
       impl.queueLength.set(static_cast<double>(waiting + 1));
     }
   }
-  if (waiting >= s.queueLimit) {
+  if (waiting >= s.settings.queueLimit) {
     impl.finish(job, PublishResult::failed("queue full: " + std::to_string(waiting) +
                                            " events wait for " + impl.describe(job.redactedUrl)));
     return;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,73 +16,89 @@
 #include "commsvc/event.hpp"
 #include "commsvc/logger.hpp"
 #include "commsvc/metrics.hpp"
+#include "commsvc/options.hpp"
 #include "commsvc/publisher.hpp"
 #include "templates.hpp"
 
 namespace commsvc::plugins::publisher_http {
 
-/// The options of an `http` publisher block, declared once (the descriptor
-/// lists them; resolveSettings reads them).
-inline constexpr OptionSpec kOptions[] = {
-    {"base_url", OptionType::String, "",
-     "scheme://host[:port][/prefix] of the receiver (http or https); empty = publisher off "
-     "(write \"${SERVICE_URL:-}\")"},
-    {"path", OptionType::String, "",
-     "appended to base_url; {field} = the payload's top-level field (string or integer), "
-     "percent-encoded; '{{' and '}}' are literal braces"},
-    {.name = "method",
-     .type = OptionType::String,
-     .defaultValue = "POST",
-     .description = "HTTP method",
-     .choices = "GET|POST|PUT|PATCH|DELETE"},
-    {"body", OptionType::String, "",
-     "request body template; {field} = the JSON form of a payload field (its escaped text "
-     "inside a JSON string), e.g. '{\"date\": {date}}'; empty = the event's JSON envelope "
-     "(POST/PUT/PATCH) or no body (GET/DELETE)"},
-    {.name = "headers",
-     .type = OptionType::StringMap,
-     .defaultValue = "",
-     .description = "extra request headers (values may hold tokens: \"Bearer ${TOKEN}\"); "
-                    "Content-Type defaults to application/json when a body is sent",
-     .secret = true},
-    {.name = "timeout_ms",
-     .type = OptionType::Integer,
-     .defaultValue = "5000",
-     .description = "bound of one whole request (connect, send, answer), in milliseconds",
-     .min = 1,
-     .max = 600000},
-    {.name = "connect_timeout_ms",
-     .type = OptionType::Integer,
-     .defaultValue = "2000",
-     .description = "bound of connecting (TCP and TLS), in milliseconds",
-     .min = 1,
-     .max = 600000},
-    {"verify_tls", OptionType::Boolean, "true",
-     "verify the server certificate and host name (https)"},
-    {"ca_file", OptionType::String, "",
-     "PEM file of CA certificates to trust instead of the system's; empty = system CAs"},
-    {.name = "connections",
-     .type = OptionType::Integer,
-     .defaultValue = "4",
-     .description = "worker threads, each with one kept-alive connection: requests at once",
-     .min = 1,
-     .max = 64},
-    {.name = "queue_limit",
-     .type = OptionType::Integer,
-     .defaultValue = "10000",
-     .description = "events waiting for a worker at most; more fail at once with 'queue full'",
-     .min = 1,
-     .max = 10000000},
+/// The HTTP method of the requests.
+enum class HttpMethod { Get, Post, Put, Patch, Delete };
+
+/// The texts of the `method` option.
+inline constexpr OptionChoice kHttpMethods[] = {
+    choice("GET", HttpMethod::Get),       choice("POST", HttpMethod::Post),
+    choice("PUT", HttpMethod::Put),       choice("PATCH", HttpMethod::Patch),
+    choice("DELETE", HttpMethod::Delete),
 };
 
-/// What an HttpPublisher needs, resolved and checked from its YAML block.
+/// The text of `method`, as sent ("PATCH").
+const char* methodName(HttpMethod method);
+
+/// Settings of an `http` publisher: the options of its YAML block
+/// (kOptions), as written; resolveOptions checks them.
 struct HttpPublisherSettings {
-  /// Where requests go; empty = the publisher is off.
-  std::string baseUrl;
+  std::string baseUrl;                             ///< scheme://host[:port][/prefix]; empty = off
+  std::string path;                                ///< path template appended to baseUrl
+  HttpMethod method = HttpMethod::Post;            ///< the requests' method
+  std::string body;                                ///< body template; empty = envelope or none
+  std::map<std::string, std::string> headers;      ///< extra request headers. Secret.
+  std::chrono::milliseconds timeout{5000};         ///< bound of one request
+  std::chrono::milliseconds connectTimeout{2000};  ///< bound of connecting
+  bool verifyTls = true;                           ///< verify certificate and host name
+  std::string caFile;                              ///< CA bundle; empty = the system's
+  std::int64_t connections = 4;                    ///< worker threads (and connections)
+  std::size_t queueLimit = 10000;                  ///< most events waiting for a worker
+};
+
+/// The options of an `http` publisher block, each bound to its
+/// HttpPublisherSettings field.
+inline constexpr auto kOptions = optionList(
+    Option<HttpPublisherSettings>::field<&HttpPublisherSettings::baseUrl>(
+        "base_url",
+        "scheme://host[:port][/prefix] of the receiver (http or https); empty = publisher off "
+        "(write \"${SERVICE_URL:-}\")"),
+    Option<HttpPublisherSettings>::field<&HttpPublisherSettings::path>(
+        "path",
+        "appended to base_url; {field} = the payload's top-level field (string or integer), "
+        "percent-encoded; '{{' and '}}' are literal braces"),
+    Option<HttpPublisherSettings>::field<&HttpPublisherSettings::method>("method", "HTTP method")
+        .choices(kHttpMethods),
+    Option<HttpPublisherSettings>::field<&HttpPublisherSettings::body>(
+        "body",
+        "request body template; {field} = the JSON form of a payload field (its escaped text "
+        "inside a JSON string), e.g. '{\"date\": {date}}'; empty = the event's JSON envelope "
+        "(POST/PUT/PATCH) or no body (GET/DELETE)"),
+    Option<HttpPublisherSettings>::field<&HttpPublisherSettings::headers>(
+        "headers",
+        "extra request headers (values may hold tokens: \"Bearer ${TOKEN}\"); "
+        "Content-Type defaults to application/json when a body is sent")
+        .secret(),
+    Option<HttpPublisherSettings>::field<&HttpPublisherSettings::timeout>(
+        "timeout_ms", "bound of one whole request (connect, send, answer), in milliseconds")
+        .range(1, 600000),
+    Option<HttpPublisherSettings>::field<&HttpPublisherSettings::connectTimeout>(
+        "connect_timeout_ms", "bound of connecting (TCP and TLS), in milliseconds")
+        .range(1, 600000),
+    Option<HttpPublisherSettings>::field<&HttpPublisherSettings::verifyTls>(
+        "verify_tls", "verify the server certificate and host name (https)"),
+    Option<HttpPublisherSettings>::field<&HttpPublisherSettings::caFile>(
+        "ca_file",
+        "PEM file of CA certificates to trust instead of the system's; empty = system CAs"),
+    Option<HttpPublisherSettings>::field<&HttpPublisherSettings::connections>(
+        "connections", "worker threads, each with one kept-alive connection: requests at once")
+        .range(1, 64),
+    Option<HttpPublisherSettings>::field<&HttpPublisherSettings::queueLimit>(
+        "queue_limit", "events waiting for a worker at most; more fail at once with 'queue full'")
+        .range(1, 10000000));
+
+/// What an HttpPublisher needs: its settings, checked, with the templates
+/// parsed and the header lines built.
+struct HttpPublisherOptions {
+  HttpPublisherSettings settings;  ///< as configured
   /// base_url without user info, for messages ("scheme://host[:port]/prefix").
   std::string redactedBaseUrl;
-  std::string method = "POST";  ///< GET, POST, PUT, PATCH or DELETE
-  Template path;                ///< appended to baseUrl
+  Template path;  ///< appended to baseUrl
   /// What the body is.
   enum class Body {
     None,      ///< no body
@@ -91,21 +108,15 @@ struct HttpPublisherSettings {
   Body body = Body::Envelope;  ///< what is sent as the body
   Template bodyTemplate;       ///< when body == Template
   /// Every request header ("Name: value"), defaults included. Secret.
-  std::vector<std::string> headers;
-  std::chrono::milliseconds timeout{5000};         ///< bound of one request
-  std::chrono::milliseconds connectTimeout{2000};  ///< bound of connecting
-  bool verifyTls = true;                           ///< verify certificate and host name
-  std::string caFile;                              ///< CA bundle; empty = the system's
-  std::int64_t connections = 4;                    ///< worker threads (and connections)
-  std::size_t queueLimit = 10000;                  ///< most events waiting for a worker
+  std::vector<std::string> headerLines;
 };
 
-/// Reads and checks an `http` block (see kOptions). Throws ConfigError
-/// starting with the option's name when a value is unusable: a base_url
-/// that is not http(s) or holds a query or fragment, a bad path or body
-/// template, a body with GET, a header name or value that cannot be sent
-/// (the value is never quoted), an unreadable ca_file.
-HttpPublisherSettings resolveSettings(const Config& config);
+/// Checks `settings` and prepares them (see HttpPublisherOptions). Throws
+/// ConfigError starting with the option's name when a value is unusable: a
+/// base_url that is not http(s) or holds a query or fragment, a bad path or
+/// body template, a body with GET, a header name or value that cannot be
+/// sent (the value is never quoted), an unreadable ca_file.
+HttpPublisherOptions resolveOptions(const HttpPublisherSettings& settings);
 
 /// Publishes each event as one HTTP request and reports the outcome; does
 /// not retry (the outbox relay does). publish() never waits for the
@@ -121,7 +132,7 @@ class HttpPublisher : public Publisher {
   /// Starts the workers (none when the publisher is off). `name` labels
   /// metrics and log lines (the instance name, e.g. "publishers.patients").
   /// `logger` and `metrics` must outlive the publisher.
-  HttpPublisher(HttpPublisherSettings settings, Logger& logger, Metrics& metrics, std::string name);
+  HttpPublisher(HttpPublisherOptions options, Logger& logger, Metrics& metrics, std::string name);
   /// Reports every event still waiting as failed("publisher stopped"),
   /// lets requests under way finish (each bounded by the timeout) and stops
   /// the workers.

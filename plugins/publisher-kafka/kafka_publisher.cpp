@@ -34,9 +34,10 @@ struct HandleDeleter {
 
 }  // namespace
 
-KafkaPublisherOptions resolveOptions(const Config& config, const KafkaSettings& kafka) {
+KafkaPublisherOptions resolveOptions(const KafkaPublisherSettings& settings,
+                                     const KafkaSettings& kafka) {
   KafkaPublisherOptions options;
-  options.topic = config.getString("topic");
+  options.topic = settings.topic;
   if (options.topic.empty()) options.topic = kafka.topic;
   if (options.topic.empty()) {
     throw ConfigError("kafka publisher: no topic (set `topic` or kafka.topic)");
@@ -44,7 +45,7 @@ KafkaPublisherOptions resolveOptions(const Config& config, const KafkaSettings& 
   if (!kafka.brokers.empty()) options.properties.emplace_back("bootstrap.servers", kafka.brokers);
   options.properties.insert(options.properties.end(), kafka.properties.begin(),
                             kafka.properties.end());
-  for (const auto& [name, value] : config.getMap("properties")) {
+  for (const auto& [name, value] : settings.properties) {
     options.properties.emplace_back(name, value);
   }
   bool hasBrokers = false;
@@ -54,7 +55,7 @@ KafkaPublisherOptions resolveOptions(const Config& config, const KafkaSettings& 
     }
   }
   if (!hasBrokers) throw ConfigError("kafka publisher: no bootstrap servers (kafka.brokers)");
-  options.flushTimeout = std::chrono::milliseconds(config.getInt("flush_timeout_ms"));
+  options.flushTimeout = settings.flushTimeout;
   return options;
 }
 

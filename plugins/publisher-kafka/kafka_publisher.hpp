@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,11 +10,32 @@
 #include "commsvc/context.hpp"
 #include "commsvc/event.hpp"
 #include "commsvc/logger.hpp"
+#include "commsvc/options.hpp"
 #include "commsvc/publisher.hpp"
 
 namespace commsvc::plugins::publisher_kafka {
 
-/// What a KafkaPublisher needs, resolved from its YAML block and the
+/// Settings of a `kafka` publisher: the options of its YAML block (kOptions).
+struct KafkaPublisherSettings {
+  std::string topic;  ///< where events go; empty = the pipeline's kafka.topic
+  /// librdkafka producer properties, applied after the pipeline's. Secret.
+  std::map<std::string, std::string> properties;
+  std::chrono::milliseconds flushTimeout{10000};  ///< how long the destructor waits
+};
+
+/// The options of a `kafka` publisher block, each bound to its
+/// KafkaPublisherSettings field.
+inline constexpr auto kOptions = optionList(
+    Option<KafkaPublisherSettings>::field<&KafkaPublisherSettings::topic>(
+        "topic", "topic to publish to; empty = the pipeline's kafka.topic"),
+    Option<KafkaPublisherSettings>::field<&KafkaPublisherSettings::properties>(
+        "properties", "extra librdkafka producer properties (applied after kafka.properties)")
+        .secret(),
+    Option<KafkaPublisherSettings>::field<&KafkaPublisherSettings::flushTimeout>(
+        "flush_timeout_ms", "how long shutdown waits for outstanding deliveries")
+        .range(0, 3600000));
+
+/// What a KafkaPublisher needs, resolved from its settings and the
 /// pipeline's Kafka settings.
 struct KafkaPublisherOptions {
   std::string topic;  ///< where events go
@@ -23,10 +45,12 @@ struct KafkaPublisherOptions {
   std::chrono::milliseconds flushTimeout{10000};  ///< how long the destructor waits
 };
 
-/// Resolves the options of a `kafka` publisher block: `topic` (empty = the
-/// pipeline's topic), `properties`, `flush_timeout_ms`. Throws ConfigError
-/// when no topic or no bootstrap servers are known.
-KafkaPublisherOptions resolveOptions(const Config& config, const KafkaSettings& kafka);
+/// Resolves the settings of a `kafka` publisher block against the
+/// pipeline's Kafka settings: an empty topic becomes the pipeline's, the
+/// pipeline's properties come before the block's. Throws ConfigError when
+/// no topic or no bootstrap servers are known.
+KafkaPublisherOptions resolveOptions(const KafkaPublisherSettings& settings,
+                                     const KafkaSettings& kafka);
 
 /// Publishes events to a Kafka topic as SPEC §1 envelopes (key = event.key),
 /// through an idempotent producer with acks=all. Delivery reports are

@@ -1,4 +1,4 @@
-// The `log` publisher plugin: options, factory and descriptor.
+// The `log` publisher plugin: factory and descriptor (it has no options).
 
 #include "commsvc/plugin.hpp"
 
@@ -10,7 +10,7 @@
 namespace commsvc::plugins::publisher_log {
 namespace {
 
-std::unique_ptr<Publisher> createPublisher(const Config& /*config*/, Context& context) {
+std::unique_ptr<Publisher> createPublisher(const NoSettings& /*settings*/, Context& context) {
   return std::make_unique<LogPublisher>(context.logger());
 }
 
@@ -18,6 +18,7 @@ std::unique_ptr<Publisher> createPublisher(const Config& /*config*/, Context& co
 }  // namespace commsvc::plugins::publisher_log
 
 /// The plugin descriptor the engine loads. The publisher has no options.
-extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = commsvc::publisherPlugin(
-    "log", "logs each event instead of publishing it (always acknowledged)", {},
-    &commsvc::plugins::publisher_log::createPublisher);
+extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin =
+    commsvc::publisherPlugin<commsvc::kNoOptions,
+                             &commsvc::plugins::publisher_log::createPublisher>(
+        "log", "logs each event instead of publishing it (always acknowledged)");

@@ -11,10 +11,11 @@
 
 namespace commsvc::plugins::publisher_mock {
 
-MockPublisher::MockPublisher(const std::string& file) {
-  fd_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+MockPublisher::MockPublisher(const MockPublisherSettings& settings) {
+  fd_ = ::open(settings.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) {
-    throw ConfigError("cannot open mock events file '" + file + "': " + std::strerror(errno));
+    throw ConfigError("cannot open mock events file '" + settings.file +
+                      "': " + std::strerror(errno));
   }
 }
 

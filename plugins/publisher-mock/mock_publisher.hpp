@@ -4,9 +4,20 @@
 #include <string>
 
 #include "commsvc/event.hpp"
+#include "commsvc/options.hpp"
 #include "commsvc/publisher.hpp"
 
 namespace commsvc::plugins::publisher_mock {
+
+/// Settings of a MockPublisher: the options of its YAML block (kOptions).
+struct MockPublisherSettings {
+  std::string file = "mock-events.jsonl";  ///< the JSON-lines file events are appended to
+};
+
+/// The options of a `mock` publisher block.
+inline constexpr auto kOptions =
+    optionList(Option<MockPublisherSettings>::field<&MockPublisherSettings::file>(
+        "file", "JSON-lines file each event is appended to as {key, envelope}"));
 
 /// A publisher that appends each event as one JSON line
 /// `{"key": ..., "envelope": {...}}` to a file. Thread-safe: each line is
@@ -14,9 +25,9 @@ namespace commsvc::plugins::publisher_mock {
 /// whole across threads and processes, even when killed.
 class MockPublisher : public Publisher {
  public:
-  /// Opens (creating if needed) `file` for appending; throws ConfigError
-  /// when it cannot.
-  explicit MockPublisher(const std::string& file);
+  /// Opens (creating if needed) `settings.file` for appending; throws
+  /// ConfigError when it cannot.
+  explicit MockPublisher(const MockPublisherSettings& settings);
   /// Closes the file.
   ~MockPublisher() override;
   MockPublisher(const MockPublisher&) = delete;

@@ -4,7 +4,8 @@
 
 namespace commsvc::plugins::transport_log {
 
-LogChannel::LogChannel(Logger& logger, bool logBody) : logger_(logger), logBody_(logBody) {}
+LogChannel::LogChannel(Logger& logger, const LogChannelSettings& settings)
+    : logger_(logger), logBody_(settings.logBody) {}
 
 DeliveryResult LogChannel::deliver(const Message& message) {
   if (!logger_.enabled(LogLevel::Info)) return DeliveryResult::delivered();

@@ -1,9 +1,9 @@
-// The `log` channel plugin: options, factory and descriptor.
+// The `log` channel plugin: factory and descriptor (the options are declared
+// with the settings, in log_channel.hpp).
 
 #include "commsvc/plugin.hpp"
 
 #include <boost/config.hpp>
-#include <iterator>
 #include <memory>
 
 #include "log_channel.hpp"
@@ -11,18 +11,15 @@
 namespace commsvc::plugins::transport_log {
 namespace {
 
-constexpr OptionSpec kOptions[] = {
-    {"log_body", OptionType::Boolean, "false", "also log the plain-text body of each message"},
-};
-
-std::unique_ptr<Channel> createChannel(const Config& config, Context& context) {
-  return std::make_unique<LogChannel>(context.logger(), config.getBool("log_body"));
+std::unique_ptr<Channel> createChannel(const LogChannelSettings& settings, Context& context) {
+  return std::make_unique<LogChannel>(context.logger(), settings);
 }
 
 }  // namespace
 }  // namespace commsvc::plugins::transport_log
 
 /// The plugin descriptor the engine loads.
-extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin = commsvc::channelPlugin(
-    "log", "logs each message instead of sending it (always delivered)",
-    commsvc::plugins::transport_log::kOptions, &commsvc::plugins::transport_log::createChannel);
+extern "C" BOOST_SYMBOL_EXPORT const commsvc::PluginInfo commsvc_plugin =
+    commsvc::channelPlugin<commsvc::plugins::transport_log::kOptions,
+                           &commsvc::plugins::transport_log::createChannel>(
+        "log", "logs each message instead of sending it (always delivered)");

@@ -12,13 +12,6 @@
 
 namespace commsvc::plugins::transport_mock {
 
-FailureMode parseFailureMode(const std::string& text) {
-  if (text == "none") return FailureMode::None;
-  if (text == "transient") return FailureMode::Transient;
-  if (text == "permanent") return FailureMode::Permanent;
-  throw ConfigError("fail: unknown failure mode '" + text + "' (none|transient|permanent)");
-}
-
 MockChannel::MockChannel(MockChannelSettings settings, Metrics& metrics)
     : settings_(std::move(settings)),
       delivered_(metrics.counter("mock_channel_delivered_total",

@@ -134,13 +134,6 @@ void SmtpChannel::HandleDeleter::operator()(Handle* handle) const {
   delete handle;
 }
 
-TlsMode parseTlsMode(const std::string& text) {
-  if (text == "none") return TlsMode::None;
-  if (text == "starttls") return TlsMode::StartTls;
-  if (text == "tls") return TlsMode::Implicit;
-  throw ConfigError("tls: unknown mode '" + text + "' (none|starttls|tls)");
-}
-
 namespace {
 
 // "smtp[s]://host:port/helo", with IPv6 literals bracketed.

@@ -17,6 +17,7 @@
 #include "commsvc/logger.hpp"
 #include "commsvc/message.hpp"
 #include "commsvc/metrics.hpp"
+#include "commsvc/options.hpp"
 #include "mime.hpp"
 
 namespace commsvc::plugins::transport_smtp {
@@ -28,10 +29,14 @@ enum class TlsMode {
   Implicit,  ///< smtps:// (TLS from the first byte)
 };
 
-/// Parses "none", "starttls" or "tls"; throws ConfigError otherwise.
-TlsMode parseTlsMode(const std::string& text);
+/// The texts of the `tls` option.
+inline constexpr OptionChoice kTlsModes[] = {
+    choice("none", TlsMode::None),
+    choice("starttls", TlsMode::StartTls),
+    choice("tls", TlsMode::Implicit),
+};
 
-/// Settings of an SmtpChannel, read from its YAML block.
+/// Settings of an SmtpChannel: the options of its YAML block (kOptions).
 struct SmtpSettings {
   std::string host = "localhost";                   ///< server host name or address
   std::int64_t port = 587;                          ///< server port
@@ -45,6 +50,38 @@ struct SmtpSettings {
   bool verifyTls = true;                            ///< verify the server certificate and name
   std::string heloDomain;                           ///< EHLO name; empty = libcurl's default
 };
+
+/// The options of an `smtp` channel block, each bound to its SmtpSettings field.
+inline constexpr auto kOptions = optionList(
+    Option<SmtpSettings>::field<&SmtpSettings::host>("host", "SMTP server host name or address"),
+    Option<SmtpSettings>::field<&SmtpSettings::port>(
+        "port", "SMTP server port (587 submission, 465 implicit TLS, 25 relay)")
+        .range(1, 65535),
+    Option<SmtpSettings>::field<&SmtpSettings::tls>(
+        "tls", "none = plain; starttls = STARTTLS required; tls = implicit TLS (smtps)")
+        .choices(kTlsModes),
+    Option<SmtpSettings>::field<&SmtpSettings::username>(
+        "username", "AUTH user name; empty = no AUTH (write \"${SMTP_USERNAME:-}\")"),
+    Option<SmtpSettings>::field<&SmtpSettings::password>(
+        "password", "AUTH password, from the environment (write \"${SMTP_PASSWORD:-}\")")
+        .secret(),
+    Option<SmtpSettings>::field<&SmtpSettings::sender, &SenderDefaults::address>(
+        "from_address", "sender address used when a message has none"),
+    Option<SmtpSettings>::field<&SmtpSettings::sender, &SenderDefaults::name>(
+        "from_name", "sender display name used when a message has none"),
+    Option<SmtpSettings>::field<&SmtpSettings::connectTimeout>(
+        "connect_timeout_ms", "bound of connecting (TCP and TLS), in milliseconds")
+        .range(1, 600000),
+    Option<SmtpSettings>::field<&SmtpSettings::timeout>(
+        "timeout_ms", "bound of one whole delivery (connect, dialogue, upload), in milliseconds")
+        .range(1, 3600000),
+    Option<SmtpSettings>::field<&SmtpSettings::poolSize>(
+        "pool_size", "connections kept open and reused; also the most sends at once")
+        .range(1, 64),
+    Option<SmtpSettings>::field<&SmtpSettings::verifyTls>(
+        "verify_tls", "verify the server certificate and host name"),
+    Option<SmtpSettings>::field<&SmtpSettings::heloDomain>(
+        "helo_domain", "name sent with EHLO; empty = libcurl's default"));
 
 /// A Channel that sends each message as a MIME email over SMTP. Thread-safe:
 /// each deliver() checks out one of `poolSize` curl easy handles (waiting

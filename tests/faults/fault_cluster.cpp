@@ -96,7 +96,7 @@ std::filesystem::path FaultCluster::writeConfig(const std::string& name) {
     << "  url: \"" << postgres_.url() << "\"\n"
     << "  connect_timeout_s: 2\n"
     << "  outbox_backoff_max_ms: 1000\n"
-    << "http: { port: 0, address: 127.0.0.1 }\n"
+    << "http: { port: 0, address: 127.0.0.1, admin_address: \"127.0.0.1:0\" }\n"
     << "channels:\n"
     << "  smtp:\n"
     << "    type: smtp\n"
@@ -260,6 +260,21 @@ FaultCluster::Exit FaultCluster::stop(const std::string& name, int signal,
 }
 
 void FaultCluster::stopAll(std::chrono::milliseconds timeout) {
+  // The outbox drains first: a killed relay's publisher lease is taken over
+  // only after it expired and stayed so for a grace (up to ~16 s), and a
+  // stopped relay publishes nothing more.
+  integration::waitFor(
+      [&] {
+        try {
+          pqxx::connection c(postgres_.url());
+          pqxx::work tx(c);
+          return tx.exec1("SELECT count(*) FROM public.commsvc_outbox WHERE published_at IS NULL")[0]
+                     .as<long>() == 0;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      std::chrono::seconds(40));
   for (auto& i : instances_) {
     if (!i.exited) i.process->signal(SIGTERM);
   }

@@ -97,11 +97,10 @@ TEST(Faults, PostgresStoppedLongerThanTheRetries) {
                   {.scenario = "b_postgres_down_7s",
                    .resendBound = 2 * sendersPerInstance(c),
                    // A relay that published a batch but could not mark it
-                   // keeps the marks, yet its 10 s publisher lease can run
-                   // out during the outage; the other instance's relay then
-                   // takes the lease first and publishes those rows again
-                   // under the same eventId (at-least-once, as with a kill).
-                   .republishAllowed = true,
+                   // writes the marks first when the database is back; its
+                   // lease is not taken over meanwhile (kTakeoverGrace), so
+                   // nothing is published twice.
+                   .republishAllowed = false,
                    .extra = "wird_gesendet_at_stop=" + std::to_string(inFlight) +
                             " messages_during_outage=" + std::to_string(duringOutage)});
 }

@@ -30,8 +30,11 @@ plugins::email::EmailApi& api() {
   static fuzz::NullLogger logger;
   static plugins::email::EmailApi instance(
       database, outbox, channel, logger,
-      plugins::email::ApiSettings{"noreply@example.org", "Communication Service",
-                                  "<p>Impressum</p>", "Impressum", "admin@example.org"});
+      plugins::email::ApiSettings{.defaultSenderEmail = "noreply@example.org",
+                                  .defaultSenderName = "Communication Service",
+                                  .legalFooterHtml = "<p>Impressum</p>",
+                                  .legalFooterText = "Impressum",
+                                  .systemNotificationEmail = "admin@example.org"});
   return instance;
 }
 

@@ -42,7 +42,7 @@ ApiService::ApiService(ApiServiceOptions options)
     << "  consumer_properties: { session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\" }\n"
     << "database: { url: \"" << postgres_.url() << "\""
     << (options.databaseExtra.empty() ? "" : ", " + options.databaseExtra) << " }\n"
-    << "http: { port: 0, address: 127.0.0.1"
+    << "http: { port: 0, address: 127.0.0.1, admin_address: \"127.0.0.1:0\""
     << (options.bodyLimitBytes ? ", body_limit_bytes: " + std::to_string(*options.bodyLimitBytes)
                                : std::string())
     << (options.httpExtra.empty() ? "" : ", " + options.httpExtra) << " }\n"

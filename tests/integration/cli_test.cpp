@@ -84,7 +84,10 @@ TEST(Cli, PluginsListsKindsNamesAndOptions) {
   const auto [code, out] = runCommand({commsvcBinary(), "plugins"});
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("channel 'mock'"), std::string::npos) << out;
-  EXPECT_NE(out.find("fail_every (integer, default \"1\""), std::string::npos) << out;
+  EXPECT_NE(out.find("fail_every (integer, default 1, 1..1000000)"), std::string::npos) << out;
+  EXPECT_NE(out.find("fail (string, default \"none\", one of none, transient, permanent)"),
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("publisher 'kafka'"), std::string::npos) << out;
 }
 

@@ -39,7 +39,7 @@ class EmailService {
       << "  commit_interval_ms: 100\n"
       << "  consumer_properties: { session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\" }\n"
       << "database: { url: \"" << postgres_.url() << "\" }\n"
-      << "http: { port: 0, address: 127.0.0.1 }\n"
+      << "http: { port: 0, address: 127.0.0.1, admin_address: \"127.0.0.1:0\" }\n"
       << "channels:\n"
       << "  smtp: { type: smtp, host: 127.0.0.1, port: " << sink_.port()
       << ", tls: none, pool_size: 2, timeout_ms: " << smtpTimeoutMs_

@@ -216,7 +216,7 @@ std::string pipelineYaml(const PipelineSpec& spec) {
     << "  max_in_flight: " << spec.maxInFlight << "\n"
     << "  shutdown_timeout_ms: " << spec.shutdownTimeoutMs << "\n"
     << "  retry_backoff_ms: 10\n"
-    << "http: { port: 0, address: 127.0.0.1 }\n"
+    << "http: { port: 0, address: 127.0.0.1, admin_address: \"127.0.0.1:0\" }\n"
     << "kafka:\n"
     << "  brokers: \"" << spec.brokers << "\"\n"
     << "  topic: " << spec.topic << "\n"

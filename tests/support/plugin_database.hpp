@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -58,17 +57,6 @@ struct OutboxRow {
 /// The rows of public.test_outbox in insertion order. Throws what the
 /// query or the JSON parser throws.
 std::vector<OutboxRow> readOutbox(Database& database);
-
-/// `values` plus the options of the patient-contact updates
-/// (plugins/shared/contact) that the email and phonecall handlers declare:
-/// the publisher `publisher` ("" = off), Europe/Berlin, a 2 s wait.
-inline std::map<std::string, ConfigValue> withPatientContact(
-    std::map<std::string, ConfigValue> values, const std::string& publisher = "") {
-  values.emplace("patient_contact_publisher", publisher);
-  values.emplace("patient_contact_timezone", std::string("Europe/Berlin"));
-  values.emplace("patient_contact_wait_ms", std::int64_t{2000});
-  return values;
-}
 
 /// The environment variable naming an SQL file (tests/data/original_layout.sql)
 /// that PluginDatabaseTest lays on each suite's new database before any

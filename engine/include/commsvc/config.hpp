@@ -9,32 +9,9 @@
 #include <variant>
 #include <vector>
 
+#include "commsvc/options.hpp"
+
 namespace commsvc {
-
-/// The type of a plugin option as written in pipelines.yaml.
-enum class OptionType {
-  String,      ///< a scalar, kept as text
-  Integer,     ///< a whole number (64-bit), range-checked with min/max
-  Boolean,     ///< true/false (also yes/no, on/off)
-  Number,      ///< a floating-point number
-  StringMap,   ///< a mapping of scalar keys to scalar values
-  StringList,  ///< a sequence of scalars
-};
-
-/// Declares one option of a plugin, once: name, type, default and meaning.
-/// The engine checks every YAML block against these declarations before a
-/// factory runs and reports every problem with file and line; `plugins`
-/// prints them as the plugin's documentation.
-struct OptionSpec {
-  const char* name;          ///< key in the YAML block
-  OptionType type;           ///< expected type
-  const char* defaultValue;  ///< text form of the default; nullptr = required
-  const char* description;   ///< one line for `commsvc plugins`
-  std::int64_t min = std::numeric_limits<std::int64_t>::min();  ///< Integer lower bound
-  std::int64_t max = std::numeric_limits<std::int64_t>::max();  ///< Integer upper bound
-  const char* choices = nullptr;  ///< String only: allowed values, "a|b|c"
-  bool secret = false;            ///< never printed in logs or `plugins`
-};
 
 /// Thrown by a plugin factory (or the engine) when a configuration is valid
 /// in form but cannot be used; the engine adds file and line of the block.
@@ -42,10 +19,6 @@ class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-/// One configured value after validation.
-using ConfigValue = std::variant<std::string, std::int64_t, bool, double,
-                                 std::map<std::string, std::string>, std::vector<std::string>>;
 
 /// A validated configuration block: every declared option has a value of
 /// its declared type (its default when not written). Reading an option the
@@ -73,6 +46,16 @@ class Config {
   const std::vector<std::string>& getList(std::string_view name) const;
   /// True when `name` was written in the YAML block (not defaulted).
   bool isSet(std::string_view name) const;
+  /// Writes every option of `options` into `settings` (a struct of the type
+  /// the options were declared for) through their bindings.
+  void fill(void* settings, std::span<const OptionSpec> options) const;
+  /// The settings struct `options` describe, filled from this block.
+  template <typename Settings, std::size_t N>
+  Settings settings(const OptionList<Settings, N>& options) const {
+    Settings out{};
+    fill(&out, options.span());
+    return out;
+  }
   /// "file:line" of the block, for error messages.
   const std::string& where() const { return where_; }
 

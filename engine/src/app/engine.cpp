@@ -1,13 +1,24 @@
 #include "app/engine.hpp"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
+#include "app/running_pipeline.hpp"
+#include "app/sd_notify.hpp"
+#include "commsvc/json.hpp"
 #include "database/pool.hpp"
 #include "http/health.hpp"
 #include "http/server.hpp"
@@ -21,7 +32,6 @@
 #include "runtime/consumer_loop.hpp"
 #include "runtime/dispatcher.hpp"
 #include "runtime/router.hpp"
-#include "runtime/scheduler.hpp"
 
 namespace commsvc::app {
 namespace {
@@ -32,103 +42,72 @@ kafka::Properties toProperties(const std::map<std::string, std::string>& map) {
   return {map.begin(), map.end()};
 }
 
+// Each component's own settings from the typed sections of pipelines.yaml.
+
+/// The Kafka settings plugins see (Context::kafka()), brokers as written.
+KafkaSettings pluginKafkaSettings(const config::KafkaSettings& kafka) {
+  KafkaSettings out;
+  out.brokers = kafka.brokers;
+  out.topic = kafka.topic;
+  out.group = kafka.group;
+  out.deadLetterTopic = kafka.deadLetterTopic;
+  out.properties = toProperties(kafka.properties);
+  return out;
+}
+
+/// The librdkafka properties every client of the engine uses.
+kafka::Properties commonProperties(const KafkaSettings& kafka) {
+  kafka::Properties common{{"bootstrap.servers", kafka.brokers}};
+  common.insert(common.end(), kafka.properties.begin(), kafka.properties.end());
+  return common;
+}
+
+runtime::DispatcherSettings dispatcherSettings(const config::EngineSettings& engine) {
+  runtime::DispatcherSettings out;
+  out.workers = static_cast<std::size_t>(engine.workers);
+  out.maxRetries = engine.maxRetries;
+  out.retryBackoff = engine.retryBackoff;
+  out.retryBackoffMax = engine.retryBackoffMax;
+  return out;
+}
+
+runtime::ConsumerLoopSettings consumerLoopSettings(const config::Settings& settings) {
+  runtime::ConsumerLoopSettings out;
+  out.maxInFlight = settings.engine.maxInFlight;
+  out.commitInterval = settings.kafka.commitInterval;
+  out.pollBatch = settings.kafka.pollBatch;
+  out.shutdownTimeout = settings.engine.shutdownTimeout;
+  return out;
+}
+
+outbox::RelaySettings relaySettings(const config::DatabaseSettings& database) {
+  outbox::RelaySettings out;
+  out.batchSize = database.outboxBatchSize;
+  out.backoffMax = database.outboxBackoffMax;
+  out.retention = database.outboxRetention;
+  out.maxRejections = database.outboxMaxRejections;
+  return out;
+}
+
+http::ServerSettings serverSettings(const config::HttpSettings& http) {
+  http::ServerSettings out;
+  out.address = http.address;
+  out.port = http.port;
+  out.threads = static_cast<std::size_t>(http.threads);
+  out.handlerThreads = static_cast<std::size_t>(http.handlerThreads);
+  out.handlerQueue = http.handlerQueue;
+  out.bodyLimit = http.bodyLimitBytes;
+  out.readTimeout = http.readTimeout;
+  out.writeTimeout = http.writeTimeout;
+  return out;
+}
+
 /// The engine's own migrations (the outbox table) first, then the plugins'.
 std::vector<database::PluginMigrations> withEngineMigrations(
     std::vector<database::PluginMigrations> plugins) {
   plugins.insert(plugins.begin(), outbox::engineMigrations());
   return plugins;
 }
-
-/// An HTTP route a plugin registered.
-struct RouteEntry {
-  std::string method;
-  std::string pattern;
-  HttpHandler handler;
-  std::string owner;  // the plugin instance, for logs
-};
-
-/// What every plugin instance shares: owned by the engine, outliving plugins.
-struct SharedServices {
-  std::vector<RouteEntry> routes;  // served by the HTTP server
-  Metrics& metrics;
-  const KafkaSettings& kafka;
-  Database* database;  // nullptr without database.url
-  runtime::Scheduler& scheduler;
-  std::map<std::string, Outbox*> outboxes;  // by publisher name: the publishers that are on
-  std::vector<std::string> publisherNames;  // every publisher pipelines.yaml declares
-  Shutdown shutdown;  // requested as run() sees the stop, with the shutdown bound as deadline
-  // Set once every factory returned: schedule/addRoute then throw. Each
-  // pipeline (re)load builds fresh SharedServices, so this holds per Context.
-  std::atomic<bool> started{false};
-};
-
-/// The Context handed to one plugin instance.
-class PluginContext final : public Context {
- public:
-  PluginContext(std::string name, SharedServices& shared, Channel* channel = nullptr,
-                Publisher* publisher = nullptr, Outbox* outbox = nullptr)
-      : name_(std::move(name)),
-        logger_(logging::makeLogger(name_)),
-        shared_(shared),
-        channel_(channel),
-        publisher_(publisher),
-        outbox_(outbox) {}
-
-  const std::string& instanceName() const override { return name_; }
-  Logger& logger() override { return *logger_; }
-  Metrics& metrics() override { return shared_.metrics; }
-  Channel* channel() override { return channel_; }
-  Publisher* publisher() override { return publisher_; }
-  const KafkaSettings& kafka() const override { return shared_.kafka; }
-  Database* database() override { return shared_.database; }
-  Outbox* outbox() override { return outbox_; }
-  Outbox* outboxFor(const std::string& publisher) override {
-    const auto it = shared_.outboxes.find(publisher);
-    if (it != shared_.outboxes.end()) return it->second;
-    const auto& names = shared_.publisherNames;
-    if (std::find(names.begin(), names.end(), publisher) == names.end()) {
-      std::string known;
-      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-      throw ConfigError("no publisher named '" + publisher +
-                        "' (publishers: " + (known.empty() ? std::string("none") : known) + ")");
-    }
-    return nullptr;
-  }
-  const Shutdown& shutdown() override { return shared_.shutdown; }
-  void schedule(std::string name, std::chrono::milliseconds interval,
-                std::function<void()> job) override {
-    requireNotStarted("schedule(\"" + name + "\")");
-    shared_.scheduler.add(name_ + "/" + name, interval, std::move(job));
-  }
-  void addRoute(std::string method, std::string pattern, HttpHandler handler) override {
-    requireNotStarted("addRoute(" + method + " " + pattern + ")");
-    for (const auto& r : shared_.routes) {
-      if (r.method == method && r.pattern == pattern) {
-        throw std::invalid_argument("route " + method + " " + pattern + " registered twice (by " +
-                                    r.owner + " and " + name_ + ")");
-      }
-    }
-    shared_.routes.push_back({std::move(method), std::move(pattern), std::move(handler), name_});
-  }
-
- private:
-  /// Throws std::logic_error naming this instance and `call` once the
-  /// pipeline started (the call would be dropped or race with the scheduler).
-  void requireNotStarted(const std::string& call) const {
-    if (shared_.started.load()) {
-      throw std::logic_error(name_ + ": Context::" + call +
-                             " called after the pipeline started; call it only from the "
-                             "plugin's factory");
-    }
-  }
-
-  std::string name_;
-  std::unique_ptr<Logger> logger_;
-  SharedServices& shared_;
-  Channel* channel_;
-  Publisher* publisher_;
-  Outbox* outbox_;
-};
 
 /// Dead letters through a RawProducer, waiting for each acknowledgement.
 class KafkaDeadLetterSink final : public runtime::DeadLetterSink {
@@ -151,302 +130,456 @@ class KafkaDeadLetterSink final : public runtime::DeadLetterSink {
   std::string topic_;
 };
 
-/// A plugin object that keeps its library loaded while it lives.
-template <typename T>
-struct Instance {
-  std::unique_ptr<PluginContext> context;
-  std::unique_ptr<T> object;
-};
-
-[[noreturn]] void refuse(const config::PipelineConfig& config, const config::PluginBlock& block,
-                         const std::string& why) {
-  throw config::ConfigErrors({{config.file, block.line, block.column, block.path, why}});
+/// SHA-256 (hex) of the file at `path`; "" when it cannot be read.
+std::string fileSha256(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) != 1) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 0x0f];
+  }
+  return hex;
 }
 
-}  // namespace
-
-struct Engine::State {
-  ValidatedPipeline pipeline;  // first: the plugin libraries are unloaded last
-  logging::MetricsRegistry metrics;
-  std::unique_ptr<Logger> logger = logging::makeLogger("engine");
-  std::unique_ptr<kafka::EmbeddedBroker> broker;
-  std::unique_ptr<database::ConnectionPool> database;  // before the plugins: outlives them
-  KafkaSettings kafka;
-  SharedServices shared{{}, metrics, kafka, nullptr, scheduler, {}, {}};
-  std::map<std::string, Instance<Publisher>> publishers;
-  std::map<std::string, Instance<Channel>> channels;
-  std::unique_ptr<outbox::OutboxRelay> outboxRelay;  // with a database and publishers
-  std::map<std::string, std::unique_ptr<outbox::PostgresOutbox>> outboxes;  // by publisher
-  std::vector<Instance<Handler>> handlers;
-  // After the plugins: destroyed (joined) before them, whichever way the
-  // engine ends. SharedServices refers to it before it is built, but plugin
-  // factories only use it once every member exists.
-  runtime::Scheduler scheduler{*logger};
-  runtime::Router router;
-  std::unique_ptr<kafka::RawProducer> deadLetterProducer;
-  std::unique_ptr<KafkaDeadLetterSink> deadLetterSink;
-  std::unique_ptr<runtime::Dispatcher> dispatcher;
-  std::unique_ptr<runtime::ConsumerLoop> loop;
-  // The readiness checker's own database connection (not the plugins' pool:
-  // a busy pool must not look like an outage, and a probe must not wait for
-  // a slot), then the checker; both destroyed before the channels they probe.
-  std::unique_ptr<database::ConnectionPool> databaseProbe;
-  std::unique_ptr<http::HealthMonitor> health;
-  std::unique_ptr<http::Server> http;  // last: destroyed first, before the plugins' handlers
-
-  explicit State(ValidatedPipeline p) : pipeline(std::move(p)) {}
+/// A listen address "host:port" or "[v6]:port".
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
 };
 
-namespace {
+/// Parses `text`; throws std::runtime_error naming `key` when it is not one.
+ListenAddress parseListenAddress(const std::string& text, const std::string& key) {
+  const auto bad = [&] {
+    return std::runtime_error(key + ": '" + text + "' is not host:port (e.g. 127.0.0.1:8005)");
+  };
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) throw bad();
+  ListenAddress out;
+  out.host = text.substr(0, colon);
+  if (out.host.front() == '[' && out.host.back() == ']')
+    out.host = out.host.substr(1, out.host.size() - 2);
+  const std::string port = text.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) throw bad();
+  const long value = std::stol(port);
+  if (value > 65535) throw bad();
+  out.port = static_cast<std::uint16_t>(value);
+  if (out.host == "localhost") out.host = "127.0.0.1";
+  return out;
+}
 
-/// What /readyz and /health report: the database (through its own
-/// one-connection pool, one quick retry so a restarted server is seen at
-/// once), the Kafka bootstrap brokers (TCP reachability) and every channel a
-/// handler uses, by its pipelines.yaml name (Channel::state()), and whether
-/// each publisher is on (Publisher::status()).
-/// `databaseProbe` receives the probe's pool (when `withDatabase`).
-std::vector<http::HealthCheck> healthChecks(
-    const config::PipelineConfig& cfg, bool withDatabase, const std::string& brokers,
-    const std::map<std::string, Instance<Channel>>& channels,
-    const std::map<std::string, Instance<Publisher>>& publishers,
-    std::unique_ptr<database::ConnectionPool>& databaseProbe) {
-  std::vector<http::HealthCheck> checks;
-  if (withDatabase) {
-    database::PoolSettings probe = database::poolSettingsFrom(cfg.database);
-    probe.size = 1;
-    probe.connectTimeout = std::min(probe.connectTimeout, std::chrono::seconds(2));
-    probe.acquireTimeout = std::chrono::milliseconds(2000);
-    probe.maxAttempts = 2;
-    probe.retryBackoff = std::chrono::milliseconds(50);
-    databaseProbe = std::make_unique<database::ConnectionPool>(probe);  // no logger: no noise
-    checks.push_back({"database", [pool = databaseProbe.get()] {
-                        std::string error;
-                        if (pool->ping(&error)) return http::ComponentHealth{true, "ok"};
-                        return http::ComponentHealth{false, "down: " + error};
-                      }});
-  } else {
-    checks.push_back({"database", [] { return http::ComponentHealth{true, "disabled"}; }});
+bool isLoopback(const std::string& host) { return host.rfind("127.", 0) == 0 || host == "::1"; }
+
+/// Compares two strings in time independent of where they differ.
+bool sameSecret(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
   }
-  // Kafka: whether a bootstrap broker accepts a TCP connection (not the
-  // group's state: the consumer loop does not expose it).
-  checks.push_back({"kafka", [brokers] {
-                      auto state = http::probeBrokers(brokers, std::chrono::milliseconds(1000));
-                      if (!state.healthy) state.state = "down: " + state.state;
-                      return state;
-                    }});
-  std::vector<std::string> used;
-  for (const auto& entry : cfg.handlers) {
-    if (entry.channel.empty() || std::find(used.begin(), used.end(), entry.channel) != used.end()) {
-      continue;
-    }
-    used.push_back(entry.channel);
-    const Channel* channel = channels.at(entry.channel).object.get();
-    checks.push_back(
-        {entry.channel,
-         [channel] {
-           const ChannelState state = channel->state();
-           if (state.ready) return http::ComponentHealth{true, "ok"};
-           return http::ComponentHealth{
-               false, "down: " + (state.detail.empty() ? std::string("not ready") : state.detail)};
-         },
-         "channels"});
+  return diff == 0;
+}
+
+/// Routes whose handlers keep `pipeline` alive while they run (a request
+/// routed before a reload finishes on the pipeline it was routed to).
+std::vector<http::Route> keepingAlive(std::vector<http::Route> routes,
+                                      const std::shared_ptr<RunningPipeline>& pipeline) {
+  for (auto& route : routes) {
+    route.handler = [keep = pipeline, inner = std::move(route.handler)](const HttpRequest& r) {
+      return inner(r);
+    };
   }
-  // Publishers: "ok", or "off: <why>" for one configured off (not a failure:
-  // what it would send is simply not sent, e.g. patient contact updates).
-  for (const auto& [name, inst] : publishers) {
-    const Publisher* publisher = inst.object.get();
-    checks.push_back({name,
-                      [publisher] {
-                        const PublisherStatus status = publisher->status();
-                        if (status.on) return http::ComponentHealth{true, "ok"};
-                        return http::ComponentHealth{true, "off: " + status.detail};
-                      },
-                      "publishers"});
+  return routes;
+}
+
+/// Checks whose probes keep `pipeline` alive while they run.
+std::vector<http::HealthCheck> keepingAlive(std::vector<http::HealthCheck> checks,
+                                            const std::shared_ptr<RunningPipeline>& pipeline) {
+  for (auto& check : checks) {
+    check.probe = [keep = pipeline, inner = std::move(check.probe)] { return inner(); };
   }
   return checks;
 }
 
 }  // namespace
 
+struct Engine::State {
+  explicit State(ValidatedPipeline p)
+      : first(std::move(p)), settings(first->config.settings), file(first->config.file) {}
+
+  std::optional<ValidatedPipeline> first;  // until buildPipeline() takes it
+  const config::Settings settings;         // the sections a reload cannot change
+  const std::string file;
+  logging::MetricsRegistry metrics;
+  std::unique_ptr<Logger> logger = logging::makeLogger("engine");
+  std::unique_ptr<kafka::EmbeddedBroker> broker;
+  std::unique_ptr<database::ConnectionPool> database;  // outlives every pipeline
+  KafkaSettings kafka;                                 // as plugins see it
+
+  // The current pipeline; shared with the records, requests and probes
+  // using it (a reload waits until it holds the last reference).
+  mutable std::mutex pipelineMutex;
+  std::shared_ptr<RunningPipeline> pipeline;
+  std::vector<std::shared_ptr<RunningPipeline>> retired;  // outlived a reload's bound
+  std::string configHash;                                 // guarded by pipelineMutex
+
+  std::unique_ptr<kafka::RawProducer> deadLetterProducer;
+  std::unique_ptr<KafkaDeadLetterSink> deadLetterSink;
+  std::unique_ptr<runtime::Dispatcher> dispatcher;
+  std::unique_ptr<runtime::ConsumerLoop> loop;
+  // The readiness checker's own database connection (not the plugins' pool:
+  // a busy pool must not look like an outage, and a probe must not wait for
+  // a slot), then the checker; both destroyed before the pipeline they probe.
+  std::unique_ptr<database::ConnectionPool> databaseProbe;
+  std::vector<http::HealthCheck> baseChecks;  // database, Kafka
+  std::unique_ptr<http::HealthMonitor> health;
+  std::vector<http::Route> engineRoutes;  // /livez /readyz /health /metrics
+  std::unique_ptr<http::Server> http;     // destroyed before the pipeline's handlers
+  std::unique_ptr<http::Server> admin;    // POST /admin/reload
+
+  std::function<ValidatedPipeline()> reloadSource;
+  std::timed_mutex reloadMutex;  // one reload at a time
+  std::atomic<bool> running{false};
+  Counter* reloadsOk = nullptr;
+  Counter* reloadsFailed = nullptr;
+  Gauge* lastReloadSuccess = nullptr;
+  Gauge* lastReloadOk = nullptr;
+
+  EngineServices services() {
+    return {metrics, *logger, kafka, database.get(), relaySettings(settings.database)};
+  }
+  std::shared_ptr<RunningPipeline> current() const {
+    std::lock_guard lock(pipelineMutex);
+    return pipeline;
+  }
+};
+
 Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     : state_(std::make_unique<State>(std::move(pipeline))) {
-  State& s = *state_;
-  const auto& cfg = s.pipeline.config;
-  const Config& kafkaCfg = cfg.kafka;
-  const Config& engineCfg = cfg.engine;
+  openDatabase(migrate);
+  prepareKafka();
+  buildPipeline();
+  buildDeadLetters();
+  buildDispatcher();
+  buildConsumer();
+  buildHealth();
+  buildHttpServer();
+  buildAdmin();
+  logReady();
+}
 
-  const auto migrations = pluginMigrations(s.pipeline);
-  if (!cfg.database.getString("url").empty()) {
-    s.database = std::make_unique<database::ConnectionPool>(
-        database::poolSettingsFrom(cfg.database), s.logger.get());
+void Engine::openDatabase(bool migrate) {
+  State& s = *state_;
+  const auto migrations = pluginMigrations(*s.first);
+  const config::DatabaseSettings& settings = s.settings.database;
+  if (!settings.url.empty()) {
+    s.database = std::make_unique<database::ConnectionPool>(database::poolSettingsFrom(settings),
+                                                            s.logger.get());
     if (migrate) {
       database::migrate(*s.database, withEngineMigrations(migrations), s.logger.get());
     }
-    s.shared.database = s.database.get();
   } else if (!migrations.empty()) {
     s.logger->warn("plugins ship migrations but database.url is empty: not applied");
   }
+}
 
-  s.kafka.topic = kafkaCfg.getString("topic");
-  s.kafka.group = kafkaCfg.getString("group");
-  s.kafka.deadLetterTopic = kafkaCfg.getString("dead_letter_topic");
-  s.kafka.properties = toProperties(kafkaCfg.getMap("properties"));
-  s.kafka.brokers = kafkaCfg.getString("brokers");
+void Engine::prepareKafka() {
+  State& s = *state_;
+  const config::KafkaSettings& settings = s.settings.kafka;
+  s.kafka = pluginKafkaSettings(settings);
   if (s.kafka.brokers == "embedded") {
-    const int partitions = static_cast<int>(kafkaCfg.getInt("embedded_partitions"));
+    const int partitions = settings.embeddedPartitions;
     s.broker = std::make_unique<kafka::EmbeddedBroker>(
         1, std::vector<std::pair<std::string, int>>{{s.kafka.topic, partitions},
                                                     {s.kafka.deadLetterTopic, partitions}});
     s.kafka.brokers = s.broker->bootstrapServers();
-    const auto& file = kafkaCfg.getString("bootstrap_file");
+    const std::string& file = settings.bootstrapFile;
     s.broker->writeBootstrapFile(file);
     s.logger->info("embedded Kafka broker started",
                    {{"bootstrap", s.kafka.brokers}, {"bootstrap_file", file}});
   }
+}
 
-  auto create = [&](auto factory, const Config& config, const config::PluginBlock& block,
-                    auto& instance) {
-    try {
-      instance.object = factory(config, *instance.context);
-    } catch (const std::exception& e) {
-      refuse(cfg, block,
-             std::string("plugin '") + block.type + "' refused its configuration: " + e.what());
-    }
-    if (!instance.object) refuse(cfg, block, "plugin '" + block.type + "' created nothing");
-  };
+void Engine::buildPipeline() {
+  State& s = *state_;
+  s.pipeline = std::make_shared<RunningPipeline>(std::move(*s.first), s.services());
+  s.first.reset();
+  s.configHash = fileSha256(s.file);
+  s.reloadsOk =
+      &s.metrics.counter("config_reloads_total", "Pipeline reloads by result", {{"result", "ok"}});
+  s.reloadsFailed = &s.metrics.counter("config_reloads_total", "Pipeline reloads by result",
+                                       {{"result", "failed"}});
+  s.lastReloadSuccess = &s.metrics.gauge(
+      "config_last_reload_success_timestamp_seconds",
+      "Unix time the running pipeline was loaded (at start or by the last successful reload)");
+  s.lastReloadOk =
+      &s.metrics.gauge("config_last_reload_successful",
+                       "1 unless the last reload was refused (then 0 until one works)");
+  s.lastReloadSuccess->set(static_cast<double>(std::time(nullptr)));
+  s.lastReloadOk->set(1);
+}
 
-  for (std::size_t i = 0; i < cfg.publishers.size(); ++i) {
-    const auto& block = cfg.publishers[i];
-    auto& inst = s.publishers[block.name];
-    inst.context = std::make_unique<PluginContext>(block.path, s.shared);
-    const auto* plugin = s.pipeline.registry.find(PluginKind::Publisher, block.type);
-    create(plugin->info->createPublisher, s.pipeline.publisherConfigs[i], block, inst);
-  }
-  // Publishers configured off (Publisher::status()) get no outbox: nothing
-  // is written for them, and the start log and /readyz say why.
-  std::map<std::string, Publisher*> onByName;
-  for (auto& [name, inst] : s.publishers) {
-    s.shared.publisherNames.push_back(name);
-    const PublisherStatus status = inst.object->status();
-    if (status.on) {
-      onByName.emplace(name, inst.object.get());
-    } else {
-      s.logger->info("publisher is off: nothing is sent through it",
-                     {{"publisher", name}, {"reason", status.detail}});
-    }
-  }
-  if (s.database && !onByName.empty()) {
-    outbox::RelaySettings relay;
-    relay.batchSize = static_cast<std::size_t>(cfg.database.getInt("outbox_batch_size"));
-    relay.backoffMax = std::chrono::milliseconds(cfg.database.getInt("outbox_backoff_max_ms"));
-    relay.retention = std::chrono::seconds(cfg.database.getInt("outbox_retention_s"));
-    relay.maxRejections = static_cast<int>(cfg.database.getInt("outbox_max_rejections"));
-    s.outboxRelay =
-        std::make_unique<outbox::OutboxRelay>(*s.database, onByName, *s.logger, s.metrics, relay);
-    for (const auto& [name, publisher] : onByName) {
-      auto& outbox = s.outboxes[name];
-      outbox =
-          std::make_unique<outbox::PostgresOutbox>(name, s.outboxRelay.get(), s.database.get());
-      s.shared.outboxes.emplace(name, outbox.get());
-    }
-  }
-  for (std::size_t i = 0; i < cfg.channels.size(); ++i) {
-    const auto& block = cfg.channels[i];
-    auto& inst = s.channels[block.name];
-    inst.context = std::make_unique<PluginContext>(block.path, s.shared);
-    const auto* plugin = s.pipeline.registry.find(PluginKind::Channel, block.type);
-    create(plugin->info->createChannel, s.pipeline.channelConfigs[i], block, inst);
-  }
-  for (std::size_t i = 0; i < cfg.handlers.size(); ++i) {
-    const auto& entry = cfg.handlers[i];
-    Channel* channel = entry.channel.empty() ? nullptr : s.channels.at(entry.channel).object.get();
-    Publisher* publisher =
-        entry.publisher.empty() ? nullptr : s.publishers.at(entry.publisher).object.get();
-    const auto found = s.shared.outboxes.find(entry.publisher);
-    Outbox* outbox = found == s.shared.outboxes.end() ? nullptr : found->second;
-    auto& inst = s.handlers.emplace_back();
-    inst.context =
-        std::make_unique<PluginContext>(entry.block.path, s.shared, channel, publisher, outbox);
-    const auto* plugin = s.pipeline.registry.find(PluginKind::Handler, entry.block.type);
-    create(plugin->info->createHandler, s.pipeline.handlerConfigs[i], entry.block, inst);
-    s.router.add(entry.event, *inst.object);
-  }
-  s.shared.started.store(true);  // every factory returned: schedule/addRoute now throw
-
-  kafka::Properties common{{"bootstrap.servers", s.kafka.brokers}};
-  common.insert(common.end(), s.kafka.properties.begin(), s.kafka.properties.end());
-
-  kafka::Properties producerProps = common;
-  for (const auto& kv : kafkaCfg.getMap("producer_properties")) producerProps.push_back(kv);
-  s.deadLetterProducer = std::make_unique<kafka::RawProducer>(producerProps, *s.logger);
+void Engine::buildDeadLetters() {
+  State& s = *state_;
+  kafka::Properties properties = commonProperties(s.kafka);
+  for (const auto& kv : s.settings.kafka.producerProperties) properties.push_back(kv);
+  s.deadLetterProducer = std::make_unique<kafka::RawProducer>(properties, *s.logger);
   s.deadLetterSink =
       std::make_unique<KafkaDeadLetterSink>(*s.deadLetterProducer, s.kafka.deadLetterTopic);
+}
 
-  runtime::DispatcherSettings dispatch;
-  dispatch.workers = static_cast<std::size_t>(engineCfg.getInt("workers"));
-  dispatch.maxRetries = static_cast<int>(engineCfg.getInt("max_retries"));
-  dispatch.retryBackoff = std::chrono::milliseconds(engineCfg.getInt("retry_backoff_ms"));
-  dispatch.retryBackoffMax = std::chrono::milliseconds(engineCfg.getInt("retry_backoff_max_ms"));
-  s.dispatcher = std::make_unique<runtime::Dispatcher>(s.router, *s.deadLetterSink, dispatch,
+void Engine::buildDispatcher() {
+  State& s = *state_;
+  s.dispatcher = std::make_unique<runtime::Dispatcher>(s.pipeline->router(), *s.deadLetterSink,
+                                                       dispatcherSettings(s.settings.engine),
                                                        *s.logger, s.metrics);
+  // Records keep the pipeline they were dispatched to alive.
+  s.dispatcher->setRouter(
+      std::shared_ptr<const runtime::Router>(s.pipeline, &s.pipeline->router()));
+}
 
-  kafka::Properties consumerProps = common;
-  consumerProps.emplace_back("group.id", s.kafka.group);
-  for (const auto& kv : kafkaCfg.getMap("consumer_properties")) consumerProps.push_back(kv);
-  runtime::ConsumerLoopSettings loop;
-  loop.maxInFlight = static_cast<std::size_t>(engineCfg.getInt("max_in_flight"));
-  loop.commitInterval = std::chrono::milliseconds(kafkaCfg.getInt("commit_interval_ms"));
-  loop.pollBatch = static_cast<std::size_t>(kafkaCfg.getInt("poll_batch"));
-  loop.shutdownTimeout = std::chrono::milliseconds(engineCfg.getInt("shutdown_timeout_ms"));
-  s.loop = std::make_unique<runtime::ConsumerLoop>(consumerProps, s.kafka.topic, *s.dispatcher,
-                                                   loop, *s.logger, s.metrics);
-  // The HTTP server: plugin routes plus the engine's /health and /metrics.
-  std::vector<http::Route> routes;
-  for (auto& r : s.shared.routes) {
-    routes.push_back({r.method, r.pattern, std::move(r.handler), r.owner});
+void Engine::buildConsumer() {
+  State& s = *state_;
+  kafka::Properties properties = commonProperties(s.kafka);
+  properties.emplace_back("group.id", s.kafka.group);
+  for (const auto& kv : s.settings.kafka.consumerProperties) properties.push_back(kv);
+  s.loop = std::make_unique<runtime::ConsumerLoop>(properties, s.kafka.topic, *s.dispatcher,
+                                                   consumerLoopSettings(s.settings), *s.logger,
+                                                   s.metrics);
+}
+
+void Engine::buildHealth() {
+  State& s = *state_;
+  // The database through its own one-connection pool (one quick retry, so
+  // a restarted server is seen at once), and the Kafka bootstrap brokers
+  // (TCP reachability); the pipeline adds its channels and publishers.
+  if (s.database) {
+    database::PoolSettings probe = database::poolSettingsFrom(s.settings.database);
+    probe.size = 1;
+    probe.connectTimeout = std::min(probe.connectTimeout, std::chrono::seconds(2));
+    probe.acquireTimeout = std::chrono::milliseconds(2000);
+    probe.maxAttempts = 2;
+    probe.retryBackoff = std::chrono::milliseconds(50);
+    s.databaseProbe = std::make_unique<database::ConnectionPool>(probe);  // no logger: no noise
+    s.baseChecks.push_back({"database", [pool = s.databaseProbe.get()] {
+                              std::string error;
+                              if (pool->ping(&error)) return http::ComponentHealth{true, "ok"};
+                              return http::ComponentHealth{false, "down: " + error};
+                            }});
+  } else {
+    s.baseChecks.push_back({"database", [] { return http::ComponentHealth{true, "disabled"}; }});
   }
-  s.shared.routes.clear();
-  s.health = std::make_unique<http::HealthMonitor>(
-      healthChecks(cfg, s.database != nullptr, s.kafka.brokers, s.channels, s.publishers,
-                   s.databaseProbe),
-      *s.logger, s.metrics);
-  routes.push_back({"GET", "/livez", http::makeLivezHandler(), "engine", true});
-  routes.push_back({"GET", "/readyz", http::makeReadyzHandler(*s.health), "engine", true});
-  routes.push_back({"GET", "/health",
-                    http::makeHealthHandler("communication-service", *s.health,
-                                            [&s] {
-                                              return s.http ? s.http->servingProblem()
-                                                            : std::string("not started");
-                                            }),
-                    "engine", true});
-  routes.push_back(
+  s.baseChecks.push_back({"kafka", [brokers = s.kafka.brokers] {
+                            auto state =
+                                http::probeBrokers(brokers, std::chrono::milliseconds(1000));
+                            if (!state.healthy) state.state = "down: " + state.state;
+                            return state;
+                          }});
+  auto checks = s.baseChecks;
+  for (auto& check : keepingAlive(s.pipeline->healthChecks(), s.pipeline)) {
+    checks.push_back(std::move(check));
+  }
+  s.health = std::make_unique<http::HealthMonitor>(std::move(checks), *s.logger, s.metrics);
+}
+
+void Engine::buildHttpServer() {
+  State& s = *state_;
+  s.engineRoutes.push_back({"GET", "/livez", http::makeLivezHandler(), "engine", true});
+  s.engineRoutes.push_back({"GET", "/readyz",
+                            http::makeReadyzHandler(*s.health, [this] { return configHash(); }),
+                            "engine", true});
+  s.engineRoutes.push_back({"GET", "/health",
+                            http::makeHealthHandler("communication-service", *s.health,
+                                                    [&s] {
+                                                      return s.http ? s.http->servingProblem()
+                                                                    : std::string("not started");
+                                                    }),
+                            "engine", true});
+  s.engineRoutes.push_back(
       {"GET", "/metrics",
        [metrics = &s.metrics](const HttpRequest&) {
          return HttpResponse{200, metrics->renderText(), "text/plain; version=0.0.4", {}};
        },
        "engine", true});
-  http::ServerSettings httpSettings;
-  httpSettings.address = cfg.http.getString("address");
-  httpSettings.port = static_cast<std::uint16_t>(cfg.http.getInt("port"));
-  httpSettings.threads = static_cast<std::size_t>(cfg.http.getInt("threads"));
-  httpSettings.handlerThreads = static_cast<std::size_t>(cfg.http.getInt("handler_threads"));
-  httpSettings.handlerQueue = static_cast<std::size_t>(cfg.http.getInt("handler_queue"));
-  httpSettings.bodyLimit = static_cast<std::size_t>(cfg.http.getInt("body_limit_bytes"));
-  httpSettings.readTimeout = std::chrono::milliseconds(cfg.http.getInt("read_timeout_ms"));
-  httpSettings.writeTimeout = std::chrono::milliseconds(cfg.http.getInt("write_timeout_ms"));
+  std::vector<http::Route> routes = keepingAlive(s.pipeline->takeRoutes(), s.pipeline);
+  routes.insert(routes.end(), s.engineRoutes.begin(), s.engineRoutes.end());
   try {
-    s.http = std::make_unique<http::Server>(httpSettings, std::move(routes), *s.logger, s.metrics);
+    s.http = std::make_unique<http::Server>(serverSettings(s.settings.http), std::move(routes),
+                                            *s.logger, s.metrics);
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(std::string("HTTP routes: ") + e.what());
   }
-  s.logger->info("pipeline ready", {{"file", cfg.file},
+}
+
+void Engine::buildAdmin() {
+  State& s = *state_;
+  const config::HttpSettings& settings = s.settings.http;
+  if (settings.adminAddress.empty()) return;
+  const ListenAddress where = parseListenAddress(settings.adminAddress, "http.admin_address");
+  if (!isLoopback(where.host) && settings.adminToken.empty()) {
+    throw std::runtime_error("http.admin_address " + settings.adminAddress +
+                             " is not a loopback address: set http.admin_token "
+                             "(\"${ADMIN_TOKEN}\") or listen on 127.0.0.1");
+  }
+  http::ServerSettings server;
+  server.address = where.host;
+  server.port = where.port;
+  server.threads = 1;
+  server.handlerThreads = 1;
+  server.handlerQueue = 4;
+  server.bodyLimit = 4096;
+  server.writeTimeout = std::chrono::milliseconds(5000);
+  const std::string token = settings.adminToken;
+  std::vector<http::Route> routes;
+  routes.push_back({"POST", "/admin/reload",
+                    [this, token](const HttpRequest& request) {
+                      if (!token.empty()) {
+                        const auto it = request.headers.find("authorization");
+                        const std::string given = it == request.headers.end() ? "" : it->second;
+                        if (!sameSecret(given, "Bearer " + token)) {
+                          HttpResponse denied =
+                              HttpResponse::error(401, "Missing or wrong bearer token");
+                          denied.headers["WWW-Authenticate"] = "Bearer";
+                          return denied;
+                        }
+                      }
+                      const ReloadResult result = reload("POST /admin/reload");
+                      std::string body = "{\"result\":";
+                      appendJsonString(body, result.ok ? "ok" : "failed");
+                      body += ",\"message\":";
+                      appendJsonString(body, result.message);
+                      body += ",\"config\":";
+                      appendJsonString(body, result.configHash);
+                      body += "}";
+                      return HttpResponse::json(result.ok ? 200 : 422, std::move(body));
+                    },
+                    "engine"});
+  s.admin = std::make_unique<http::Server>(server, std::move(routes), *s.logger, s.metrics);
+}
+
+void Engine::logReady() const {
+  const State& s = *state_;
+  s.logger->info("pipeline ready", {{"file", s.file},
+                                    {"config", s.configHash},
                                     {"topic", s.kafka.topic},
                                     {"group", s.kafka.group},
-                                    {"handlers", std::to_string(cfg.handlers.size())},
-                                    {"workers", std::to_string(dispatch.workers)}});
+                                    {"handlers", std::to_string(s.pipeline->handlerCount())},
+                                    {"workers", std::to_string(s.settings.engine.workers)}});
 }
 
 Engine::~Engine() = default;
+
+void Engine::setReloadSource(std::function<ValidatedPipeline()> load) {
+  std::lock_guard lock(state_->reloadMutex);
+  state_->reloadSource = std::move(load);
+}
+
+std::string Engine::configHash() const {
+  std::lock_guard lock(state_->pipelineMutex);
+  return state_->configHash;
+}
+
+std::uint16_t Engine::adminPort() const {
+  return state_->admin && state_->running.load() ? state_->admin->port() : 0;
+}
+
+ReloadResult Engine::reload(const std::string& trigger) {
+  State& s = *state_;
+  std::unique_lock serial(s.reloadMutex, std::defer_lock);
+  const auto started = std::chrono::steady_clock::now();
+  const auto bound = s.settings.engine.reloadTimeout;
+  if (!serial.try_lock_for(bound)) {
+    return {false, "another reload is still running", configHash()};
+  }
+  const std::string hash = fileSha256(s.file);
+  const auto refuse = [&](const std::string& why) {
+    s.reloadsFailed->add();
+    s.lastReloadOk->set(0);
+    s.logger->error("pipeline reload refused; the running pipeline is kept",
+                    {{"trigger", trigger}, {"file", s.file}, {"config", hash}, {"error", why}});
+    notifyReady();
+    return ReloadResult{false, why, configHash()};
+  };
+  if (!s.running.load()) return refuse("the engine is not running");
+  if (!s.reloadSource) return refuse("no reload source (reload is not available here)");
+  notifyReloading();
+  s.logger->info("reloading the pipeline", {{"trigger", trigger}, {"file", s.file}});
+
+  // 1. The file, its plugins and every block's options.
+  std::shared_ptr<RunningPipeline> next;
+  try {
+    ValidatedPipeline validated = s.reloadSource();
+    if (const auto changed = config::restartOnlyChanges(s.settings, validated.config.settings);
+        !changed.empty()) {
+      std::string keys;
+      for (const auto& key : changed) keys += (keys.empty() ? "" : ", ") + key;
+      return refuse("a restart is needed to apply " + keys +
+                    " (only plugins, channels, publishers, handlers and engine.plugin_dir "
+                    "change on a reload)");
+    }
+    // 2. Migrations of newly named plugins, then the factories.
+    if (s.database) {
+      database::migrate(*s.database, withEngineMigrations(pluginMigrations(validated)),
+                        s.logger.get());
+    }
+    next = std::make_shared<RunningPipeline>(std::move(validated), s.services());
+  } catch (const std::exception& e) {
+    return refuse(e.what());
+  }
+  std::vector<http::Route> routes = keepingAlive(next->takeRoutes(), next);
+  routes.insert(routes.end(), s.engineRoutes.begin(), s.engineRoutes.end());
+  auto checks = s.baseChecks;
+  for (auto& check : keepingAlive(next->healthChecks(), next)) checks.push_back(std::move(check));
+  try {
+    s.http->setRoutes(routes);  // checked before anything is swapped
+  } catch (const std::exception& e) {
+    return refuse(std::string("HTTP routes: ") + e.what());
+  }
+
+  // 3. Swap between records: later records go to the new handlers.
+  std::shared_ptr<RunningPipeline> old;
+  {
+    std::lock_guard lock(s.pipelineMutex);
+    old = std::exchange(s.pipeline, next);
+    s.configHash = hash;
+  }
+  s.dispatcher->setRouter(std::shared_ptr<const runtime::Router>(next, &next->router()));
+  s.health->setChecks(std::move(checks));
+
+  // 4. The old pipeline's records, requests and probes finish; then its
+  //    jobs and outbox stop (publishing what it holds), then the new
+  //    pipeline's start.
+  const auto deadline = started + bound;
+  while (old.use_count() > 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const bool drained = old.use_count() == 1;
+  old->stop(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1)));
+  next->start();
+  if (drained) {
+    old.reset();  // plugin instances destroyed here, on this thread
+  } else {
+    s.logger->warn("the old pipeline is still in use after the reload bound; kept until exit",
+                   {{"references", std::to_string(old.use_count() - 1)}});
+    s.retired.push_back(std::move(old));
+  }
+  s.reloadsOk->add();
+  s.lastReloadOk->set(1);
+  s.lastReloadSuccess->set(static_cast<double>(std::time(nullptr)));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  s.logger->info("pipeline reloaded", {{"trigger", trigger},
+                                       {"file", s.file},
+                                       {"config", hash},
+                                       {"handlers", std::to_string(next->handlerCount())},
+                                       {"took_ms", std::to_string(ms.count())}});
+  notifyReady();
+  return {true, "reloaded", hash};
+}
 
 std::vector<database::PluginMigrations> pluginMigrations(const ValidatedPipeline& pipeline) {
   std::vector<database::PluginMigrations> out;
@@ -460,23 +593,32 @@ std::vector<database::PluginMigrations> pluginMigrations(const ValidatedPipeline
 std::vector<database::AppliedMigration> migratePipeline(const ValidatedPipeline& pipeline) {
   const auto migrations = pluginMigrations(pipeline);
   database::checkMigrations(migrations);
-  if (pipeline.config.database.getString("url").empty()) {
+  const config::DatabaseSettings& settings = pipeline.config.settings.database;
+  if (settings.url.empty()) {
     if (migrations.empty()) return {};
     throw std::runtime_error("plugins ship migrations but database.url is empty");
   }
   auto logger = logging::makeLogger("migrate");
-  database::ConnectionPool pool(database::poolSettingsFrom(pipeline.config.database), logger.get());
+  database::ConnectionPool pool(database::poolSettingsFrom(settings), logger.get());
   return database::migrate(pool, withEngineMigrations(migrations), logger.get());
 }
 
 RunResult Engine::run(const std::atomic<bool>& stop) {
   State& s = *state_;
-  const auto bound =
-      std::chrono::milliseconds(s.pipeline.config.engine.getInt("shutdown_timeout_ms"));
+  const std::chrono::milliseconds bound = s.settings.engine.shutdownTimeout;
   s.http->start();  // first: a port that cannot be bound fails before anything runs
+  if (s.admin) {
+    s.admin->start();
+    s.logger->info("admin listener ready (POST /admin/reload)",
+                   {{"address", s.settings.http.adminAddress},
+                    {"port", std::to_string(s.admin->port())}});
+  }
   s.health->start();
-  if (s.outboxRelay) s.outboxRelay->start();
-  s.scheduler.start();
+  s.pipeline->start();
+  s.running.store(true);
+  if (std::string error; !notifyReady(&error) && !error.empty()) {
+    s.logger->warn("sd_notify failed", {{"error", error}});
+  }
   // The HTTP server stops accepting as soon as the stop is seen and
   // finishes the requests it has (running and queued) within the bound,
   // and the health checker stops, while the consumer drains; the plugins
@@ -486,8 +628,13 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
     while (!stop.load() && !consumerEnded.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    notifyStopping();
+    if (s.admin) s.admin->stop(std::chrono::milliseconds(1000));
+    // No reload from here on: the pipeline below stays the one to drain.
+    std::lock_guard serial(s.reloadMutex);
+    s.running.store(false);
     // Plugins' long work (a queue batch, a retry loop) stops between units.
-    s.shared.shutdown.request(std::chrono::steady_clock::now() + bound);
+    s.current()->requestShutdown(std::chrono::steady_clock::now() + bound);
     s.http->stop(bound);
     s.health->stop();  // waits for a probe in progress, in parallel with the drain
   });
@@ -497,11 +644,11 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   } catch (...) {
     consumerEnded.store(true);
     httpStopper.join();
+    s.running.store(false);
     throw;
   }
   consumerEnded.store(true);
   httpStopper.join();
-  s.scheduler.stop();
   const auto remaining = [&] {
     const auto left = bound - std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::steady_clock::now() - s.loop->stopObservedAt());
@@ -512,12 +659,7 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   // publishers.
   const bool httpStuck = s.http->handlersRunning() > 0;
   s.health->stop();  // already stopped with the HTTP server (idempotent)
-  if (s.outboxRelay) s.outboxRelay->stop(std::chrono::steady_clock::now() + remaining());
-  for (auto& [name, inst] : s.publishers) {
-    if (!inst.object->flush(remaining())) {
-      s.logger->warn("publisher did not flush everything before the bound", {{"publisher", name}});
-    }
-  }
+  s.current()->stop(std::chrono::steady_clock::now() + remaining());
   s.deadLetterProducer->flush(remaining());
   const auto counters = s.metrics.snapshot();
   LogFields fields;

@@ -39,7 +39,7 @@ std::vector<std::string> resolvePluginDirs(const config::PipelineConfig& config,
   // engine.plugin_dir entries are relative to the pipeline file.
   const auto base = std::filesystem::path(config.file).parent_path();
   std::vector<std::string> dirs;
-  for (const auto& dir : config.engine.getList("plugin_dir")) {
+  for (const auto& dir : config.settings.engine.pluginDirs) {
     dirs.push_back(std::filesystem::path(dir).is_absolute() ? dir : (base / dir).string());
   }
   dirs.insert(dirs.end(), extraDirs.begin(), extraDirs.end());

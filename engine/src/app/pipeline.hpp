@@ -22,9 +22,9 @@ struct ValidatedPipeline {
 
 /// Reads and checks `path`: the file itself (config::loadPipeline), then
 /// loads the plugins it lists from the binary's own plugin directory plus
-/// engine.plugin_dir plus `pluginDirs` (resolvePluginDirs), then checks that each block's `type` names a
-/// loaded plugin of the right kind and validates the block's options.
-/// Throws config::ConfigErrors listing every problem found.
+/// engine.plugin_dir plus `pluginDirs` (resolvePluginDirs), then checks that each block's `type`
+/// names a loaded plugin of the right kind and validates the block's options. Throws
+/// config::ConfigErrors listing every problem found.
 ValidatedPipeline validatePipeline(const std::string& path,
                                    const std::vector<std::string>& pluginDirs,
                                    const config::EnvLookup& env = config::processEnvironment());

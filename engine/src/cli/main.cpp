@@ -10,6 +10,7 @@
 #include <future>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <mutex>
 #include <thread>
 
 #include "app/engine.hpp"
@@ -30,12 +31,15 @@ namespace {
 using namespace commsvc;
 
 std::atomic<bool> gStop{false};
+std::mutex gEngineMutex;           // held while SIGHUP reloads gEngine
+app::Engine* gEngine = nullptr;  // the running engine, for SIGHUP
 
 /// Blocks SIGTERM/SIGINT/SIGHUP in every thread and handles them on a
 /// dedicated thread, so no handler code runs in signal context: SIGTERM and
-/// SIGINT set gStop (a second one exits at once); SIGHUP, which would
-/// otherwise kill the process without draining, is logged and ignored
-/// (reloading pipelines.yaml is not implemented yet).
+/// SIGINT set gStop (a second one exits at once); SIGHUP reloads
+/// pipelines.yaml in the running engine (Engine::reload; one at a time, a
+/// SIGHUP during a reload waits for it), and is logged and ignored when no
+/// engine runs.
 void installSignalThread() {
   sigset_t set;
   sigemptyset(&set);
@@ -47,9 +51,15 @@ void installSignalThread() {
     int signal = 0;
     while (sigwait(&set, &signal) == 0) {
       if (signal == SIGHUP) {
-        logging::makeLogger("engine")->warn(
-            "SIGHUP ignored: reloading pipelines.yaml is not supported yet; restart to apply "
-            "changes");
+        // On its own thread: SIGTERM is still seen while a reload runs.
+        std::thread([] {
+          std::lock_guard lock(gEngineMutex);
+          if (gEngine != nullptr) {
+            gEngine->reload("SIGHUP");  // logs and counts its outcome
+          } else {
+            logging::makeLogger("engine")->warn("SIGHUP ignored: no pipeline is running");
+          }
+        }).detach();
         continue;
       }
       if (gStop.exchange(true)) {
@@ -58,12 +68,6 @@ void installSignalThread() {
       }
     }
   }).detach();
-}
-
-std::string optionDefault(const OptionSpec& o) {
-  if (o.defaultValue == nullptr) return "(required)";
-  if (o.secret) return "(secret)";
-  return std::string("\"") + o.defaultValue + "\"";
 }
 
 const char* typeName(OptionType t) {
@@ -86,11 +90,11 @@ const char* typeName(OptionType t) {
 
 void printOptions(std::span<const OptionSpec> options) {
   for (const auto& o : options) {
-    std::cout << "    " << o.name << " (" << typeName(o.type) << ", default " << optionDefault(o);
-    if (o.choices) std::cout << ", one of " << o.choices;
-    if (o.type == OptionType::Integer && (o.min != std::numeric_limits<std::int64_t>::min() ||
-                                          o.max != std::numeric_limits<std::int64_t>::max())) {
-      std::cout << ", " << o.min << ".." << o.max;
+    std::cout << "    " << o.name << " (" << typeName(o.type) << ", default " << describeDefault(o);
+    if (o.choiceCount != 0) std::cout << ", one of " << config::choiceNames(o);
+    if (o.type == OptionType::Integer && (o.minimum != std::numeric_limits<std::int64_t>::min() ||
+                                          o.maximum != std::numeric_limits<std::int64_t>::max())) {
+      std::cout << ", " << o.minimum << ".." << o.maximum;
     }
     std::cout << "): " << (o.description ? o.description : "") << "\n";
   }
@@ -129,10 +133,9 @@ int listPlugins(const std::vector<std::string>& extraDirs) {
   return failures == 0 ? 0 : 1;
 }
 
-std::string resolveBrokers(const Config& kafka) {
-  const auto& brokers = kafka.getString("brokers");
-  if (brokers != "embedded") return brokers;
-  const auto& file = kafka.getString("bootstrap_file");
+std::string resolveBrokers(const config::KafkaSettings& kafka) {
+  if (kafka.brokers != "embedded") return kafka.brokers;
+  const std::string& file = kafka.bootstrapFile;
   std::ifstream in(file);
   std::string line;
   if (!in || !std::getline(in, line) || line.empty()) {
@@ -156,17 +159,16 @@ int produce(const std::string& file, const std::string& type, const std::string&
     std::cerr << "--payload must be a JSON object\n";
     return 2;
   }
-  const auto pipeline = config::loadPipeline(file);
-  kafka::Properties props{{"bootstrap.servers", resolveBrokers(pipeline.kafka)}};
-  for (const auto& kv : pipeline.kafka.getMap("properties")) props.push_back(kv);
-  for (const auto& kv : pipeline.kafka.getMap("producer_properties")) props.push_back(kv);
+  const config::Settings settings = config::loadPipeline(file).settings;
+  kafka::Properties props{{"bootstrap.servers", resolveBrokers(settings.kafka)}};
+  for (const auto& kv : settings.kafka.properties) props.push_back(kv);
+  for (const auto& kv : settings.kafka.producerProperties) props.push_back(kv);
   auto logger = logging::makeLogger("produce");
   kafka::RawProducer producer(props, *logger);
-  const auto& topic = pipeline.kafka.getString("topic");
+  const std::string& topic = settings.kafka.topic;
   std::atomic<int> failed{0};
   for (int i = 0; i < count; ++i) {
-    const Event event =
-        makeEvent(type, key, parsed.dump(), pipeline.engine.getString("service_name"));
+    const Event event = makeEvent(type, key, parsed.dump(), settings.engine.serviceName);
     producer.send(topic, event.key, toEnvelopeJson(event), {},
                   [&failed, id = event.id](bool ok, const std::string& error) {
                     if (!ok) {
@@ -312,7 +314,17 @@ int main(int argc, char** argv) {
     if (*run) {
       auto engine =
           std::make_unique<app::Engine>(app::validatePipeline(configFile, pluginDirs), !noMigrate);
+      engine->setReloadSource(
+          [configFile, pluginDirs] { return app::validatePipeline(configFile, pluginDirs); });
+      {
+        std::lock_guard lock(gEngineMutex);
+        gEngine = engine.get();
+      }
       const auto result = engine->run(gStop);
+      {
+        std::lock_guard lock(gEngineMutex);  // waits for a reload in progress
+        gEngine = nullptr;
+      }
       if (result == app::RunResult::Stuck) std::_Exit(0);  // a handler still runs: don't unload
       engine.reset();
       return 0;

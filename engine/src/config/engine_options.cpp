@@ -1,220 +1,165 @@
-// Option declarations of the engine's own sections of pipelines.yaml.
+// Option declarations of the engine's own sections of pipelines.yaml, each
+// bound to its field of the settings structs in settings.hpp.
 
-#include "config/pipeline_config.hpp"
+#include "config/settings.hpp"
 
 namespace commsvc::config {
 namespace {
 
-using T = OptionType;
+constexpr auto kEngineOptions = optionList(
+    Option<EngineSettings>::field<&EngineSettings::workers>("workers",
+                                                            "worker threads that run handlers")
+        .range(1, 256),
+    Option<EngineSettings>::field<&EngineSettings::maxInFlight>(
+        "max_in_flight",
+        "records dispatched but not yet committed; consumption pauses at this "
+        "bound, so it also bounds redelivery after a crash")
+        .range(1, 1000000),
+    Option<EngineSettings>::field<&EngineSettings::shutdownTimeout>(
+        "shutdown_timeout_ms", "how long SIGTERM waits for in-flight work before exiting")
+        .range(0, 600000),
+    Option<EngineSettings>::field<&EngineSettings::maxRetries>(
+        "max_retries", "handler Retry attempts before a record is dead-lettered")
+        .range(0, 1000),
+    Option<EngineSettings>::field<&EngineSettings::retryBackoff>(
+        "retry_backoff_ms", "base delay between handler retries")
+        .range(1, 600000),
+    Option<EngineSettings>::field<&EngineSettings::retryBackoffMax>(
+        "retry_backoff_max_ms", "upper bound of the delay between retries")
+        .range(1, 3600000),
+    Option<EngineSettings>::field<&EngineSettings::pluginDirs>(
+        "plugin_dir",
+        "plugin directories searched besides the binary's own: a list or one "
+        "colon-separated string, relative to this file"),
+    Option<EngineSettings>::field<&EngineSettings::serviceName>(
+        "service_name", "producer name on published events"),
+    Option<EngineSettings>::field<&EngineSettings::reloadTimeout>(
+        "reload_timeout_ms",
+        "bound of a pipeline reload (SIGHUP, POST /admin/reload): building the new pipeline "
+        "and waiting for the old one's records, jobs and outbox")
+        .range(1000, 600000));
 
-const OptionSpec kEngineOptions[] = {
-    {.name = "workers",
-     .type = T::Integer,
-     .defaultValue = "8",
-     .description = "worker threads that run handlers",
-     .min = 1,
-     .max = 256},
-    {.name = "max_in_flight",
-     .type = T::Integer,
-     .defaultValue = "10000",
-     .description = "records dispatched but not yet committed; consumption pauses at this "
-                    "bound, so it also bounds redelivery after a crash",
-     .min = 1,
-     .max = 1000000},
-    {.name = "shutdown_timeout_ms",
-     .type = T::Integer,
-     .defaultValue = "10000",
-     .description = "how long SIGTERM waits for in-flight work before exiting",
-     .min = 0,
-     .max = 600000},
-    {.name = "max_retries",
-     .type = T::Integer,
-     .defaultValue = "5",
-     .description = "handler Retry attempts before a record is dead-lettered",
-     .min = 0,
-     .max = 1000},
-    {.name = "retry_backoff_ms",
-     .type = T::Integer,
-     .defaultValue = "200",
-     .description = "base delay between handler retries",
-     .min = 1,
-     .max = 600000},
-    {.name = "retry_backoff_max_ms",
-     .type = T::Integer,
-     .defaultValue = "10000",
-     .description = "upper bound of the delay between retries",
-     .min = 1,
-     .max = 3600000},
-    {.name = "plugin_dir",
-     .type = T::StringList,
-     .defaultValue = "",
-     .description = "plugin directories searched besides the binary's own: a list or one "
-                    "colon-separated string, relative to this file"},
-    {.name = "service_name",
-     .type = T::String,
-     .defaultValue = "communication-service",
-     .description = "producer name on published events"},
-};
+constexpr auto kKafkaOptions = optionList(
+    Option<KafkaSettings>::field<&KafkaSettings::brokers>(
+        "brokers", "bootstrap servers, or 'embedded' to start the in-process broker")
+        .required(),
+    Option<KafkaSettings>::field<&KafkaSettings::topic>("topic",
+                                                        "topic the events are consumed from"),
+    Option<KafkaSettings>::field<&KafkaSettings::group>("group", "consumer group id"),
+    Option<KafkaSettings>::field<&KafkaSettings::deadLetterTopic>(
+        "dead_letter_topic", "topic rejected and exhausted records are written to"),
+    Option<KafkaSettings>::field<&KafkaSettings::embeddedPartitions>(
+        "embedded_partitions", "partitions of the topic on the embedded broker")
+        .range(1, 64),
+    Option<KafkaSettings>::field<&KafkaSettings::bootstrapFile>(
+        "bootstrap_file", "where the embedded broker's address is written"),
+    Option<KafkaSettings>::field<&KafkaSettings::commitInterval>(
+        "commit_interval_ms", "how often finished offsets are committed")
+        .range(1, 60000),
+    Option<KafkaSettings>::field<&KafkaSettings::pollBatch>("poll_batch",
+                                                            "records taken per consumer poll")
+        .range(1, 100000),
+    Option<KafkaSettings>::field<&KafkaSettings::properties>(
+        "properties", "librdkafka properties for every client (security.protocol, sasl.*, ssl.*)")
+        .secret(),
+    Option<KafkaSettings>::field<&KafkaSettings::consumerProperties>(
+        "consumer_properties", "librdkafka properties for the consumer only")
+        .secret(),
+    Option<KafkaSettings>::field<&KafkaSettings::producerProperties>(
+        "producer_properties", "librdkafka properties for producers only")
+        .secret());
 
-const OptionSpec kKafkaOptions[] = {
-    {.name = "brokers",
-     .type = T::String,
-     .defaultValue = nullptr,
-     .description = "bootstrap servers, or 'embedded' to start the in-process broker"},
-    {.name = "topic",
-     .type = T::String,
-     .defaultValue = "communication-events",
-     .description = "topic the events are consumed from"},
-    {.name = "group",
-     .type = T::String,
-     .defaultValue = "communication-service",
-     .description = "consumer group id"},
-    {.name = "dead_letter_topic",
-     .type = T::String,
-     .defaultValue = "communication-events.dlq",
-     .description = "topic rejected and exhausted records are written to"},
-    {.name = "embedded_partitions",
-     .type = T::Integer,
-     .defaultValue = "3",
-     .description = "partitions of the topic on the embedded broker",
-     .min = 1,
-     .max = 64},
-    {.name = "bootstrap_file",
-     .type = T::String,
-     .defaultValue = ".commsvc/kafka-bootstrap",
-     .description = "where the embedded broker's address is written"},
-    {.name = "commit_interval_ms",
-     .type = T::Integer,
-     .defaultValue = "200",
-     .description = "how often finished offsets are committed",
-     .min = 1,
-     .max = 60000},
-    {.name = "poll_batch",
-     .type = T::Integer,
-     .defaultValue = "1000",
-     .description = "records taken per consumer poll",
-     .min = 1,
-     .max = 100000},
-    {.name = "properties",
-     .type = T::StringMap,
-     .defaultValue = "",
-     .description = "librdkafka properties for every client (security.protocol, sasl.*, ssl.*)",
-     .secret = true},
-    {.name = "consumer_properties",
-     .type = T::StringMap,
-     .defaultValue = "",
-     .description = "librdkafka properties for the consumer only",
-     .secret = true},
-    {.name = "producer_properties",
-     .type = T::StringMap,
-     .defaultValue = "",
-     .description = "librdkafka properties for producers only",
-     .secret = true},
-};
+constexpr auto kDatabaseOptions = optionList(
+    Option<DatabaseSettings>::field<&DatabaseSettings::url>(
+        "url", "libpq connection URL; empty = no database")
+        .secret(),
+    Option<DatabaseSettings>::field<&DatabaseSettings::poolSize>("pool_size",
+                                                                 "connections in the pool")
+        .range(1, 64),
+    Option<DatabaseSettings>::field<&DatabaseSettings::connectTimeout>(
+        "connect_timeout_s", "seconds to wait for a connection")
+        .range(1, 300),
+    Option<DatabaseSettings>::field<&DatabaseSettings::outboxBatchSize>(
+        "outbox_batch_size", "outbox rows the relay publishes per pass")
+        .range(1, 100000),
+    Option<DatabaseSettings>::field<&DatabaseSettings::outboxBackoffMax>(
+        "outbox_backoff_max_ms", "longest pause between relay passes while the publisher fails")
+        .range(100, 3600000),
+    Option<DatabaseSettings>::field<&DatabaseSettings::outboxMaxRejections>(
+        "outbox_max_rejections",
+        "times a publisher may reject an outbox event (e.g. HTTP 4xx) before it is "
+        "dead-lettered (kept in commsvc_outbox with dead_lettered_at)")
+        .range(1, 1000),
+    Option<DatabaseSettings>::field<&DatabaseSettings::outboxRetention>(
+        "outbox_retention_s", "keep published outbox rows this long (0 = delete once published)")
+        .range(0, 31536000));
 
-const OptionSpec kDatabaseOptions[] = {
-    {.name = "url",
-     .type = T::String,
-     .defaultValue = "",
-     .description = "libpq connection URL; empty = no database",
-     .secret = true},
-    {.name = "pool_size",
-     .type = T::Integer,
-     .defaultValue = "4",
-     .description = "connections in the pool",
-     .min = 1,
-     .max = 64},
-    {.name = "connect_timeout_s",
-     .type = T::Integer,
-     .defaultValue = "5",
-     .description = "seconds to wait for a connection",
-     .min = 1,
-     .max = 300},
-    {.name = "outbox_batch_size",
-     .type = T::Integer,
-     .defaultValue = "500",
-     .description = "outbox rows the relay publishes per pass",
-     .min = 1,
-     .max = 100000},
-    {.name = "outbox_backoff_max_ms",
-     .type = T::Integer,
-     .defaultValue = "10000",
-     .description = "longest pause between relay passes while the publisher fails",
-     .min = 100,
-     .max = 3600000},
-    {.name = "outbox_max_rejections",
-     .type = T::Integer,
-     .defaultValue = "5",
-     .description = "times a publisher may reject an outbox event (e.g. HTTP 4xx) before it is "
-                    "dead-lettered (kept in commsvc_outbox with dead_lettered_at)",
-     .min = 1,
-     .max = 1000},
-    {.name = "outbox_retention_s",
-     .type = T::Integer,
-     .defaultValue = "0",
-     .description = "keep published outbox rows this long (0 = delete once published)",
-     .min = 0,
-     .max = 31536000},
-};
-
-const OptionSpec kHttpOptions[] = {
-    {.name = "port",
-     .type = T::Integer,
-     .defaultValue = "8004",
-     .description = "HTTP port (health, metrics, plugin routes); 0 = any free port",
-     .min = 0,
-     .max = 65535},
-    {.name = "address",
-     .type = T::String,
-     .defaultValue = "0.0.0.0",
-     .description = "address the HTTP server listens on"},
-    {.name = "threads",
-     .type = T::Integer,
-     .defaultValue = "2",
-     .description = "HTTP I/O threads: they only read, route and write (handlers run on "
-                    "handler_threads)",
-     .min = 1,
-     .max = 64},
-    {.name = "handler_threads",
-     .type = T::Integer,
-     .defaultValue = "8",
-     .description = "threads running route handlers (database, SMTP), apart from the I/O "
-                    "threads: a slow handler never blocks other requests",
-     .min = 1,
-     .max = 256},
-    {.name = "handler_queue",
-     .type = T::Integer,
-     .defaultValue = "64",
-     .description = "requests waiting for a handler thread; when full a request gets 503 with "
-                    "Retry-After at once (http_requests_rejected_total); /livez, /readyz, "
-                    "/health and /metrics never wait",
-     .min = 0,
-     .max = 100000},
-    {.name = "body_limit_bytes",
-     .type = T::Integer,
-     .defaultValue = "1048576",
-     .description = "larger request bodies are refused with 413",
-     .min = 1024,
-     .max = 1073741824},
-    {.name = "read_timeout_ms",
-     .type = T::Integer,
-     .defaultValue = "10000",
-     .description = "time for a whole request (head and body), and keep-alive idle time",
-     .min = 100,
-     .max = 600000},
-    {.name = "write_timeout_ms",
-     .type = T::Integer,
-     .defaultValue = "10000",
-     .description = "time for writing one response",
-     .min = 100,
-     .max = 600000},
-};
+constexpr auto kHttpOptions = optionList(
+    Option<HttpSettings>::field<&HttpSettings::port>(
+        "port", "HTTP port (health, metrics, plugin routes); 0 = any free port")
+        .range(0, 65535),
+    Option<HttpSettings>::field<&HttpSettings::address>("address",
+                                                        "address the HTTP server listens on"),
+    Option<HttpSettings>::field<&HttpSettings::threads>(
+        "threads",
+        "HTTP I/O threads: they only read, route and write (handlers run on "
+        "handler_threads)")
+        .range(1, 64),
+    Option<HttpSettings>::field<&HttpSettings::handlerThreads>(
+        "handler_threads",
+        "threads running route handlers (database, SMTP), apart from the I/O "
+        "threads: a slow handler never blocks other requests")
+        .range(1, 256),
+    Option<HttpSettings>::field<&HttpSettings::handlerQueue>(
+        "handler_queue",
+        "requests waiting for a handler thread; when full a request gets 503 with "
+        "Retry-After at once (http_requests_rejected_total); /livez, /readyz, "
+        "/health and /metrics never wait")
+        .range(0, 100000),
+    Option<HttpSettings>::field<&HttpSettings::bodyLimitBytes>(
+        "body_limit_bytes", "larger request bodies are refused with 413")
+        .range(1024, 1073741824),
+    Option<HttpSettings>::field<&HttpSettings::readTimeout>(
+        "read_timeout_ms", "time for a whole request (head and body), and keep-alive idle time")
+        .range(100, 600000),
+    Option<HttpSettings>::field<&HttpSettings::writeTimeout>("write_timeout_ms",
+                                                             "time for writing one response")
+        .range(100, 600000),
+    Option<HttpSettings>::field<&HttpSettings::adminAddress>(
+        "admin_address",
+        "host:port of the admin listener (POST /admin/reload), apart from the public port; "
+        "empty = none; away from loopback it requires admin_token"),
+    Option<HttpSettings>::field<&HttpSettings::adminToken>(
+        "admin_token",
+        "bearer token the admin routes require (write \"${ADMIN_TOKEN:-}\"); empty = none, "
+        "allowed only on a loopback admin_address")
+        .secret());
 
 }  // namespace
 
-std::span<const OptionSpec> engineOptions() { return kEngineOptions; }
-std::span<const OptionSpec> kafkaOptions() { return kKafkaOptions; }
-std::span<const OptionSpec> databaseOptions() { return kDatabaseOptions; }
-std::span<const OptionSpec> httpOptions() { return kHttpOptions; }
+std::vector<std::string> restartOnlyChanges(const Settings& running, const Settings& next) {
+  std::vector<std::string> changed;
+  const auto compare = [&](const char* section, std::span<const OptionSpec> options,
+                           const void* before, const void* after) {
+    for (const OptionSpec& spec : options) {
+      if (std::string_view(section) == "engine" && std::string_view(spec.name) == "plugin_dir") {
+        continue;
+      }
+      if (spec.read(spec, before) != spec.read(spec, after)) {
+        changed.push_back(std::string(section) + "." + spec.name);
+      }
+    }
+  };
+  compare("engine", kEngineOptions.span(), &running.engine, &next.engine);
+  compare("kafka", kKafkaOptions.span(), &running.kafka, &next.kafka);
+  compare("database", kDatabaseOptions.span(), &running.database, &next.database);
+  compare("http", kHttpOptions.span(), &running.http, &next.http);
+  return changed;
+}
+
+std::span<const OptionSpec> engineOptions() { return kEngineOptions.span(); }
+std::span<const OptionSpec> kafkaOptions() { return kKafkaOptions.span(); }
+std::span<const OptionSpec> databaseOptions() { return kDatabaseOptions.span(); }
+std::span<const OptionSpec> httpOptions() { return kHttpOptions.span(); }
 
 }  // namespace commsvc::config

@@ -341,29 +341,36 @@ PipelineConfig parsePipeline(const std::string& text, const std::string& file, c
         problemAt(file, rootMark, "", "missing required key 'plugins' (the plugins to load)"));
   }
 
+  // Each engine section is validated against its declarations, then the
+  // values (defaults for what is not written or was refused) fill its
+  // typed settings.
+  const auto readSection = [&](const YAML::Node& node, std::span<const OptionSpec> options,
+                               const std::string& path, auto& settings) {
+    validateBlock(node, options, {}, file, path, problems).fill(&settings, options);
+  };
+
   const std::size_t beforeEngine = problems.size();
   splitPluginDirString(section("engine"));
-  config.engine = validateBlock(section("engine"), engineOptions(), {}, file, "engine", problems);
-  if (problems.size() == beforeEngine &&
-      config.engine.getInt("retry_backoff_max_ms") < config.engine.getInt("retry_backoff_ms")) {
-    const YAML::Node engine = section("engine");
-    const YAML::Node value = engine.IsMap() ? engine["retry_backoff_max_ms"] : YAML::Node();
+  readSection(section("engine"), engineOptions(), "engine", config.settings.engine);
+  const EngineSettings& engine = config.settings.engine;
+  if (problems.size() == beforeEngine && engine.retryBackoffMax < engine.retryBackoff) {
+    const YAML::Node node = section("engine");
+    const YAML::Node value = node.IsMap() ? node["retry_backoff_max_ms"] : YAML::Node();
     problems.push_back(problemAt(
-        file, value.IsDefined() ? value.Mark() : engine.Mark(), "engine.retry_backoff_max_ms",
-        "retry_backoff_max_ms (" + std::to_string(config.engine.getInt("retry_backoff_max_ms")) +
-            ") is less than retry_backoff_ms (" +
-            std::to_string(config.engine.getInt("retry_backoff_ms")) + ")"));
+        file, value.IsDefined() ? value.Mark() : node.Mark(), "engine.retry_backoff_max_ms",
+        "retry_backoff_max_ms (" + std::to_string(engine.retryBackoffMax.count()) +
+            ") is less than retry_backoff_ms (" + std::to_string(engine.retryBackoff.count()) +
+            ")"));
   }
 
   if (const YAML::Node kafka = section("kafka"); kafka.IsDefined()) {
-    config.kafka = validateBlock(kafka, kafkaOptions(), {}, file, "kafka", problems);
+    readSection(kafka, kafkaOptions(), "kafka", config.settings.kafka);
   } else {
     problems.push_back(
         problemAt(file, rootMark, "", "missing required key 'kafka' (at least 'brokers')"));
   }
-  config.database =
-      validateBlock(section("database"), databaseOptions(), {}, file, "database", problems);
-  config.http = validateBlock(section("http"), httpOptions(), {}, file, "http", problems);
+  readSection(section("database"), databaseOptions(), "database", config.settings.database);
+  readSection(section("http"), httpOptions(), "http", config.settings.http);
 
   config.channels = parseBlocks(section("channels"), "channels", "channel", file, problems);
   config.publishers = parseBlocks(section("publishers"), "publishers", "publisher", file, problems);

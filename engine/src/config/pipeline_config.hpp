@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "commsvc/config.hpp"
+#include "config/settings.hpp"
 
 // Loading and validation of pipelines.yaml.
 //
@@ -98,22 +99,15 @@ inline constexpr std::string_view kChannelEngineKeys[] = {"type"};
 inline constexpr std::string_view kPublisherEngineKeys[] = {"type"};
 inline constexpr std::string_view kHandlerEngineKeys[] = {"event", "type", "channel", "publisher"};
 
-/// Option declarations of the engine's own sections, for validation and
-/// for `commsvc plugins`.
-std::span<const OptionSpec> engineOptions();    ///< `engine:` (workers, max_in_flight, ...)
-std::span<const OptionSpec> kafkaOptions();     ///< `kafka:` (brokers, topic, properties, ...)
-std::span<const OptionSpec> databaseOptions();  ///< `database:` (url, ...)
-std::span<const OptionSpec> httpOptions();      ///< `http:` (port, ...)
-
 /// A parsed and structurally validated pipelines.yaml. Plugin blocks are
 /// kept as YAML until the plugins' own option declarations are known.
 struct PipelineConfig {
-  std::string file;                     ///< the path it was read from
-  std::vector<std::string> plugins;     ///< `plugins:` entries, in order
-  Config engine;                        ///< `engine:` validated against engineOptions()
-  Config kafka;                         ///< `kafka:` validated against kafkaOptions()
-  Config database;                      ///< `database:` validated against databaseOptions()
-  Config http;                          ///< `http:` validated against httpOptions()
+  std::string file;                  ///< the path it was read from
+  std::vector<std::string> plugins;  ///< `plugins:` entries, in order
+  /// `engine:`, `kafka:`, `database:` and `http:`, validated against
+  /// engineOptions() ... httpOptions(); an option that is not written, or
+  /// whose value was refused, has its default.
+  Settings settings;
   std::vector<PluginBlock> channels;    ///< in file order
   std::vector<PluginBlock> publishers;  ///< in file order
   std::vector<HandlerEntry> handlers;   ///< in file order
@@ -142,6 +136,9 @@ PipelineConfig loadPipeline(const std::string& path, const EnvLookup& env,
 /// Like parsePipeline, collecting problems as the loadPipeline overload does.
 PipelineConfig parsePipeline(const std::string& text, const std::string& file, const EnvLookup& env,
                              std::vector<Problem>& problems);
+
+/// The choices of `spec`, comma-separated, as messages and `plugins` show them.
+std::string choiceNames(const OptionSpec& spec);
 
 /// Orders problems by line and column (stable).
 void sortProblems(std::vector<Problem>& problems);

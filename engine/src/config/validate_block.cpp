@@ -46,26 +46,18 @@ std::string toLower(std::string_view text) {
   return out;
 }
 
-std::vector<std::string_view> splitOn(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t end = text.find(separator, start);
-    parts.push_back(text.substr(start, end - start));
-    if (end == std::string_view::npos) break;
-    start = end + 1;
-  }
-  return parts;
-}
+}  // namespace
 
-std::string joinViews(const std::vector<std::string_view>& parts, std::string_view separator) {
+std::string choiceNames(const OptionSpec& spec) {
   std::string out;
-  for (std::string_view part : parts) {
-    if (!out.empty()) out += separator;
-    out += part;
+  for (const OptionChoice& c : spec.choiceSpan()) {
+    if (!out.empty()) out += ", ";
+    out += c.name;
   }
   return out;
 }
+
+namespace {
 
 // Either a converted value or the reason the text does not convert.
 using Converted = std::variant<ConfigValue, std::string>;
@@ -74,11 +66,8 @@ using Converted = std::variant<ConfigValue, std::string>;
 Converted convertScalar(const OptionSpec& spec, const std::string& text) {
   switch (spec.type) {
     case OptionType::String: {
-      if (spec.choices != nullptr) {
-        const std::vector<std::string_view> choices = splitOn(spec.choices, '|');
-        if (std::find(choices.begin(), choices.end(), text) == choices.end()) {
-          return "'" + text + "' is not one of: " + joinViews(choices, ", ");
-        }
+      if (spec.choiceCount != 0 && spec.findChoice(std::string_view(text)) == nullptr) {
+        return "'" + text + "' is not one of: " + choiceNames(spec);
       }
       return ConfigValue(text);
     }
@@ -93,9 +82,9 @@ Converted convertScalar(const OptionSpec& spec, const std::string& text) {
       if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
         return "expected an integer, got '" + text + "'";
       }
-      if (value < spec.min || value > spec.max) {
-        return std::to_string(value) + " is out of range [" + std::to_string(spec.min) + ", " +
-               std::to_string(spec.max) + "]";
+      if (value < spec.minimum || value > spec.maximum) {
+        return std::to_string(value) + " is out of range [" + std::to_string(spec.minimum) + ", " +
+               std::to_string(spec.maximum) + "]";
       }
       return ConfigValue(value);
     }
@@ -121,31 +110,6 @@ Converted convertScalar(const OptionSpec& spec, const std::string& text) {
       break;
   }
   return std::string("internal error: not a scalar option type");
-}
-
-// Converts a declared default (text) to the option's type.
-Converted convertDefault(const OptionSpec& spec) {
-  const std::string text = spec.defaultValue;
-  if (spec.type == OptionType::StringList) {
-    std::vector<std::string> list;
-    if (!text.empty()) {
-      for (std::string_view item : splitOn(text, ',')) list.emplace_back(item);
-    }
-    return ConfigValue(std::move(list));
-  }
-  if (spec.type == OptionType::StringMap) {
-    std::map<std::string, std::string> map;
-    if (!text.empty()) {
-      for (std::string_view item : splitOn(text, ',')) {
-        const std::size_t eq = item.find('=');
-        if (eq == std::string_view::npos) return "map default '" + text + "' is not k=v,k2=v2";
-        map.emplace(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
-      }
-    }
-    return ConfigValue(std::move(map));
-  }
-  // Range and choices are the plugin's promise about its own default.
-  return convertScalar(spec, text);
 }
 
 // Converts a YAML value of option `spec`; appends problems and returns false
@@ -312,7 +276,7 @@ Config validateBlock(const YAML::Node& node, std::span<const OptionSpec> options
 
   for (const OptionSpec& spec : options) {
     if (values.count(spec.name) != 0) continue;
-    if (spec.defaultValue == nullptr) {
+    if (spec.isRequired || spec.defaultOf == nullptr) {
       // A required key written with a bad value was already reported; a
       // block that is not a mapping at all was too.
       if (present.count(spec.name) == 0 && (isMap || isAbsent(node))) {
@@ -324,13 +288,7 @@ Config validateBlock(const YAML::Node& node, std::span<const OptionSpec> options
       }
       continue;
     }
-    Converted converted = convertDefault(spec);
-    if (auto* error = std::get_if<std::string>(&converted)) {
-      problems.push_back(problemAt(file, blockMark, childPath(path, spec.name),
-                                   "invalid declared default: " + *error));
-      continue;
-    }
-    values.emplace(spec.name, std::move(std::get<ConfigValue>(converted)));
+    values.emplace(spec.name, spec.defaultOf(spec));
   }
   return Config(std::move(values), std::move(explicitlySet), std::move(where));
 }

@@ -26,11 +26,11 @@ bool isUrl(const std::string& url) {
 
 }  // namespace
 
-PoolSettings poolSettingsFrom(const Config& database) {
+PoolSettings poolSettingsFrom(const config::DatabaseSettings& database) {
   PoolSettings settings;
-  settings.url = database.getString("url");
-  settings.size = static_cast<std::size_t>(database.getInt("pool_size"));
-  settings.connectTimeout = std::chrono::seconds(database.getInt("connect_timeout_s"));
+  settings.url = database.url;
+  settings.size = static_cast<std::size_t>(database.poolSize);
+  settings.connectTimeout = database.connectTimeout;
   settings.acquireTimeout = settings.connectTimeout;
   return settings;
 }

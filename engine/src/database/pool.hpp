@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "commsvc/config.hpp"
 #include "commsvc/database.hpp"
 #include "commsvc/logger.hpp"
+#include "config/settings.hpp"
 
 namespace commsvc::database {
 
@@ -25,9 +25,9 @@ struct PoolSettings {
   std::chrono::milliseconds retryBackoff{100};  ///< first pause between attempts, doubled each time
 };
 
-/// PoolSettings from the validated `database:` block (url, pool_size,
+/// PoolSettings from the `database:` section (url, pool_size,
 /// connect_timeout_s). The acquire timeout equals the connect timeout.
-PoolSettings poolSettingsFrom(const Config& database);
+PoolSettings poolSettingsFrom(const config::DatabaseSettings& database);
 
 /// `url` with libpq's `connect_timeout` set to `timeout` unless the URL
 /// sets one itself; works for both URL and key=value forms.

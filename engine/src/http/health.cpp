@@ -227,13 +227,18 @@ HttpHandler makeLivezHandler() {
   return [](const HttpRequest&) { return HttpResponse::json(200, R"({"status":"alive"})"); };
 }
 
-HttpHandler makeReadyzHandler(const HealthMonitor& monitor) {
-  return [&monitor](const HttpRequest&) {
+HttpHandler makeReadyzHandler(const HealthMonitor& monitor,
+                              std::function<std::string()> configHash) {
+  return [&monitor, configHash = std::move(configHash)](const HttpRequest&) {
     const auto states = monitor.snapshot();
     const bool ready = allReady(states);
     std::string body = "{\"status\":";
     appendJsonString(body, ready ? "ready" : "not ready");
     appendStates(body, states);
+    if (configHash) {
+      body += ",\"config\":";
+      appendJsonString(body, configHash());
+    }
     body += "}";
     return HttpResponse::json(ready ? 200 : 503, std::move(body));
   };

@@ -121,7 +121,10 @@ HttpHandler makeLivezHandler();
 /// <states>}. <states> are "name": "state" members, grouped checks in an
 /// object member of the group's name ("channels": {"smtp": "ok"}).
 /// `monitor` must outlive the handler.
-HttpHandler makeReadyzHandler(const HealthMonitor& monitor);
+/// With `configHash`, the body also has "config": its value (the active
+/// pipelines.yaml's hash).
+HttpHandler makeReadyzHandler(const HealthMonitor& monitor,
+                              std::function<std::string()> configHash = {});
 
 /// GET /health (the platform's container check): 200 {"status":
 /// "healthy", "service": `service`, <states>} whatever the dependencies'

@@ -25,13 +25,17 @@ class ThrowawayPostgres {
   /// its libpq URL, postgresql://postgres@127.0.0.1:PORT/NAME. Throws
   /// std::runtime_error when it cannot.
   std::string createDatabase(const std::string& name);
-  /// The TCP port.
+  /// The TCP port, the same across stop()/start().
   int port() const { return port_; }
+  /// Stops the server (fast mode: sessions are terminated); throws
+  /// std::runtime_error when pg_ctl fails.
+  void stop();
+  /// Starts it again on the same port and data directory; throws
+  /// std::runtime_error when pg_ctl fails.
+  void start();
 
  private:
   void copyTemplate();
-  void start();
-  void stop();
   // Runs a server program (as postgres when root); throws with its output.
   void run(const std::string& command, const std::string& what);
 

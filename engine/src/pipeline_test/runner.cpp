@@ -451,7 +451,9 @@ class Runner {
                                 std::to_string(lastProgress.records) + " records" +
                                 (lastProgress.known ? "" : " (the broker did not answer)"));
     }
-    outcome.details.insert(outcome.details.end(), evaluation.diff.begin(), evaluation.diff.end());
+    if (!interrupted_) {
+      outcome.details.insert(outcome.details.end(), evaluation.diff.begin(), evaluation.diff.end());
+    }
     outcome.passed = outcome.details.empty();
   }
 

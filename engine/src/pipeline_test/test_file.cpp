@@ -90,7 +90,8 @@ bool absent(const YAML::Node& node) { return !node.IsDefined() || node.IsNull();
 
 // A plain (unquoted) scalar as JSON: null, true/false, an integer or a
 // number when it reads as one; quoted scalars are always text.
-json scalarJson(const YAML::Node& node) {
+template <class Json = json>
+Json scalarJson(const YAML::Node& node) {
   if (node.IsNull()) return nullptr;
   const std::string& text = node.Scalar();
   if (node.Tag() != "?") return text;  // quoted or a block scalar
@@ -113,34 +114,38 @@ json scalarJson(const YAML::Node& node) {
   return text;
 }
 
-json toJson(const YAML::Node& node) {
+// `node` as JSON (scalars as scalarJson); with nlohmann::ordered_json the
+// keys keep the order written.
+template <class Json = json>
+Json toJson(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& entry : node) out[entry.first.Scalar()] = toJson(entry.second);
+      Json out = Json::object();
+      for (const auto& entry : node) out[entry.first.Scalar()] = toJson<Json>(entry.second);
       return out;
     }
     case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) out.push_back(toJson(item));
+      Json out = Json::array();
+      for (const auto& item : node) out.push_back(toJson<Json>(item));
       return out;
     }
     case YAML::NodeType::Scalar:
-      return scalarJson(node);
+      return scalarJson<Json>(node);
     default:
       return nullptr;
   }
 }
 
-// Subset checks for an expected JSON object: one Equals per leaf (arrays and
-// scalars compared whole); nested objects recurse.
-void flatten(const json& expected, std::vector<std::string>& path, std::vector<FieldCheck>& out) {
-  for (const auto& [key, value] : expected.items()) {
-    path.push_back(key);
-    if (value.is_object() && !value.empty()) {
-      flatten(value, path, out);
+// Subset checks for an expected mapping, in the order written: one Equals
+// per leaf (lists and scalars compared whole); nested mappings recurse.
+void flatten(const YAML::Node& expected, std::vector<std::string>& path,
+             std::vector<FieldCheck>& out) {
+  for (const auto& entry : expected) {
+    path.push_back(entry.first.Scalar());
+    if (entry.second.IsMap() && entry.second.size() > 0) {
+      flatten(entry.second, path, out);
     } else {
-      out.push_back({path, CheckKind::Equals, value});
+      out.push_back({path, CheckKind::Equals, toJson(entry.second)});
     }
     path.pop_back();
   }
@@ -441,7 +446,7 @@ class Parser {
                 std::string("must be a mapping (the payload object), not ") + kindOf(payload) +
                     "; a malformed record is written with `raw`");
       } else {
-        in.payload = toJson(payload).dump();
+        in.payload = toJson<nlohmann::ordered_json>(payload).dump();
         if (payload.IsNull()) in.payload = "{}";
       }
     }
@@ -450,7 +455,7 @@ class Parser {
         problem(envelope.Mark(), child(path, "envelope"),
                 std::string("must be a mapping (the JSON object sent), not ") + kindOf(envelope));
       } else {
-        in.value = toJson(envelope).dump();
+        in.value = toJson<nlohmann::ordered_json>(envelope).dump();
       }
     }
     if (const YAML::Node raw = node["raw"]; raw.IsDefined()) {
@@ -537,7 +542,7 @@ class Parser {
                     std::string("must be a mapping, not ") + kindOf(entry.second));
           } else if (key == "payload") {
             std::vector<std::string> prefix{key};
-            flatten(toJson(entry.second), prefix, e.checks);
+            flatten(entry.second, prefix, e.checks);
           } else {
             for (const auto& [name, value] : textMap(entry.second, kpath)) {
               e.checks.push_back({{key, name}, CheckKind::Equals, value});

@@ -111,6 +111,14 @@ const LoadedPlugin& PluginRegistry::loadFile(const std::string& path) {
   if (info.optionCount > 0 && info.options == nullptr) {
     throw PluginError(path + ": descriptor declares options but gives none");
   }
+  if (const auto problems =
+          optionDeclarationProblems(std::span<const OptionSpec>(info.options, info.optionCount));
+      !problems.empty()) {
+    std::string list;
+    for (const auto& p : problems) list += (list.empty() ? "" : "; ") + p;
+    throw PluginError(path + ": " + std::string(kindName(info.kind)) + " plugin '" + info.name +
+                      "' declares its options wrongly: " + list);
+  }
   if (const auto* existing = find(info.kind, info.name)) {
     throw PluginError(path + ": duplicate " + std::string(kindName(info.kind)) + " plugin name '" +
                       info.name + "', already loaded from " + existing->file);

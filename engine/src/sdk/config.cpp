@@ -43,6 +43,16 @@ const std::map<std::string, std::string>& Config::getMap(std::string_view name) 
 const std::vector<std::string>& Config::getList(std::string_view name) const {
   return as<std::vector<std::string>>(find(name), name, "list");
 }
+void Config::fill(void* settings, std::span<const OptionSpec> options) const {
+  for (const OptionSpec& spec : options) {
+    if (spec.assign == nullptr) continue;
+    const auto it = values_.find(std::string_view(spec.name));
+    // A required option left out never reaches a factory (validation
+    // refuses the block); nothing to write then.
+    if (it != values_.end()) spec.assign(spec, settings, it->second);
+  }
+}
+
 bool Config::isSet(std::string_view name) const {
   return std::find(explicitlySet_.begin(), explicitlySet_.end(), name) != explicitlySet_.end();
 }

@@ -15,16 +15,15 @@ std::string dateIn(const std::string& timeZone, std::chrono::system_clock::time_
   return date::format("%F", local);
 }
 
-PatientContact::PatientContact(const Config& config, Context& context)
-    : timeZone_(config.getString("patient_contact_timezone")),
-      wait_(config.getInt("patient_contact_wait_ms")) {
+PatientContact::PatientContact(const ContactSettings& settings, Context& context)
+    : timeZone_(settings.timeZone), wait_(settings.wait) {
   try {
     (void)dateIn(timeZone_, std::chrono::system_clock::now());
   } catch (const std::exception& e) {
     throw ConfigError("patient_contact_timezone: unknown time zone '" + timeZone_ +
                       "' (an IANA name such as Europe/Berlin): " + e.what());
   }
-  const std::string publisher = config.getString("patient_contact_publisher");
+  const std::string& publisher = settings.publisher;
   if (publisher.empty()) {
     context.logger().info("patient contact updates off: no patient_contact_publisher");
     return;

@@ -16,6 +16,7 @@
 
 #include "commsvc/config.hpp"
 #include "commsvc/context.hpp"
+#include "commsvc/options.hpp"
 #include "commsvc/outbox.hpp"
 
 namespace commsvc::plugins::contact {
@@ -23,26 +24,34 @@ namespace commsvc::plugins::contact {
 /// The event type of a patient contact.
 inline constexpr const char* kEventType = "patient.last_contact";
 
-/// The options every handler that reports contacts declares (email,
-/// phonecall), read by PatientContact's constructor.
-inline constexpr OptionSpec kOptions[] = {
-    {.name = "patient_contact_publisher",
-     .type = OptionType::String,
-     .defaultValue = "",
-     .description = "publisher of patient last-contact updates (SPEC §7, e.g. an http publisher "
-                    "PATCHing the patient service); empty, or a publisher that is off: none"},
-    {.name = "patient_contact_timezone",
-     .type = OptionType::String,
-     .defaultValue = "Europe/Berlin",
-     .description = "IANA time zone of the contact date sent to the patient service"},
-    {.name = "patient_contact_wait_ms",
-     .type = OptionType::Integer,
-     .defaultValue = "2000",
-     .description = "how long an API request that caused a contact waits for its delivery before "
-                    "answering (it is delivered later in any case)",
-     .min = 0,
-     .max = 30000},
+/// Where patient contacts go: the part of a handler's settings struct that
+/// PatientContact reads (a member `contact` of it, declared by options()).
+struct ContactSettings {
+  std::string publisher;                   ///< publisher of the contact events; empty = off
+  std::string timeZone = "Europe/Berlin";  ///< IANA time zone of the contact date
+  std::chrono::milliseconds wait{2000};    ///< how long an API request waits for the delivery
 };
+
+/// The options every handler that reports contacts declares (email,
+/// phonecall), bound to the member `ContactSettings contact` of its
+/// settings struct `Settings`: commsvc::optionList(..., contact::options<S>()).
+template <typename Settings>
+constexpr OptionList<Settings, 3> options() {
+  using Opt = Option<Settings>;
+  return optionList(
+      Opt::template field<&Settings::contact, &ContactSettings::publisher>(
+          "patient_contact_publisher",
+          "publisher of patient last-contact updates (SPEC §7, e.g. an http publisher "
+          "PATCHing the patient service); empty, or a publisher that is off: none"),
+      Opt::template field<&Settings::contact, &ContactSettings::timeZone>(
+          "patient_contact_timezone",
+          "IANA time zone of the contact date sent to the patient service"),
+      Opt::template field<&Settings::contact, &ContactSettings::wait>(
+          "patient_contact_wait_ms",
+          "how long an API request that caused a contact waits for its delivery before "
+          "answering (it is delivered later in any case)")
+          .range(0, 30000));
+}
 
 /// Where and how contacts are reported; off when no publisher is named or
 /// the named one is off (e.g. PATIENT_SERVICE_URL empty).
@@ -51,10 +60,10 @@ class PatientContact {
   /// Off.
   PatientContact() = default;
 
-  /// From a handler's validated block (the options of kOptions) and its
-  /// Context. Throws ConfigError for an unknown publisher or time zone.
-  /// Logs whether contact updates are on, and where they go.
-  PatientContact(const Config& config, Context& context);
+  /// From a handler's contact settings (see options()) and its Context.
+  /// Throws ConfigError for an unknown publisher or time zone. Logs whether
+  /// contact updates are on, and where they go.
+  PatientContact(const ContactSettings& settings, Context& context);
 
   /// True when contacts are reported.
   bool on() const { return outbox_ != nullptr; }

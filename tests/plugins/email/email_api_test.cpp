@@ -29,20 +29,21 @@ constexpr const char* kAdmin = "admin@example.org";
 constexpr const char* kFooterHtml = "<p>Footer GmbH</p>";
 constexpr const char* kFooterText = "-- Footer GmbH";
 
-Config apiConfig(const std::string& adminAddress, const std::string& contactPublisher = "") {
-  return Config(
-      testing::withPatientContact({{"queue_check_interval_s", std::int64_t{3600}},
-                                   {"queue_batch_size", std::int64_t{10}},
-                                   {"claim_lease_s", std::int64_t{300}},
-                                   {"max_attempts", std::int64_t{5}},
-                                   {"retry_backoff_s", std::int64_t{30}},
-                                   {"default_sender_email", std::string("info@example.org")},
-                                   {"default_sender_name", std::string("Praxisvermittlung")},
-                                   {"legal_footer_html", std::string(kFooterHtml)},
-                                   {"legal_footer_text", std::string(kFooterText)},
-                                   {"system_notification_email", adminAddress}},
-                                  contactPublisher),
-      {}, "test:1");
+EmailSettings apiSettings(const std::string& adminAddress,
+                          const std::string& contactPublisher = "") {
+  return {.sender = {.queueCheckInterval = std::chrono::seconds(3600),
+                     .queueBatchSize = 10,
+                     .claimLease = std::chrono::seconds(300),
+                     .maxAttempts = 5,
+                     .retryBackoff = std::chrono::seconds(30)},
+          .api = {.defaultSenderEmail = "info@example.org",
+                  .defaultSenderName = "Praxisvermittlung",
+                  .legalFooterHtml = kFooterHtml,
+                  .legalFooterText = kFooterText,
+                  .systemNotificationEmail = adminAddress},
+          .contact = {.publisher = contactPublisher,
+                      .timeZone = "Europe/Berlin",
+                      .wait = std::chrono::milliseconds(2000)}};
 }
 
 class EmailApiTest : public testing::PluginDatabaseTest {
@@ -59,7 +60,7 @@ class EmailApiTest : public testing::PluginDatabaseTest {
     context_->setChannel(&channel_);
     context_->setDatabase(pool_.get());
     context_->setOutbox(&outbox_);
-    handler_ = createEmailHandler(apiConfig(adminAddress), *context_);
+    handler_ = createEmailHandler(apiSettings(adminAddress), *context_);
   }
 
   /// Calls the route registered for `method` and `pattern`.
@@ -577,7 +578,7 @@ TEST_F(EmailApiTest, PutGesendetOfAPatientsEmailAddsTheContactAndWaitsForIt) {
   context_->setDatabase(pool_.get());
   context_->setOutbox(&outbox_);
   context_->setOutboxFor("patient-contact", &outbox_);
-  handler_ = createEmailHandler(apiConfig(kAdmin, "patient-contact"), *context_);
+  handler_ = createEmailHandler(apiSettings(kAdmin, "patient-contact"), *context_);
   const auto toPatient = create({{"therapist_id", nullptr}, {"patient_id", 9}});
   const auto toTherapist = create();
   ASSERT_EQ(byId("PUT", toPatient, {{"status", "Gesendet"}}).status, 200);

@@ -78,13 +78,13 @@ class EmailTest : public testing::PluginDatabaseTest {
     exec("TRUNCATE communication_service.emails RESTART IDENTITY");
   }
 
-  static EmailSettings fastSettings() {
-    EmailSettings s;
+  static SenderSettings fastSettings() {
+    SenderSettings s;
     s.retryBackoff = seconds(0);
     return s;
   }
 
-  std::unique_ptr<EmailSender> makeSender(EmailSettings settings = fastSettings()) {
+  std::unique_ptr<EmailSender> makeSender(SenderSettings settings = fastSettings()) {
     return std::make_unique<EmailSender>(*pool_, channel_, outbox_, context_.logger(),
                                          context_.metrics(), settings, shutdown_);
   }
@@ -289,8 +289,8 @@ TEST_F(EmailTest, QueuedEmailIsSentOnceWithEmailSentPayload) {
 TEST_F(EmailTest, AnEmailToAPatientSentByEventOrQueueAddsOneContactInItsTransaction) {
   testing::FakeContext context;
   context.setOutboxFor("patient-contact", &outbox_);
-  const contact::PatientContact contact(
-      Config(testing::withPatientContact({}, "patient-contact"), {}, "test:1"), context);
+  const contact::PatientContact contact(contact::ContactSettings{.publisher = "patient-contact"},
+                                        context);
   EmailSender sender(*pool_, channel_, outbox_, context_.logger(), context_.metrics(),
                      fastSettings(), shutdown_, contact);
   EmailHandler handler(
@@ -402,7 +402,7 @@ TEST_F(EmailTest, TransientFailuresAreRetriedByTheProcessor) {
 }
 
 TEST_F(EmailTest, TransientFailuresAreBoundedByMaxAttempts) {
-  EmailSettings settings = fastSettings();
+  SenderSettings settings = fastSettings();
   settings.maxAttempts = 2;
   auto sender = makeSender(settings);
   const auto id = insertEmail("In_Warteschlange");
@@ -418,7 +418,7 @@ TEST_F(EmailTest, TransientFailuresAreBoundedByMaxAttempts) {
 }
 
 TEST_F(EmailTest, ProcessorWaitsForTheRetryBackoff) {
-  EmailSettings settings = fastSettings();
+  SenderSettings settings = fastSettings();
   settings.retryBackoff = seconds(3600);
   auto sender = makeSender(settings);
   const auto id = insertEmail("In_Warteschlange");
@@ -477,7 +477,7 @@ TEST_F(EmailTest, ServerTextThatIsNotUtf8IsStoredReadably) {
 // Lease recoveries did not count as attempts: an email whose result could
 // never be recorded went out again after every lease, forever.
 TEST_F(EmailTest, LeaseRecoveriesCountAsAttemptsSoAPoisonEmailEnds) {
-  EmailSettings settings = fastSettings();
+  SenderSettings settings = fastSettings();
   settings.maxAttempts = 3;
   auto sender = makeSender(settings);
   const auto id = insertEmail("Wird_gesendet");
@@ -507,7 +507,7 @@ TEST_F(EmailTest, LeaseRecoveriesCountAsAttemptsSoAPoisonEmailEnds) {
 // A refused SMTP session (wrong password, 530, 554 greeting) is the
 // channel's failure: it moved every queued email to Fehlgeschlagen.
 TEST_F(EmailTest, AChannelFailureHoldsTheQueueWithoutSpendingAttempts) {
-  EmailSettings settings = fastSettings();
+  SenderSettings settings = fastSettings();
   settings.maxAttempts = 1;
   auto sender = makeSender(settings);
   std::vector<std::int64_t> ids;
@@ -539,7 +539,7 @@ TEST_F(EmailTest, AChannelFailureHoldsTheQueueWithoutSpendingAttempts) {
 // The queue processor never looked at shutdown: a batch against a slow
 // server ran for minutes past the engine's bound.
 TEST_F(EmailTest, AQueueRunStopsBetweenEmailsWhenShutdownBegins) {
-  EmailSettings settings = fastSettings();
+  SenderSettings settings = fastSettings();
   settings.queueBatchSize = 10;
   auto sender = makeSender(settings);
   for (int i = 0; i < 10; ++i) insertEmail("In_Warteschlange", 7, 0, 30 - i);
@@ -589,7 +589,7 @@ class FailingDatabase final : public Database {
 // trying for half the lease.
 TEST_F(EmailTest, RecordingADeliveryKeepsTryingForHalfTheLease) {
   FailingDatabase flaky(*pool_);
-  EmailSettings settings = fastSettings();
+  SenderSettings settings = fastSettings();
   settings.claimLease = seconds(60);
   EmailSender sender(flaky, channel_, outbox_, context_.logger(), context_.metrics(), settings,
                      shutdown_);
@@ -620,7 +620,7 @@ TEST_F(EmailTest, TheLeaseMustCoverTheChannelsWorstCaseDeliveryTime) {
   struct SlowChannel : ScriptedChannel {
     std::chrono::milliseconds worstCaseDeliveryTime() const override { return seconds(90); }
   } slow;
-  EmailSettings settings = fastSettings();
+  SenderSettings settings = fastSettings();
   settings.claimLease = seconds(100);
   try {
     checkLease(settings, slow);
@@ -653,7 +653,7 @@ TEST_F(EmailTest, DatabaseDownMeansRetry) {
 // ---- queue processor ----------------------------------------------------
 
 TEST_F(EmailTest, ProcessorSendsOldestFirstAndRespectsBatchSize) {
-  EmailSettings settings = fastSettings();
+  SenderSettings settings = fastSettings();
   settings.queueBatchSize = 2;
   auto sender = makeSender(settings);
   const auto noDate = insertEmail("In_Warteschlange", 1, 0, -1);
@@ -702,7 +702,7 @@ TEST_F(EmailTest, TheLeaseOfABatchedEmailCountsFromItsOwnSend) {
   // 1 s. When B looks at 1.2 s, the second email's claim was renewed as A
   // started sending it (at 0.7 s), so B must not take it over and send it
   // again — as it would if the lease counted from the batch's claim.
-  EmailSettings settings = fastSettings();
+  SenderSettings settings = fastSettings();
   settings.queueBatchSize = 2;
   settings.claimLease = seconds(1);
   auto a = makeSender(settings);
@@ -788,26 +788,40 @@ TEST_F(EmailTest, TwoHundredEmailsFourThreadsAndProcessorSendEachOnce) {
 
 // ---- factory ------------------------------------------------------------
 
-Config defaultConfig() {
-  return Config(
-      testing::withPatientContact({{"queue_check_interval_s", std::int64_t{60}},
-                                   {"queue_batch_size", std::int64_t{10}},
-                                   {"claim_lease_s", std::int64_t{300}},
-                                   {"max_attempts", std::int64_t{5}},
-                                   {"retry_backoff_s", std::int64_t{30}},
-                                   {"default_sender_email", std::string("noreply@example.com")},
-                                   {"default_sender_name", std::string("Service")},
-                                   {"legal_footer_html", std::string()},
-                                   {"legal_footer_text", std::string()},
-                                   {"system_notification_email", std::string()}}),
-      {}, "test:1");
+TEST(EmailOptions, AreSoundAndKeepTheirKeys) {
+  EXPECT_TRUE(optionDeclarationProblems(kOptions.span()).empty());
+  std::vector<std::string> names;
+  for (const OptionSpec& spec : kOptions.specs) names.emplace_back(spec.name);
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "queue_check_interval_s", "queue_batch_size", "claim_lease_s",
+                       "max_attempts", "retry_backoff_s", "default_sender_email",
+                       "default_sender_name", "legal_footer_html", "legal_footer_text",
+                       "system_notification_email", "patient_contact_publisher",
+                       "patient_contact_timezone", "patient_contact_wait_ms"}));
+  EXPECT_EQ(describeDefault(kOptions.specs[0]), "60");
+  EXPECT_EQ(describeDefault(kOptions.specs[2]), "300");
+  EXPECT_EQ(describeDefault(kOptions.specs[5]), "\"noreply@example.com\"");
+}
+
+EmailSettings defaultSettings() {
+  return {.sender = {.queueCheckInterval = seconds(60),
+                     .queueBatchSize = 10,
+                     .claimLease = seconds(300),
+                     .maxAttempts = 5,
+                     .retryBackoff = seconds(30)},
+          .api = {.defaultSenderEmail = "noreply@example.com",
+                  .defaultSenderName = "Service",
+                  .legalFooterHtml = "",
+                  .legalFooterText = "",
+                  .systemNotificationEmail = ""},
+          .contact = {.publisher = "", .timeZone = "Europe/Berlin", .wait = milliseconds(2000)}};
 }
 
 TEST_F(EmailTest, FactoryRefusesWithoutChannelDatabaseOrOutbox) {
   testing::FakeContext context;
   const auto refusal = [&] {
     try {
-      createEmailHandler(defaultConfig(), context);
+      createEmailHandler(defaultSettings(), context);
     } catch (const ConfigError& e) {
       return std::string(e.what());
     }
@@ -830,7 +844,7 @@ TEST_F(EmailTest, FactorySchedulesTheQueueProcessor) {
   context.setChannel(&channel_);
   context.setDatabase(pool_.get());
   context.setOutbox(&outbox_);
-  auto handler = createEmailHandler(defaultConfig(), context);
+  auto handler = createEmailHandler(defaultSettings(), context);
   ASSERT_NE(handler, nullptr);
   ASSERT_EQ(context.scheduled().size(), 1u);
   const auto& job = context.scheduled()[0];

@@ -127,6 +127,15 @@ TEST(PhoneCallFormats, DatesAndTimes) {
   EXPECT_EQ(nextDay("2026-12-31"), "2027-01-01");
 }
 
+TEST(PhoneCallOptions, AreTheSoundPatientContactOptions) {
+  EXPECT_TRUE(optionDeclarationProblems(kOptions.span()).empty());
+  std::vector<std::string> names;
+  for (const OptionSpec& spec : kOptions.specs) names.emplace_back(spec.name);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"patient_contact_publisher", "patient_contact_timezone",
+                                      "patient_contact_wait_ms"}));
+}
+
 // ---- schema -------------------------------------------------------------
 
 TEST_F(PhoneCallTest, SchemaMatchesSpec) {
@@ -710,10 +719,10 @@ TEST_F(PhoneCallTest, ACallWithAPatientBecomingAbgeschlossenAddsTheContactAndWai
   // An API whose contact publisher's outbox is the test outbox.
   testing::FakeContext context;
   context.setOutboxFor("patient-contact", &outbox_);
-  const Config config(testing::withPatientContact({}, "patient-contact"), {}, "test:1");
+  const contact::ContactSettings settings{.publisher = "patient-contact"};
   api_ = std::make_shared<PhoneCallApi>(
       *pool_, outbox_, context_.logger(), context_.metrics(), [] { return std::string(kToday); },
-      contact::PatientContact(config, context));
+      contact::PatientContact(settings, context));
   context_.clearRoutes();
   PhoneCallApi::registerRoutes(api_, context_);
   const json withPatient = create({{"patient_id", 5}});
@@ -812,12 +821,11 @@ TEST_F(PhoneCallTest, ScheduleCallHandlerLogsCountsAndRejects) {
 
 TEST_F(PhoneCallTest, FactoryNeedsDatabaseAndOutboxAndRegistersRoutes) {
   PhoneContext none;
-  EXPECT_THROW(createPhoneCallHandler(Config(testing::withPatientContact({}), {}, "test:1"), none),
-               ConfigError);
+  EXPECT_THROW(createPhoneCallHandler(PhoneCallSettings{}, none), ConfigError);
   PhoneContext noOutbox;
   noOutbox.setDatabase(pool_.get());
   try {
-    createPhoneCallHandler(Config(testing::withPatientContact({}), {}, "test:1"), noOutbox);
+    createPhoneCallHandler(PhoneCallSettings{}, noOutbox);
     ADD_FAILURE() << "no ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("publisher"), std::string::npos) << e.what();
@@ -827,8 +835,7 @@ TEST_F(PhoneCallTest, FactoryNeedsDatabaseAndOutboxAndRegistersRoutes) {
   PhoneContext full;
   full.setDatabase(pool_.get());
   full.setOutbox(&outbox_);
-  auto handler =
-      createPhoneCallHandler(Config(testing::withPatientContact({}), {}, "test:1"), full);
+  auto handler = createPhoneCallHandler(PhoneCallSettings{}, full);
   ASSERT_NE(handler, nullptr);
   std::set<std::string> routes;
   for (const auto& route : full.routes()) routes.insert(route.method + " " + route.pattern);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "commsvc/plugin.hpp"
@@ -29,41 +30,20 @@ using commsvc::testing::RecordingLogger;
 using Status = PublishResult::Status;
 using Clock = std::chrono::steady_clock;
 
-/// The block as the engine would hand it over after validation: every
-/// option at its declared default, then `overrides`.
-Config block(const std::map<std::string, ConfigValue>& overrides) {
-  std::map<std::string, ConfigValue> values;
-  for (const OptionSpec& option : kOptions) {
-    const std::string text = option.defaultValue;
-    switch (option.type) {
-      case OptionType::Integer:
-        values[option.name] = static_cast<std::int64_t>(std::stoll(text));
-        break;
-      case OptionType::Boolean:
-        values[option.name] = text == "true";
-        break;
-      case OptionType::StringMap:
-        values[option.name] = std::map<std::string, std::string>();
-        break;
-      default:
-        values[option.name] = text;
-    }
+/// The declaration of option `name`.
+const OptionSpec& option(std::string_view name) {
+  for (const OptionSpec& spec : kOptions.specs) {
+    if (name == spec.name) return spec;
   }
-  std::vector<std::string> set;
-  for (const auto& [name, value] : overrides) {
-    if (values.count(name) == 0) throw std::logic_error("undeclared option " + name);
-    values[name] = value;
-    set.push_back(name);
-  }
-  return Config(values, set, "pipelines.yaml:7");
+  throw std::logic_error("no option " + std::string(name));
 }
 
 /// The patient service's last-contact update, against `baseUrl`.
-std::map<std::string, ConfigValue> lastContact(const std::string& baseUrl) {
-  return {{"base_url", baseUrl},
-          {"path", std::string("/api/patients/{patient_id}/last-contact")},
-          {"method", std::string("PATCH")},
-          {"body", std::string(R"({"date": {date}})")}};
+HttpPublisherSettings lastContact(const std::string& baseUrl) {
+  return {.baseUrl = baseUrl,
+          .path = "/api/patients/{patient_id}/last-contact",
+          .method = HttpMethod::Patch,
+          .body = R"({"date": {date}})"};
 }
 
 /// A last-contact event for `patientId`.
@@ -73,10 +53,10 @@ Event contactEvent(int patientId, const std::string& date = "2026-01-02") {
       R"({"patient_id":)" + std::to_string(patientId) + R"(,"date":")" + date + R"("})");
 }
 
-/// The message of the ConfigError resolveSettings throws, or "<no error>".
-std::string configError(const std::map<std::string, ConfigValue>& overrides) {
+/// The message of the ConfigError resolveOptions throws, or "<no error>".
+std::string configError(const HttpPublisherSettings& settings) {
   try {
-    resolveSettings(block(overrides));
+    resolveOptions(settings);
   } catch (const ConfigError& e) {
     return e.what();
   }
@@ -119,8 +99,8 @@ class Outcomes {
 
 class HttpPublisherTest : public ::testing::Test {
  protected:
-  std::unique_ptr<HttpPublisher> make(const std::map<std::string, ConfigValue>& overrides) {
-    return std::make_unique<HttpPublisher>(resolveSettings(block(overrides)), logger_, metrics_,
+  std::unique_ptr<HttpPublisher> make(const HttpPublisherSettings& settings) {
+    return std::make_unique<HttpPublisher>(resolveOptions(settings), logger_, metrics_,
                                            "publishers.patients");
   }
 
@@ -171,65 +151,85 @@ TEST_F(HttpPublisherTest, SetBaseUrlIsOn) {
 }
 
 TEST_F(HttpPublisherTest, BaseUrlMustBeHttpWithoutQuery) {
-  EXPECT_EQ(configError({{"base_url", std::string("ftp://h")}}),
+  EXPECT_EQ(configError({.baseUrl = "ftp://h"}), "base_url: must start with http:// or https://");
+  EXPECT_EQ(configError({.baseUrl = "localhost:8080"}),
             "base_url: must start with http:// or https://");
-  EXPECT_EQ(configError({{"base_url", std::string("localhost:8080")}}),
-            "base_url: must start with http:// or https://");
-  const std::string query = configError({{"base_url", std::string("http://h/x?token=t0k3n")}});
+  const std::string query = configError({.baseUrl = "http://h/x?token=t0k3n"});
   EXPECT_EQ(query.rfind("base_url: must not hold a query", 0), 0u) << query;
   EXPECT_EQ(query.find("t0k3n"), std::string::npos);
-  EXPECT_NE(configError({{"base_url", std::string("http://h/x#f")}}).find("fragment"),
-            std::string::npos);
-  EXPECT_NE(configError({{"base_url", std::string("http://a b")}}).find("spaces"),
-            std::string::npos);
-  EXPECT_EQ(configError({{"base_url", std::string("HTTPS://Patients.internal:8443/prefix/")}}),
-            "<no error>");
+  EXPECT_NE(configError({.baseUrl = "http://h/x#f"}).find("fragment"), std::string::npos);
+  EXPECT_NE(configError({.baseUrl = "http://a b"}).find("spaces"), std::string::npos);
+  EXPECT_EQ(configError({.baseUrl = "HTTPS://Patients.internal:8443/prefix/"}), "<no error>");
 }
 
 TEST_F(HttpPublisherTest, UserInfoNeverAppearsInUrlsOfMessages) {
-  const auto settings = resolveSettings(block({{"base_url", std::string("http://u:pw@h:81/v1/")},
-                                               {"path", std::string("/x/{id}?sig=abc")}}));
-  EXPECT_EQ(settings.redactedBaseUrl, "http://h:81/v1/");
-  HttpPublisher publisher(settings, logger_, metrics_, "p");
+  const auto options =
+      resolveOptions({.baseUrl = "http://u:pw@h:81/v1/", .path = "/x/{id}?sig=abc"});
+  EXPECT_EQ(options.redactedBaseUrl, "http://h:81/v1/");
+  HttpPublisher publisher(options, logger_, metrics_, "p");
   EXPECT_EQ(publisher.redactedUrlFor(makeEvent("t", "1", R"({"id":"a/b"})")),
             "http://h:81/v1/x/a%2Fb");
 }
 
 TEST_F(HttpPublisherTest, BadTemplatesAndValuesAreConfigErrorsNamingTheOption) {
-  EXPECT_EQ(configError({{"path", std::string("/p/{id")}}).rfind("path: unclosed '{'", 0), 0u);
-  EXPECT_EQ(configError({{"body", std::string(R"({"date": {date})")}}).rfind("body: ", 0), 0u);
-  EXPECT_EQ(configError({{"method", std::string("GET")}, {"body", std::string("{}")}}),
+  EXPECT_EQ(configError({.path = "/p/{id"}).rfind("path: unclosed '{'", 0), 0u);
+  EXPECT_EQ(configError({.body = R"({"date": {date})"}).rfind("body: ", 0), 0u);
+  EXPECT_EQ(configError({.method = HttpMethod::Get, .body = "{}"}),
             "body: a GET request carries no body");
-  EXPECT_EQ(configError({{"method", std::string("TRACE")}}).rfind("method: ", 0), 0u);
-  EXPECT_EQ(configError({{"ca_file", std::string("/no/such/ca.pem")}}),
-            "ca_file: cannot read '/no/such/ca.pem'");
+  // Another method is refused when the block is validated: it is none of
+  // the option's choices.
+  EXPECT_EQ(option("method").findChoice("TRACE"), nullptr);
+  EXPECT_EQ(configError({.caFile = "/no/such/ca.pem"}), "ca_file: cannot read '/no/such/ca.pem'");
   const std::map<std::string, std::string> badName = {{"Bad Name", "x"}};
-  EXPECT_EQ(configError({{"headers", badName}}), "headers: 'Bad Name' is not a valid header name");
+  EXPECT_EQ(configError({.headers = badName}), "headers: 'Bad Name' is not a valid header name");
   const std::map<std::string, std::string> badValue = {{"Authorization", "Bearer s3cr\r\nX: 1"}};
-  const std::string error = configError({{"headers", badValue}});
+  const std::string error = configError({.headers = badValue});
   EXPECT_EQ(error.rfind("headers: the value of 'Authorization'", 0), 0u) << error;
   EXPECT_EQ(error.find("s3cr"), std::string::npos);
 }
 
 TEST_F(HttpPublisherTest, ContentTypeDefaultsToJsonWhenABodyIsSent) {
-  auto has = [](const HttpPublisherSettings& s, const std::string& line) {
-    return std::find(s.headers.begin(), s.headers.end(), line) != s.headers.end();
+  auto has = [](const HttpPublisherOptions& o, const std::string& line) {
+    return std::find(o.headerLines.begin(), o.headerLines.end(), line) != o.headerLines.end();
   };
-  const auto post = resolveSettings(block({}));
-  EXPECT_EQ(post.body, HttpPublisherSettings::Body::Envelope);
+  const auto post = resolveOptions({});
+  EXPECT_EQ(post.body, HttpPublisherOptions::Body::Envelope);
   EXPECT_TRUE(has(post, "Content-Type: application/json"));
-  const auto get = resolveSettings(block({{"method", std::string("GET")}}));
-  EXPECT_EQ(get.body, HttpPublisherSettings::Body::None);
+  const auto get = resolveOptions({.method = HttpMethod::Get});
+  EXPECT_EQ(get.body, HttpPublisherOptions::Body::None);
   EXPECT_FALSE(has(get, "Content-Type: application/json"));
-  const auto del = resolveSettings(block({{"method", std::string("DELETE")}}));
-  EXPECT_EQ(del.body, HttpPublisherSettings::Body::None);
+  const auto del = resolveOptions({.method = HttpMethod::Delete});
+  EXPECT_EQ(del.body, HttpPublisherOptions::Body::None);
   // A given content type wins, and a non-JSON one makes the body plain text.
   const std::map<std::string, std::string> form = {
       {"content-type", "application/x-www-form-urlencoded"}};
-  const auto text = resolveSettings(block({{"headers", form}, {"body", std::string("a={a")}}));
+  const auto text = resolveOptions({.body = "a={a", .headers = form});
   EXPECT_TRUE(has(text, "content-type: application/x-www-form-urlencoded"));
   EXPECT_FALSE(has(text, "Content-Type: application/json"));
   EXPECT_EQ(text.bodyTemplate.render(nlohmann::json{{"a", 1}}), "a={a");
+}
+
+TEST(HttpPublisherOptionsTest, OptionsAreDeclaredSoundlyWithTheirDefaults) {
+  EXPECT_TRUE(optionDeclarationProblems(kOptions.span()).empty());
+  std::vector<std::string> described;
+  for (const OptionSpec& spec : kOptions.specs) {
+    described.push_back(std::string(spec.name) + "=" + describeDefault(spec));
+  }
+  EXPECT_EQ(described,
+            (std::vector<std::string>{"base_url=\"\"", "path=\"\"", "method=\"POST\"", "body=\"\"",
+                                      "headers=(secret)", "timeout_ms=5000",
+                                      "connect_timeout_ms=2000", "verify_tls=true", "ca_file=\"\"",
+                                      "connections=4", "queue_limit=10000"}));
+  const auto methodOf = [](std::string_view text) {
+    const OptionChoice* found = option("method").findChoice(text);
+    return found == nullptr ? std::string("<none>")
+                            : methodName(static_cast<HttpMethod>(found->value));
+  };
+  for (const std::string method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
+    EXPECT_EQ(methodOf(method), method);
+  }
+  EXPECT_EQ(methodOf("get"), "<none>");
+  EXPECT_EQ(option("queue_limit").maximum, 10000000);
 }
 
 // --- requests against a real HTTP server -----------------------------------
@@ -237,8 +237,7 @@ TEST_F(HttpPublisherTest, ContentTypeDefaultsToJsonWhenABodyIsSent) {
 TEST_F(HttpPublisherTest, PatchesLastContactWithBodyAndHeaders) {
   HttpSinkProcess sink;
   auto options = lastContact(sink.url());
-  options["headers"] =
-      std::map<std::string, std::string>{{"Authorization", "Bearer s3cret"}, {"X-Empty", ""}};
+  options.headers = {{"Authorization", "Bearer s3cret"}, {"X-Empty", ""}};
   auto publisher = make(options);
   const PublishResult result = publishOne(*publisher, contactEvent(42));
   EXPECT_EQ(result.status, Status::Published) << result.error;
@@ -260,7 +259,7 @@ TEST_F(HttpPublisherTest, PatchesLastContactWithBodyAndHeaders) {
 
 TEST_F(HttpPublisherTest, DefaultBodyIsTheEventEnvelope) {
   HttpSinkProcess sink;
-  auto publisher = make({{"base_url", sink.url() + "/"}, {"path", std::string("/hooks/events")}});
+  auto publisher = make({.baseUrl = sink.url() + "/", .path = "/hooks/events"});
   Event event = makeEvent("email.sent", "7", R"({"email_id":7,"betreff":"Gr\u00fc\u00dfe"})");
   const std::string envelope = toEnvelopeJson(event);
   EXPECT_EQ(publishOne(*publisher, std::move(event)).status, Status::Published);
@@ -273,10 +272,9 @@ TEST_F(HttpPublisherTest, DefaultBodyIsTheEventEnvelope) {
 
 TEST_F(HttpPublisherTest, GetAndDeleteSendNoBody) {
   HttpSinkProcess sink;
-  for (const std::string method : {"GET", "DELETE"}) {
-    auto publisher = make({{"base_url", sink.url()},
-                           {"path", std::string("/p/{patient_id}?date={date}")},
-                           {"method", method}});
+  for (const HttpMethod method : {HttpMethod::Get, HttpMethod::Delete}) {
+    auto publisher =
+        make({.baseUrl = sink.url(), .path = "/p/{patient_id}?date={date}", .method = method});
     EXPECT_EQ(publishOne(*publisher, contactEvent(3)).status, Status::Published);
   }
   const auto requests = sink.requests();
@@ -364,7 +362,7 @@ TEST_F(HttpPublisherTest, SlowAnswerFailsWithinTheTimeout) {
   HttpSinkProcess sink;
   sink.setControl("delay 3000");
   auto options = lastContact(sink.url());
-  options["timeout_ms"] = std::int64_t{300};
+  options.timeout = 300ms;
   auto publisher = make(options);
   const auto start = Clock::now();
   const PublishResult result = publishOne(*publisher, contactEvent(5));
@@ -400,7 +398,7 @@ TEST_F(HttpPublisherTest, UnusablePayloadIsRejectedWithoutARequest) {
 TEST_F(HttpPublisherTest, ReusesKeptAliveConnections) {
   HttpSinkProcess sink;
   auto options = lastContact(sink.url());
-  options["connections"] = std::int64_t{1};
+  options.connections = 1;
   auto publisher = make(options);
   Outcomes outcomes;
   for (int i = 0; i < 6; ++i) publisher->publish(contactEvent(i), outcomes.callback());
@@ -420,7 +418,7 @@ TEST_F(HttpPublisherTest, WorkersSendInParallel) {
   HttpSinkProcess sink;
   sink.setControl("delay 500");
   auto options = lastContact(sink.url());
-  options["connections"] = std::int64_t{4};
+  options.connections = 4;
   auto publisher = make(options);
   Outcomes outcomes;
   const auto start = Clock::now();
@@ -437,7 +435,7 @@ TEST_F(HttpPublisherTest, FlushWaitsForEveryOutcome) {
   HttpSinkProcess sink;
   sink.setControl("delay 400");
   auto options = lastContact(sink.url());
-  options["connections"] = std::int64_t{1};
+  options.connections = 1;
   auto publisher = make(options);
   Outcomes outcomes;
   publisher->publish(contactEvent(1), outcomes.callback());
@@ -452,8 +450,8 @@ TEST_F(HttpPublisherTest, FullQueueFailsAtOnce) {
   HttpSinkProcess sink;
   sink.setControl("delay 500");
   auto options = lastContact(sink.url());
-  options["connections"] = std::int64_t{1};
-  options["queue_limit"] = std::int64_t{1};
+  options.connections = 1;
+  options.queueLimit = 1;
   auto publisher = make(options);
   Outcomes outcomes;
   for (int i = 0; i < 3; ++i) publisher->publish(contactEvent(i), outcomes.callback());
@@ -469,7 +467,7 @@ TEST_F(HttpPublisherTest, DestructorFailsQueuedEventsAndFinishesTheRunningOne) {
   HttpSinkProcess sink;
   sink.setControl("delay 1000");
   auto options = lastContact(sink.url());
-  options["connections"] = std::int64_t{1};
+  options.connections = 1;
   auto publisher = make(options);
   Outcomes outcomes;
   for (int i = 0; i < 4; ++i) publisher->publish(contactEvent(i), outcomes.callback());
@@ -518,9 +516,8 @@ TEST_F(HttpPublisherTest, UserInfoAndQueryStayOutOfErrors) {
   HttpSinkProcess sink;
   sink.setControl("status 401");
   const std::string base = "http://svc:pw-s3cret@127.0.0.1:" + std::to_string(sink.port());
-  auto publisher = make({{"base_url", base},
-                         {"path", std::string("/x/{patient_id}?token=t0k3n")},
-                         {"method", std::string("PUT")}});
+  auto publisher =
+      make({.baseUrl = base, .path = "/x/{patient_id}?token=t0k3n", .method = HttpMethod::Put});
   const PublishResult result = publishOne(*publisher, contactEvent(9));
   EXPECT_EQ(result.status, Status::Rejected);
   EXPECT_EQ(result.error, "PUT " + sink.url() + "/x/9: HTTP 401: {}");
@@ -551,7 +548,7 @@ TEST_F(HttpPublisherTest, CountsOutcomes) {
 TEST_F(HttpPublisherTest, CallbackExceptionsDoNotStopTheWorker) {
   HttpSinkProcess sink;
   auto options = lastContact(sink.url());
-  options["connections"] = std::int64_t{1};
+  options.connections = 1;
   auto publisher = make(options);
   publisher->publish(contactEvent(1), [](const PublishResult&) { throw std::runtime_error("x"); });
   EXPECT_EQ(publishOne(*publisher, contactEvent(2)).status, Status::Published);
@@ -567,13 +564,13 @@ TEST(HttpPublisherPluginTest, DescriptorIsAnHttpPublisher) {
   EXPECT_EQ(info->abiVersion, kAbiVersion);
   EXPECT_EQ(info->kind, PluginKind::Publisher);
   EXPECT_STREQ(info->name, "http");
-  ASSERT_EQ(info->optionCount, std::size(kOptions));
+  ASSERT_EQ(info->optionCount, kOptions.specs.size());
   std::vector<std::string> names;
   for (std::size_t i = 0; i < info->optionCount; ++i) names.push_back(info->options[i].name);
   EXPECT_EQ(names, (std::vector<std::string>{"base_url", "path", "method", "body", "headers",
                                              "timeout_ms", "connect_timeout_ms", "verify_tls",
                                              "ca_file", "connections", "queue_limit"}));
-  EXPECT_TRUE(info->options[4].secret);  // headers
+  EXPECT_TRUE(info->options[4].isSecret);  // headers
   EXPECT_NE(info->createPublisher, nullptr);
   dlclose(library);
 }

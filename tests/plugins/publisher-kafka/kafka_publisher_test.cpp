@@ -34,13 +34,12 @@ class TestLogger : public Logger {
   std::vector<std::string> warnings_;
 };
 
-/// The block as the engine would hand it over after validation.
-Config block(std::string topic = "", std::map<std::string, std::string> properties = {},
-             std::int64_t flushMs = 10000) {
-  return Config({{"topic", std::move(topic)},
-                 {"properties", std::move(properties)},
-                 {"flush_timeout_ms", flushMs}},
-                {}, "pipelines.yaml:12");
+/// The settings of a block; the defaults are those of an empty block.
+KafkaPublisherSettings block(std::string topic = "",
+                             std::map<std::string, std::string> properties = {},
+                             std::chrono::milliseconds flushTimeout = 10000ms) {
+  return {
+      .topic = std::move(topic), .properties = std::move(properties), .flushTimeout = flushTimeout};
 }
 
 KafkaSettings settings(const std::string& brokers) {
@@ -87,6 +86,16 @@ std::vector<Consumed> consumeAll(const std::string& brokers, const std::string& 
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
   return out;
+}
+
+TEST(KafkaPublisherOptionsTest, OptionsAreDeclaredSoundlyWithTheirDefaults) {
+  EXPECT_TRUE(optionDeclarationProblems(kOptions.span()).empty());
+  const KafkaPublisherSettings defaults;
+  EXPECT_EQ(defaults.topic, "");
+  EXPECT_TRUE(defaults.properties.empty());
+  EXPECT_EQ(defaults.flushTimeout, 10000ms);
+  EXPECT_EQ(kOptions.specs[2].minimum, 0);
+  EXPECT_EQ(kOptions.specs[2].maximum, 3600000);
 }
 
 TEST(KafkaPublisherOptionsTest, TopicFallsBackToThePipelines) {
@@ -169,8 +178,8 @@ TEST(KafkaPublisherTest, UndeliverableEventsFailAtShutdown) {
   TestLogger logger;
   std::atomic<int> failed{0};
   {
-    auto options =
-        resolveOptions(block("t", {{"message.timeout.ms", "60000"}}, 200), settings("127.0.0.1:1"));
+    auto options = resolveOptions(block("t", {{"message.timeout.ms", "60000"}}, 200ms),
+                                  settings("127.0.0.1:1"));
     KafkaPublisher publisher(options, logger);
     publisher.publish(makeEvent("x.y", "1", "{}"), [&](const PublishResult& result) {
       if (result.status == PublishResult::Status::Failed && !result.error.empty()) failed++;
@@ -192,7 +201,8 @@ TEST(KafkaPublisherPluginTest, DescriptorIsAKafkaPublisher) {
   EXPECT_STREQ(info->options[0].name, "topic");
   EXPECT_STREQ(info->options[1].name, "properties");
   EXPECT_STREQ(info->options[2].name, "flush_timeout_ms");
-  EXPECT_STREQ(info->options[2].defaultValue, "10000");
+  EXPECT_EQ(describeDefault(info->options[2]), "10000");
+  EXPECT_TRUE(info->options[1].isSecret);
   EXPECT_NE(info->createPublisher, nullptr);
   dlclose(library);
 }

@@ -17,7 +17,7 @@ using commsvc::testing::TempFile;
 
 TEST(MockPublisherTest, WritesKeyAndEnvelope) {
   TempFile file("mock-publisher");
-  MockPublisher publisher(file.path());
+  MockPublisher publisher({.file = file.path()});
   Event event = makeEvent("communication.email_sent", "42", R"({"emailId":42,"to":"a@b.c"})",
                           "communication-service");
   const Event copy = event;
@@ -48,7 +48,7 @@ TEST(MockPublisherTest, WritesKeyAndEnvelope) {
 
 TEST(MockPublisherTest, EscapesKeyAndAppendsWithoutCallback) {
   TempFile file("mock-publisher");
-  MockPublisher publisher(file.path());
+  MockPublisher publisher({.file = file.path()});
   publisher.publish(makeEvent("t", "a\"b\\c", "{}"), nullptr);
   publisher.publish(makeEvent("t", "second", "{}"), nullptr);
   EXPECT_TRUE(publisher.flush(std::chrono::milliseconds(0)));
@@ -61,7 +61,7 @@ TEST(MockPublisherTest, EscapesKeyAndAppendsWithoutCallback) {
 
 TEST(MockPublisherTest, ConcurrentPublishesWriteWholeLines) {
   TempFile file("mock-publisher");
-  MockPublisher publisher(file.path());
+  MockPublisher publisher({.file = file.path()});
   constexpr int kThreads = 8;
   constexpr int kPerThread = 1000;
 
@@ -95,7 +95,14 @@ TEST(MockPublisherTest, ConcurrentPublishesWriteWholeLines) {
 }
 
 TEST(MockPublisherTest, UnopenableFileIsAConfigError) {
-  EXPECT_THROW(MockPublisher("/nonexistent-dir/events.jsonl"), ConfigError);
+  EXPECT_THROW(MockPublisher({.file = "/nonexistent-dir/events.jsonl"}), ConfigError);
+}
+
+TEST(MockPublisherTest, OptionsAreDeclaredSoundly) {
+  EXPECT_TRUE(optionDeclarationProblems(kOptions.span()).empty());
+  ASSERT_EQ(kOptions.specs.size(), 1u);
+  EXPECT_STREQ(kOptions.specs[0].name, "file");
+  EXPECT_EQ(describeDefault(kOptions.specs[0]), "\"mock-events.jsonl\"");
 }
 
 }  // namespace

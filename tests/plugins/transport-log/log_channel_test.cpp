@@ -20,9 +20,16 @@ Message sampleMessage() {
   return message;
 }
 
+TEST(LogChannelTest, OptionsAreDeclaredSoundly) {
+  EXPECT_TRUE(optionDeclarationProblems(kOptions.span()).empty());
+  ASSERT_EQ(kOptions.specs.size(), 1u);
+  EXPECT_STREQ(kOptions.specs[0].name, "log_body");
+  EXPECT_EQ(describeDefault(kOptions.specs[0]), "false");
+}
+
 TEST(LogChannelTest, LogsMessageFieldsAndDelivers) {
   RecordingLogger logger;
-  LogChannel channel(logger, /*logBody=*/false);
+  LogChannel channel(logger, LogChannelSettings{.logBody = false});
 
   const DeliveryResult result = channel.deliver(sampleMessage());
 
@@ -42,7 +49,7 @@ TEST(LogChannelTest, LogsMessageFieldsAndDelivers) {
 
 TEST(LogChannelTest, LogsBodyWhenAsked) {
   RecordingLogger logger;
-  LogChannel channel(logger, /*logBody=*/true);
+  LogChannel channel(logger, LogChannelSettings{.logBody = true});
 
   EXPECT_TRUE(channel.deliver(sampleMessage()).ok());
 
@@ -54,7 +61,7 @@ TEST(LogChannelTest, LogsBodyWhenAsked) {
 TEST(LogChannelTest, DeliversWithoutLoggingWhenInfoDisabled) {
   RecordingLogger logger;
   logger.setMinLevel(LogLevel::Warn);
-  LogChannel channel(logger, /*logBody=*/true);
+  LogChannel channel(logger, LogChannelSettings{.logBody = true});
 
   EXPECT_TRUE(channel.deliver(sampleMessage()).ok());
   EXPECT_TRUE(logger.entries().empty());

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -174,11 +177,31 @@ TEST(MockChannelTest, UnopenableFileIsAConfigError) {
   EXPECT_THROW(MockChannel(settings, metrics), ConfigError);
 }
 
+/// The FailureMode the `fail` option's text `text` selects; nullopt when
+/// the engine refuses the text.
+std::optional<FailureMode> failureModeOf(std::string_view text) {
+  const OptionSpec& fail = kOptions.specs[1];
+  EXPECT_STREQ(fail.name, "fail");
+  const OptionChoice* found = fail.findChoice(text);
+  if (found == nullptr) return std::nullopt;
+  return static_cast<FailureMode>(found->value);
+}
+
 TEST(MockChannelTest, ParsesFailureModes) {
-  EXPECT_EQ(parseFailureMode("none"), FailureMode::None);
-  EXPECT_EQ(parseFailureMode("transient"), FailureMode::Transient);
-  EXPECT_EQ(parseFailureMode("permanent"), FailureMode::Permanent);
-  EXPECT_THROW(parseFailureMode("sometimes"), ConfigError);
+  EXPECT_EQ(failureModeOf("none"), FailureMode::None);
+  EXPECT_EQ(failureModeOf("transient"), FailureMode::Transient);
+  EXPECT_EQ(failureModeOf("permanent"), FailureMode::Permanent);
+  EXPECT_EQ(failureModeOf("sometimes"), std::nullopt);
+}
+
+TEST(MockChannelTest, OptionsAreDeclaredSoundlyWithTheirDefaults) {
+  EXPECT_TRUE(optionDeclarationProblems(kOptions.span()).empty());
+  std::vector<std::string> described;
+  for (const OptionSpec& spec : kOptions.specs) {
+    described.push_back(std::string(spec.name) + "=" + describeDefault(spec));
+  }
+  EXPECT_EQ(described, (std::vector<std::string>{"file=\"mock-outbox.jsonl\"", "fail=\"none\"",
+                                                 "fail_every=1", "fail_message=\"mock failure\""}));
 }
 
 }  // namespace

@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -327,11 +330,44 @@ TEST_F(SmtpChannelTest, SinkExitsCleanlyOnSigterm) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
+/// The declaration of option `name`.
+const OptionSpec& option(std::string_view name) {
+  for (const OptionSpec& spec : kOptions.specs) {
+    if (name == spec.name) return spec;
+  }
+  throw std::logic_error("no option " + std::string(name));
+}
+
+/// The TlsMode the `tls` option's text `text` selects; nullopt when the
+/// engine refuses the text.
+std::optional<TlsMode> tlsModeOf(std::string_view text) {
+  const OptionChoice* found = option("tls").findChoice(text);
+  if (found == nullptr) return std::nullopt;
+  return static_cast<TlsMode>(found->value);
+}
+
+TEST(SmtpSettingsTest, OptionsAreDeclaredSoundlyWithTheirDefaults) {
+  EXPECT_TRUE(optionDeclarationProblems(kOptions.span()).empty());
+  std::vector<std::string> described;
+  for (const OptionSpec& spec : kOptions.specs) {
+    described.push_back(std::string(spec.name) + "=" + describeDefault(spec));
+  }
+  EXPECT_EQ(described, (std::vector<std::string>{
+                           "host=\"localhost\"", "port=587", "tls=\"starttls\"", "username=\"\"",
+                           "password=(secret)", "from_address=\"\"", "from_name=\"\"",
+                           "connect_timeout_ms=10000", "timeout_ms=30000", "pool_size=4",
+                           "verify_tls=true", "helo_domain=\"\""}));
+  EXPECT_EQ(option("port").minimum, 1);
+  EXPECT_EQ(option("port").maximum, 65535);
+  EXPECT_EQ(option("timeout_ms").maximum, 3600000);
+  EXPECT_EQ(option("pool_size").maximum, 64);
+}
+
 TEST(SmtpSettingsTest, TlsModesAndUrls) {
-  EXPECT_EQ(parseTlsMode("none"), TlsMode::None);
-  EXPECT_EQ(parseTlsMode("starttls"), TlsMode::StartTls);
-  EXPECT_EQ(parseTlsMode("tls"), TlsMode::Implicit);
-  EXPECT_THROW(parseTlsMode("ssl"), ConfigError);
+  EXPECT_EQ(tlsModeOf("none"), TlsMode::None);
+  EXPECT_EQ(tlsModeOf("starttls"), TlsMode::StartTls);
+  EXPECT_EQ(tlsModeOf("tls"), TlsMode::Implicit);
+  EXPECT_EQ(tlsModeOf("ssl"), std::nullopt);
 
   RecordingLogger logger;
   InMemoryMetrics metrics;

@@ -52,7 +52,7 @@ TEST(ContextLifecycle, ScheduleAndAddRouteAfterStartThrowLogicErrorNamingInstanc
   const auto calls = dir.path() / "calls.txt";
   const auto pipeline = dir.path() / "pipelines.yaml";
   std::ofstream(pipeline) << "plugins: [late-context]\n"
-                          << "http: { port: 0, address: 127.0.0.1 }\n"
+                          << "http: { port: 0, address: 127.0.0.1, admin_address: \"127.0.0.1:0\" }\n"
                           << "kafka:\n"
                           << "  brokers: embedded\n"
                           << "  topic: events\n"

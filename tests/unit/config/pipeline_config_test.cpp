@@ -50,11 +50,19 @@ TEST(LoadPipelineTest, ValidFileWithDefaultsFromEnvironment) {
   EXPECT_EQ(config.plugins,
             (std::vector<std::string>{"email", "phonecall", "transport-smtp", "transport-log",
                                       "transport-mock", "publisher-kafka"}));
-  EXPECT_EQ(config.kafka.getString("brokers"), "embedded");
-  EXPECT_EQ(config.kafka.getString("topic"), "communication-events");
-  EXPECT_TRUE(config.kafka.isSet("topic"));
-  EXPECT_FALSE(config.kafka.isSet("poll_batch"));
-  EXPECT_EQ(config.database.getString("url"), "postgres://db/x");
+  EXPECT_EQ(config.settings.kafka.brokers, "embedded");
+  EXPECT_EQ(config.settings.kafka.topic, "communication-events");
+  {
+    // The typed settings do not tell a written default from an omitted one;
+    // the validated section does.
+    std::vector<Problem> problems;
+    const Config kafka = validateBlock(YAML::LoadFile(kDataDir + "/valid.yaml")["kafka"],
+                                       kafkaOptions(), {}, "valid.yaml", "kafka", problems);
+    EXPECT_TRUE(problems.empty()) << joined(problems);
+    EXPECT_TRUE(kafka.isSet("topic"));
+    EXPECT_FALSE(kafka.isSet("poll_batch"));
+  }
+  EXPECT_EQ(config.settings.database.url, "postgres://db/x");
 
   ASSERT_EQ(config.channels.size(), 3u);
   EXPECT_EQ(config.channels[0].name, "smtp");
@@ -91,8 +99,8 @@ TEST(LoadPipelineTest, EnvironmentOverridesDefaults) {
                                                       {"KAFKA_BROKERS", "k1:9092,k2:9092"}}));
   EXPECT_EQ(config.handlers[0].channel, "smtp");
   EXPECT_EQ(config.channels[0].node["port"].Scalar(), "2525");
-  EXPECT_EQ(config.kafka.getString("brokers"), "k1:9092,k2:9092");
-  EXPECT_EQ(config.database.getString("url"), "");
+  EXPECT_EQ(config.settings.kafka.brokers, "k1:9092,k2:9092");
+  EXPECT_EQ(config.settings.database.url, "");
 }
 
 TEST(LoadPipelineTest, UnsetVariableNamesItWithLine) {
@@ -156,7 +164,7 @@ TEST(ParsePipelineTest, PluginDirIsAListOrAColonSeparatedString) {
   const std::string base = kMinimal;
   const auto dirs = [&](const std::string& engine) {
     return parsePipeline(base + "engine: " + engine + "\n", "p.yaml", fakeEnv({}))
-        .engine.getList("plugin_dir");
+        .settings.engine.pluginDirs;
   };
   const std::vector<std::string> expected{"a", "/b/c"};
   EXPECT_EQ(dirs("{plugin_dir: [a, /b/c]}"), expected);
@@ -167,29 +175,29 @@ TEST(ParsePipelineTest, PluginDirIsAListOrAColonSeparatedString) {
 
 TEST(ParsePipelineTest, MinimalFileGetsEveryDefault) {
   const PipelineConfig config = parsePipeline(kMinimal, "p.yaml", fakeEnv({}));
-  EXPECT_EQ(config.engine.getInt("workers"), 8);
-  EXPECT_EQ(config.engine.getInt("max_in_flight"), 10000);
-  EXPECT_EQ(config.engine.getInt("shutdown_timeout_ms"), 10000);
-  EXPECT_EQ(config.engine.getInt("max_retries"), 5);
-  EXPECT_EQ(config.engine.getInt("retry_backoff_ms"), 200);
-  EXPECT_EQ(config.engine.getInt("retry_backoff_max_ms"), 10000);
-  EXPECT_TRUE(config.engine.getList("plugin_dir").empty());
-  EXPECT_EQ(config.engine.getString("service_name"), "communication-service");
-  EXPECT_EQ(config.kafka.getString("topic"), "communication-events");
-  EXPECT_EQ(config.kafka.getString("group"), "communication-service");
-  EXPECT_EQ(config.kafka.getString("dead_letter_topic"), "communication-events.dlq");
-  EXPECT_EQ(config.kafka.getInt("embedded_partitions"), 3);
-  EXPECT_EQ(config.kafka.getString("bootstrap_file"), ".commsvc/kafka-bootstrap");
-  EXPECT_EQ(config.kafka.getInt("commit_interval_ms"), 200);
-  EXPECT_EQ(config.kafka.getInt("poll_batch"), 1000);
-  EXPECT_TRUE(config.kafka.getMap("properties").empty());
-  EXPECT_TRUE(config.kafka.getMap("consumer_properties").empty());
-  EXPECT_TRUE(config.kafka.getMap("producer_properties").empty());
-  EXPECT_EQ(config.database.getString("url"), "");
-  EXPECT_EQ(config.database.getInt("pool_size"), 4);
-  EXPECT_EQ(config.database.getInt("connect_timeout_s"), 5);
-  EXPECT_EQ(config.http.getInt("port"), 8004);
-  EXPECT_EQ(config.http.getString("address"), "0.0.0.0");
+  EXPECT_EQ(config.settings.engine.workers, 8);
+  EXPECT_EQ(config.settings.engine.maxInFlight, 10000);
+  EXPECT_EQ(config.settings.engine.shutdownTimeout.count(), 10000);
+  EXPECT_EQ(config.settings.engine.maxRetries, 5);
+  EXPECT_EQ(config.settings.engine.retryBackoff.count(), 200);
+  EXPECT_EQ(config.settings.engine.retryBackoffMax.count(), 10000);
+  EXPECT_TRUE(config.settings.engine.pluginDirs.empty());
+  EXPECT_EQ(config.settings.engine.serviceName, "communication-service");
+  EXPECT_EQ(config.settings.kafka.topic, "communication-events");
+  EXPECT_EQ(config.settings.kafka.group, "communication-service");
+  EXPECT_EQ(config.settings.kafka.deadLetterTopic, "communication-events.dlq");
+  EXPECT_EQ(config.settings.kafka.embeddedPartitions, 3);
+  EXPECT_EQ(config.settings.kafka.bootstrapFile, ".commsvc/kafka-bootstrap");
+  EXPECT_EQ(config.settings.kafka.commitInterval.count(), 200);
+  EXPECT_EQ(config.settings.kafka.pollBatch, 1000);
+  EXPECT_TRUE(config.settings.kafka.properties.empty());
+  EXPECT_TRUE(config.settings.kafka.consumerProperties.empty());
+  EXPECT_TRUE(config.settings.kafka.producerProperties.empty());
+  EXPECT_EQ(config.settings.database.url, "");
+  EXPECT_EQ(config.settings.database.poolSize, 4);
+  EXPECT_EQ(config.settings.database.connectTimeout.count(), 5);
+  EXPECT_EQ(config.settings.http.port, 8004);
+  EXPECT_EQ(config.settings.http.address, "0.0.0.0");
   EXPECT_TRUE(config.channels.empty());
   EXPECT_TRUE(config.publishers.empty());
   EXPECT_TRUE(config.handlers.empty());
@@ -213,16 +221,16 @@ kafka:
   consumer_properties: {queued.min.messages: 200000}
 )",
                                               "p.yaml", fakeEnv({{"PW", "s3cret"}}));
-  EXPECT_EQ(config.kafka.getMap("properties"),
+  EXPECT_EQ(config.settings.kafka.properties,
             (std::map<std::string, std::string>{{"security.protocol", "SASL_SSL"},
                                                 {"sasl.password", "s3cret"}}));
-  EXPECT_EQ(config.kafka.getMap("consumer_properties").at("queued.min.messages"), "200000");
+  EXPECT_EQ(config.settings.kafka.consumerProperties.at("queued.min.messages"), "200000");
 }
 
 TEST(ParsePipelineTest, ExpandedValuesValidateAsTheirText) {
   const std::string text = std::string(kMinimal) + "http: {port: \"${HTTP_PORT:-9000}\"}\n";
-  EXPECT_EQ(parsePipeline(text, "p.yaml", fakeEnv({})).http.getInt("port"), 9000);
-  EXPECT_EQ(parsePipeline(text, "p.yaml", fakeEnv({{"HTTP_PORT", "81"}})).http.getInt("port"), 81);
+  EXPECT_EQ(parsePipeline(text, "p.yaml", fakeEnv({})).settings.http.port, 9000);
+  EXPECT_EQ(parsePipeline(text, "p.yaml", fakeEnv({{"HTTP_PORT", "81"}})).settings.http.port, 81);
   const auto problems = problemsOf(text, fakeEnv({{"HTTP_PORT", "99999"}}));
   ASSERT_EQ(problems.size(), 1u) << joined(problems);
   EXPECT_EQ(problems[0].path, "http.port");
@@ -411,6 +419,14 @@ bogus: 1
 
 // The engine validates plugin blocks later with the plugin's own options:
 // the kept node must still report the line of each key.
+struct SmtpSample {
+  std::string host;
+  std::int64_t port = 587;
+};
+constexpr auto kSmtpOptions =
+    optionList(Option<SmtpSample>::field<&SmtpSample::host>("host", "h").required(),
+               Option<SmtpSample>::field<&SmtpSample::port>("port", "p").range(1, 65535));
+
 TEST(ParsePipelineTest, PluginBlockKeepsLinesForLaterValidation) {
   const PipelineConfig config = parsePipeline(std::string(kMinimal) + R"(channels:
   smtp:
@@ -420,20 +436,11 @@ TEST(ParsePipelineTest, PluginBlockKeepsLinesForLaterValidation) {
     port: "${SMTP_PORT:-70000}"
 )",
                                               "p.yaml", fakeEnv({}));
-  const OptionSpec smtpOptions[] = {
-      {.name = "host", .type = OptionType::String, .defaultValue = nullptr, .description = "h"},
-      {.name = "port",
-       .type = OptionType::Integer,
-       .defaultValue = "587",
-       .description = "p",
-       .min = 1,
-       .max = 65535},
-  };
   const PluginBlock& block = config.channels.at(0);
   EXPECT_EQ(block.line, 5);
   std::vector<Problem> problems;
-  const Config smtp =
-      validateBlock(block.node, smtpOptions, kChannelEngineKeys, config.file, block.path, problems);
+  const Config smtp = validateBlock(block.node, kSmtpOptions.span(), kChannelEngineKeys,
+                                    config.file, block.path, problems);
   ASSERT_EQ(problems.size(), 2u) << joined(problems);
   EXPECT_EQ(problems[0].toString(),
             "p.yaml:7:5: channels.smtp: unknown key 'prot' (valid keys: type, host, port); did "
@@ -441,7 +448,7 @@ TEST(ParsePipelineTest, PluginBlockKeepsLinesForLaterValidation) {
   EXPECT_EQ(problems[1].line, 8);
   EXPECT_EQ(problems[1].path, "channels.smtp.port");
   EXPECT_NE(problems[1].message.find("70000 is out of range [1, 65535]"), std::string::npos);
-  EXPECT_EQ(smtp.getString("host"), "localhost");
+  EXPECT_EQ(smtp.settings(kSmtpOptions).host, "localhost");
   EXPECT_EQ(smtp.where(), "p.yaml:5");
 }
 

@@ -5,35 +5,40 @@
 namespace commsvc::config {
 namespace {
 
-using T = OptionType;
+enum class Tls { None, StartTls, Tls };
+constexpr OptionChoice kTlsModes[] = {choice("none", Tls::None), choice("starttls", Tls::StartTls),
+                                      choice("tls", Tls::Tls)};
 
-const OptionSpec kOptions[] = {
-    {.name = "host", .type = T::String, .defaultValue = nullptr, .description = "server host"},
-    {.name = "port",
-     .type = T::Integer,
-     .defaultValue = "587",
-     .description = "server port",
-     .min = 1,
-     .max = 65535},
-    {.name = "tls",
-     .type = T::String,
-     .defaultValue = "starttls",
-     .description = "TLS mode",
-     .choices = "none|starttls|tls"},
-    {.name = "verbose", .type = T::Boolean, .defaultValue = "false", .description = "log more"},
-    {.name = "ratio", .type = T::Number, .defaultValue = "0.5", .description = "a fraction"},
-    {.name = "headers", .type = T::StringMap, .defaultValue = "", .description = "extra headers"},
-    {.name = "to", .type = T::StringList, .defaultValue = "", .description = "recipients"},
-    {.name = "tags", .type = T::StringList, .defaultValue = "a,b", .description = "tags"},
-    {.name = "labels", .type = T::StringMap, .defaultValue = "k=v", .description = "labels"},
+struct Sample {
+  std::string host;
+  std::int64_t port = 587;
+  Tls tls = Tls::StartTls;
+  bool verbose = false;
+  double ratio = 0.5;
+  std::map<std::string, std::string> headers;
+  std::vector<std::string> to;
+  std::vector<std::string> tags{"a", "b"};
+  std::map<std::string, std::string> labels{{"k", "v"}};
 };
+
+using O = Option<Sample>;
+constexpr auto kOptions =
+    optionList(O::field<&Sample::host>("host", "server host").required(),
+               O::field<&Sample::port>("port", "server port").range(1, 65535),
+               O::field<&Sample::tls>("tls", "TLS mode").choices(kTlsModes),
+               O::field<&Sample::verbose>("verbose", "log more"),
+               O::field<&Sample::ratio>("ratio", "a fraction"),
+               O::field<&Sample::headers>("headers", "extra headers"),
+               O::field<&Sample::to>("to", "recipients"), O::field<&Sample::tags>("tags", "tags"),
+               O::field<&Sample::labels>("labels", "labels"));
 
 class ValidateBlockTest : public ::testing::Test {
  protected:
   Config validate(const std::string& yaml) {
     problems_.clear();
     node_ = YAML::Load(yaml);
-    return validateBlock(node_, kOptions, kChannelEngineKeys, "p.yaml", "channels.smtp", problems_);
+    return validateBlock(node_, kOptions.span(), kChannelEngineKeys, "p.yaml", "channels.smtp",
+                         problems_);
   }
 
   std::string allProblems() const {
@@ -125,7 +130,7 @@ TEST_F(ValidateBlockTest, MissingRequiredKey) {
 
 TEST_F(ValidateBlockTest, EmptyBlockStillNeedsRequiredKey) {
   problems_.clear();
-  validateBlock(YAML::Node(), kOptions, {}, "p.yaml", "x", problems_);
+  validateBlock(YAML::Node(), kOptions.span(), {}, "p.yaml", "x", problems_);
   ASSERT_EQ(problems_.size(), 1u) << allProblems();
   EXPECT_NE(problems_[0].message.find("'host'"), std::string::npos);
 }
@@ -219,17 +224,22 @@ TEST_F(ValidateBlockTest, EveryProblemIsReported) {
 TEST_F(ValidateBlockTest, EngineKeysAreSkipped) {
   problems_.clear();
   node_ = YAML::Load("event: e\ntype: t\nchannel: c\npublisher: p\nhost: h\n");
-  validateBlock(node_, kOptions, kHandlerEngineKeys, "p.yaml", "handlers[0]", problems_);
+  validateBlock(node_, kOptions.span(), kHandlerEngineKeys, "p.yaml", "handlers[0]", problems_);
   EXPECT_TRUE(problems_.empty()) << allProblems();
 }
 
-TEST_F(ValidateBlockTest, BadDeclaredDefaultIsReported) {
-  const OptionSpec bad[] = {
-      {.name = "n", .type = T::Integer, .defaultValue = "lots", .description = "broken"}};
-  problems_.clear();
-  validateBlock(YAML::Load("{}"), bad, {}, "p.yaml", "x", problems_);
-  ASSERT_EQ(problems_.size(), 1u);
-  EXPECT_NE(problems_[0].message.find("invalid declared default"), std::string::npos);
+TEST_F(ValidateBlockTest, FilledSettingsAreTyped) {
+  const Config config = validate("host: mail\nport: 25\ntls: tls\nverbose: yes\nto: [a@x]\n");
+  ASSERT_TRUE(problems_.empty()) << allProblems();
+  const Sample sample = config.settings(kOptions);
+  EXPECT_EQ(sample.host, "mail");
+  EXPECT_EQ(sample.port, 25);
+  EXPECT_EQ(sample.tls, Tls::Tls);
+  EXPECT_TRUE(sample.verbose);
+  EXPECT_DOUBLE_EQ(sample.ratio, 0.5);
+  EXPECT_EQ(sample.to, std::vector<std::string>{"a@x"});
+  EXPECT_EQ(sample.tags, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(sample.labels.at("k"), "v");
 }
 
 TEST(ProblemTest, ToStringFormat) {

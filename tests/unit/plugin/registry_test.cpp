@@ -32,6 +32,18 @@ TEST(PluginRegistry, LoadsShippedPluginsByNameFromTheSearchPath) {
   EXPECT_EQ(registry.names(PluginKind::Channel), (std::vector<std::string>{"log", "mock"}));
 }
 
+TEST(PluginRegistry, AcceptsTheOptionDeclarationsOfEveryShippedChannelAndPublisher) {
+  PluginRegistry registry;
+  for (const std::string name :
+       {"transport-smtp", "transport-log", "transport-mock", "publisher-kafka", "publisher-http",
+        "publisher-log", "publisher-mock"}) {
+    EXPECT_NO_THROW(registry.load(name, {kShipped})) << name;
+  }
+  EXPECT_EQ(registry.names(PluginKind::Channel), (std::vector<std::string>{"log", "mock", "smtp"}));
+  EXPECT_EQ(registry.names(PluginKind::Publisher),
+            (std::vector<std::string>{"http", "kafka", "log", "mock"}));
+}
+
 TEST(PluginRegistry, MissingLibraryNamesTheDirectoriesSearched) {
   PluginRegistry registry;
   try {
@@ -162,6 +174,26 @@ TEST(PluginRegistry, RefusesADuplicateNameNamingBothFiles) {
     EXPECT_NE(message.find("transport-log.so"), std::string::npos) << message;
     EXPECT_NE(message.find("'log'"), std::string::npos) << message;
   }
+}
+
+TEST(PluginRegistry, RefusesWrongOptionDeclarationsNamingThePluginAndEachProblem) {
+  const auto file = kFixtures + "/bad-options.so";
+  const auto message = refusal(file);
+  EXPECT_NE(message.find(file), std::string::npos) << message;
+  EXPECT_NE(message.find("channel plugin 'bad-options' declares its options wrongly"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find(
+                "option 'retries': the settings struct's default 500 is outside range() [1, 10]"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("option 'name': declared twice"), std::string::npos) << message;
+  EXPECT_NE(message.find("option 'mode': the settings struct's default is none of its choices"),
+            std::string::npos)
+      << message;
+  PluginRegistry registry;
+  EXPECT_THROW(registry.loadFile(file), PluginError);
+  EXPECT_EQ(registry.find(PluginKind::Channel, "bad-options"), nullptr) << "nothing registered";
 }
 
 TEST(PluginRegistry, RefusesAFileThatIsNotALibrary) {

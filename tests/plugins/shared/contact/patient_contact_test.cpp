@@ -46,20 +46,38 @@ TEST(Payload, NamesThePatientTheDateAndTheSource) {
   EXPECT_EQ(call["source"], "phone_call");
 }
 
+// A handler's settings struct with the contact part options() binds to.
+struct HandlerSettings {
+  ContactSettings contact;
+};
+
+TEST(ContactOptions, AreSoundAndKeepTheirKeysAndDefaults) {
+  constexpr auto kOptions = options<HandlerSettings>();
+  EXPECT_TRUE(optionDeclarationProblems(kOptions.span()).empty());
+  ASSERT_EQ(kOptions.specs.size(), 3u);
+  EXPECT_STREQ(kOptions.specs[0].name, "patient_contact_publisher");
+  EXPECT_EQ(describeDefault(kOptions.specs[0]), "\"\"");
+  EXPECT_STREQ(kOptions.specs[1].name, "patient_contact_timezone");
+  EXPECT_EQ(describeDefault(kOptions.specs[1]), "\"Europe/Berlin\"");
+  EXPECT_STREQ(kOptions.specs[2].name, "patient_contact_wait_ms");
+  EXPECT_EQ(kOptions.specs[2].type, OptionType::Integer);
+  EXPECT_EQ(describeDefault(kOptions.specs[2]), "2000");
+  EXPECT_EQ(kOptions.specs[2].minimum, 0);
+  EXPECT_EQ(kOptions.specs[2].maximum, 30000);
+}
+
 class PatientContactTest : public testing::PluginDatabaseTest {};
 
-Config contactConfig(const std::string& publisher, const std::string& zone = "Europe/Berlin") {
-  return Config({{"patient_contact_publisher", ConfigValue(std::string(publisher))},
-                 {"patient_contact_timezone", ConfigValue(std::string(zone))},
-                 {"patient_contact_wait_ms", ConfigValue(std::int64_t{1500})}},
-                {"patient_contact_publisher"}, "pipelines.yaml:12");
+ContactSettings contactSettings(const std::string& publisher,
+                                const std::string& zone = "Europe/Berlin") {
+  return {.publisher = publisher, .timeZone = zone, .wait = 1500ms};
 }
 
 TEST_F(PatientContactTest, WritesTheContactThroughThePublishersOutboxInTheTransaction) {
   testing::FakeContext context;
   context.setDatabase(pool_.get());
   context.setOutboxFor("patient-contact", &outbox_);
-  const PatientContact contact(contactConfig("patient-contact"), context);
+  const PatientContact contact(contactSettings("patient-contact"), context);
   ASSERT_TRUE(contact.on());
   std::optional<std::int64_t> entry;
   (*pool_).transaction([&](pqxx::work& tx) { entry = contact.add(tx, 7, "email", 42); });
@@ -78,7 +96,7 @@ TEST_F(PatientContactTest, WritesTheContactThroughThePublishersOutboxInTheTransa
 TEST_F(PatientContactTest, ARolledBackChangeLeavesNoContact) {
   testing::FakeContext context;
   context.setOutboxFor("patient-contact", &outbox_);
-  const PatientContact contact(contactConfig("patient-contact"), context);
+  const PatientContact contact(contactSettings("patient-contact"), context);
   EXPECT_THROW((*pool_).transaction([&](pqxx::work& tx) {
     contact.add(tx, 7, "phone_call", 1);
     throw std::runtime_error("the status change failed");
@@ -89,11 +107,11 @@ TEST_F(PatientContactTest, ARolledBackChangeLeavesNoContact) {
 
 TEST_F(PatientContactTest, IsOffWithoutAPublisherOrWhenThePublisherIsOff) {
   testing::FakeContext context;
-  const PatientContact none(contactConfig(""), context);
+  const PatientContact none(contactSettings(""), context);
   EXPECT_FALSE(none.on());
   // The fake context answers nullptr for every publisher, as the engine
   // does for one configured off.
-  const PatientContact off(contactConfig("patient-contact"), context);
+  const PatientContact off(contactSettings("patient-contact"), context);
   EXPECT_FALSE(off.on());
   (*pool_).transaction(
       [&](pqxx::work& tx) { EXPECT_FALSE(off.add(tx, 7, "email", 1).has_value()); });
@@ -109,7 +127,7 @@ TEST_F(PatientContactTest, IsOffWithoutAPublisherOrWhenThePublisherIsOff) {
 TEST_F(PatientContactTest, RefusesAnUnknownTimeZone) {
   testing::FakeContext context;
   try {
-    PatientContact(contactConfig("", "Europe/Atlantis"), context);
+    PatientContact(contactSettings("", "Europe/Atlantis"), context);
     FAIL() << "an unknown time zone was accepted";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("patient_contact_timezone"), std::string::npos);
