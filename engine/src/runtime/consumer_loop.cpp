@@ -20,7 +20,8 @@ ConsumerLoop::ConsumerLoop(const kafka::Properties& properties, std::string topi
       commits_(metrics.counter("offset_commits_total", "Offset commits sent to Kafka")),
       pauses_(metrics.counter("consumer_pauses_total",
                               "Times consumption paused because max_in_flight was reached")) {
-  source_ = std::make_unique<kafka::KafkaSource>(properties, std::move(topic), *this, logger);
+  source_ =
+      std::make_unique<kafka::KafkaSource>(properties, std::move(topic), *this, logger, &metrics);
   lastCommit_ = std::chrono::steady_clock::now();
 }
 

@@ -36,8 +36,9 @@ class NoDeadLetters final : public DeadLetterSink {
 };
 
 // Consumes `records` bursted records with the given max_in_flight; returns
-// how many were handled before all arrived or 30 s passed.
-long consumeBurst(std::size_t maxInFlight, long records) {
+// how many were handled before all arrived or 30 s passed. `metricsOut`
+// receives the metrics as text at the end.
+long consumeBurst(std::size_t maxInFlight, long records, std::string* metricsOut = nullptr) {
   auto logger = logging::makeLogger("consumer-loop-test");
   kafka::EmbeddedBroker broker(1, {{"events", 2}, {"events.dlq", 1}});
   {
@@ -63,7 +64,8 @@ long consumeBurst(std::size_t maxInFlight, long records) {
   ConsumerLoop consumer({{"bootstrap.servers", broker.bootstrapServers()},
                          {"group.id", "consumer-loop-test"},
                          {"session.timeout.ms", "6000"},
-                         {"auto.offset.reset", "earliest"}},
+                         {"auto.offset.reset", "earliest"},
+                         {"statistics.interval.ms", "100"}},
                         "events", dispatcher, loop, *logger, metrics);
   std::atomic<bool> stop{false};
   std::thread watcher([&] {
@@ -71,10 +73,17 @@ long consumeBurst(std::size_t maxInFlight, long records) {
     while (handler.count.load() < records && Clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    if (metricsOut != nullptr) {  // a statistics round or two after the commits
+      while (metrics.renderText().find("consumer_lag{") == std::string::npos &&
+             Clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
     stop = true;
   });
   consumer.run(stop);
   watcher.join();
+  if (metricsOut != nullptr) *metricsOut = metrics.renderText();
   return handler.count.load();
 }
 
@@ -86,6 +95,15 @@ TEST(ConsumerLoopTest, MaxInFlightOfOneStillConsumesEverything) {
 
 TEST(ConsumerLoopTest, MaxInFlightOfTwoStillConsumesEverything) {
   EXPECT_EQ(consumeBurst(2, 50), 50);
+}
+
+// The loop hands its metrics to the Kafka client: librdkafka's statistics
+// become consumer_lag{partition} for the partitions it consumes.
+TEST(ConsumerLoopTest, ReportsConsumerLagPerPartition) {
+  std::string text;
+  EXPECT_EQ(consumeBurst(1000, 20, &text), 20);
+  EXPECT_NE(text.find("consumer_lag{partition=\"0\"}"), std::string::npos) << text;
+  EXPECT_NE(text.find("consumer_lag{partition=\"1\"}"), std::string::npos) << text;
 }
 
 }  // namespace
