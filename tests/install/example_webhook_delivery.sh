@@ -73,7 +73,7 @@ echo "== commsvc run on the example pipeline"
 # The example pipeline unchanged, plus an http section: a free port on
 # loopback (the default 8004 may be taken) for POST /api/emails.
 cp "$example/pipeline.yaml" "$example/delivery.yaml"
-printf 'http: { port: 0, address: 127.0.0.1 }\n' >>"$example/delivery.yaml"
+printf 'http: { port: 0, address: 127.0.0.1, admin_address: "127.0.0.1:0" }\n' >>"$example/delivery.yaml"
 export WEBHOOK_URL="http://127.0.0.1:$sink_port/hook"
 export DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/commsvc"
 export KAFKA_BROKERS=embedded

@@ -23,7 +23,7 @@ trap cleanup EXIT
 # Job control, as in an interactive terminal: run.sh gets its own process
 # group and SIGINT is not ignored (a script's plain `&` would ignore it).
 set -m
-DEMO=0 HTTP_PORT="$(free_port)" DEV_PG_PORT="$(free_port)" bash scripts/run.sh >"$log" 2>&1 &
+DEMO=0 HTTP_PORT="$(free_port)" ADMIN_ADDRESS="127.0.0.1:$(free_port)" DEV_PG_PORT="$(free_port)" bash scripts/run.sh >"$log" 2>&1 &
 group=$!
 set +m
 for _ in $(seq 1 240); do
