@@ -135,14 +135,18 @@ json deadLetterItem(const kafka::Record& record) {
   return item;
 }
 
-std::vector<json> runQuery(pqxx::connection& connection, const std::string& sql) {
+// The rows of `sql`, each as {column: text or null}; with `positional` the
+// columns are named "#1", "#2", ... by position.
+std::vector<json> runQuery(pqxx::connection& connection, const std::string& sql, bool positional) {
   pqxx::nontransaction work(connection);
   const pqxx::result result = work.exec(sql);
   std::vector<json> rows;
   for (const auto& row : result) {
     json item = json::object();
     for (pqxx::row::size_type i = 0; i < row.size(); ++i) {
-      item[result.column_name(i)] = row[i].is_null() ? json(nullptr) : json(row[i].c_str());
+      const std::string name =
+          positional ? "#" + std::to_string(i + 1) : std::string(result.column_name(i));
+      item[name] = row[i].is_null() ? json(nullptr) : json(row[i].c_str());
     }
     rows.push_back(std::move(item));
   }
@@ -484,7 +488,8 @@ class Runner {
         continue;
       }
       try {
-        observed.queryRows[i] = runQuery(*database, c.expect.queries[i].sql);
+        observed.queryRows[i] =
+            runQuery(*database, c.expect.queries[i].sql, c.expect.queries[i].positional);
       } catch (const std::exception& e) {
         observed.queryErrors[i] = trimmed(e.what());
       }

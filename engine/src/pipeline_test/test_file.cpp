@@ -576,22 +576,43 @@ class Parser {
     } else if (!absent(rows) && !rows.IsSequence()) {
       problem(rows.Mark(), child(path, "rows"), std::string("must be a list, not ") + kindOf(rows));
     } else if (!absent(rows)) {
+      // A row is a mapping (column name -> value) or a list (values by
+      // position, checked as columns "#1", "#2", ...); one form per query.
+      bool mappings = false;
       for (std::size_t i = 0; i < rows.size(); ++i) {
         const YAML::Node row = rows[i];
+        const std::string rpath = indexed(child(path, "rows"), i);
         ItemExpectation e;
         e.line = lineOf(row.Mark());
         e.column = columnOf(row.Mark());
-        if (!row.IsMap()) {
-          problem(row.Mark(), indexed(child(path, "rows"), i),
-                  std::string("a row is a mapping of column to value, not ") + kindOf(row));
+        if (!row.IsMap() && !row.IsSequence()) {
+          problem(row.Mark(), rpath,
+                  std::string("a row is a mapping of column to value, or a list of values, not ") +
+                      kindOf(row));
           continue;
         }
+        if ((row.IsSequence() && mappings) || (row.IsMap() && q.positional)) {
+          problem(row.Mark(), rpath,
+                  "the rows of one query are all mappings (by column name) or all lists (by "
+                  "position)");
+          continue;
+        }
+        mappings = mappings || row.IsMap();
+        q.positional = q.positional || row.IsSequence();
+        std::size_t position = 0;
         for (const auto& entry : row) {
+          const YAML::Node key = row.IsMap() ? entry.first : YAML::Node();
+          const YAML::Node value = row.IsMap() ? entry.second : YAML::Node(entry);
+          const std::string column = row.IsMap() ? key.Scalar() : "#" + std::to_string(++position);
+          if (!value.IsNull() && !value.IsScalar()) {
+            problem(value.Mark(), child(rpath, column),
+                    std::string("must be a text value or null, not ") + kindOf(value));
+            continue;
+          }
           // Values are compared as PostgreSQL's text output; null is SQL NULL.
-          const json value = scalarJson(entry.second);
-          e.checks.push_back({{entry.first.Scalar()},
+          e.checks.push_back({{column},
                               CheckKind::Equals,
-                              value.is_null() ? json(nullptr) : json(entry.second.Scalar())});
+                              scalarJson(value).is_null() ? json(nullptr) : json(value.Scalar())});
         }
         q.rows.push_back(std::move(e));
       }

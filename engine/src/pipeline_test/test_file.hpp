@@ -54,8 +54,10 @@ struct QueryExpectation {
   int column = 0;   ///< column (1-based)
   std::string sql;  ///< the SELECT
   /// Expected rows in order: each the columns it checks (text as
-  /// PostgreSQL prints it, or null).
+  /// PostgreSQL prints it, or null), by name or, when `positional`, as
+  /// "#1", "#2", ... by position.
   std::vector<ItemExpectation> rows;
+  bool positional = false;  ///< rows were written as lists of values
 };
 
 /// What a case expects once its inputs are handled.

@@ -212,6 +212,38 @@ TEST(ParseTestFile, NotYamlNamesTheLine) {
                           "pass_env, real, partitions, timeout_ms, cases), not a list"));
 }
 
+TEST(ParseTestFile, QueryRowsByNameOrByPosition) {
+  const TestFile file = parsed(R"(
+pipeline: p.yaml
+database: postgres
+cases:
+  - name: c
+    expect:
+      queries:
+        - { sql: SELECT 1, rows: [[Gesendet, null, "null"]] }
+)");
+  const QueryExpectation& q = file.cases.at(0).expect.queries.at(0);
+  EXPECT_TRUE(q.positional);
+  ASSERT_EQ(q.rows.size(), 1u);
+  const auto& checks = q.rows[0].checks;
+  ASSERT_EQ(checks.size(), 3u);
+  EXPECT_EQ(checks[0].path, std::vector<std::string>{"#1"});
+  EXPECT_EQ(checks[0].expected, "Gesendet");
+  EXPECT_TRUE(checks[1].expected.is_null());
+  EXPECT_EQ(checks[2].expected, "null");
+
+  EXPECT_THAT(problemsOf("pipeline: p.yaml\ndatabase: postgres\ncases:\n  - name: c\n"
+                         "    expect:\n      queries:\n"
+                         "        - { sql: S, rows: [[a], { s: b }, x, [{ a: 1 }]] }\n"),
+              ElementsAre(HasSubstr("t.yaml:7:33: cases[0].expect.queries[0].rows[1]: the rows of "
+                                    "one query are all mappings"),
+                          HasSubstr("t.yaml:7:43: cases[0].expect.queries[0].rows[2]: a row is a "
+                                    "mapping of column to value, or a list of values, not a text "
+                                    "value"),
+                          HasSubstr("t.yaml:7:47: cases[0].expect.queries[0].rows[3].#1: must be a "
+                                    "text value or null, not a mapping")));
+}
+
 TEST(ParseTestFile, QueriesNeedADatabase) {
   EXPECT_THAT(problemsOf("pipeline: p.yaml\ncases:\n  - name: c\n    expect:\n"
                          "      queries: [{ sql: SELECT 1, rows: [] }]\n"),
