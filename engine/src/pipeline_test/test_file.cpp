@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string_view>
 
+#include "config/yaml_util.hpp"
+
 namespace commsvc::pipeline_test {
 namespace {
 
@@ -62,31 +64,13 @@ bool contains(const Keys& keys, std::string_view key) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
 }
 
-int lineOf(const YAML::Mark& mark) { return mark.line >= 0 ? mark.line + 1 : 0; }
-int columnOf(const YAML::Mark& mark) { return mark.column >= 0 ? mark.column + 1 : 0; }
-
-std::string child(const std::string& parent, std::string_view key) {
-  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
-}
-
-std::string indexed(const std::string& parent, std::size_t i) {
-  return parent + "[" + std::to_string(i) + "]";
-}
-
-const char* kindOf(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return "a text value";
-    default:
-      return "no value";
-  }
-}
-
-bool absent(const YAML::Node& node) { return !node.IsDefined() || node.IsNull(); }
+// The config loader's helpers, under the names this parser uses.
+using config::detail::columnOf;
+using config::detail::lineOf;
+constexpr auto* child = &config::detail::childPath;
+constexpr auto* indexed = &config::detail::indexPath;
+constexpr auto* kindOf = &config::detail::describeKind;
+constexpr auto* absent = &config::detail::isAbsent;
 
 // A plain (unquoted) scalar as JSON: null, true/false, an integer or a
 // number when it reads as one; quoted scalars are always text.
