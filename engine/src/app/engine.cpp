@@ -483,10 +483,6 @@ std::string Engine::configHash() const {
   return state_->configHash;
 }
 
-std::uint16_t Engine::adminPort() const {
-  return state_->admin && state_->running.load() ? state_->admin->port() : 0;
-}
-
 ReloadResult Engine::reload(const std::string& trigger) {
   State& s = *state_;
   std::unique_lock serial(s.reloadMutex, std::defer_lock);

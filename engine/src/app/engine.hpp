@@ -67,8 +67,6 @@ class Engine {
 
   /// SHA-256 (hex) of the pipelines.yaml in use.
   std::string configHash() const;
-  /// The port of the admin listener (0 when off or not started).
-  std::uint16_t adminPort() const;
 
   /// Consumes until `stop` becomes true, then drains within
   /// engine.shutdown_timeout_ms, commits and flushes publishers.
