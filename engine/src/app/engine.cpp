@@ -605,9 +605,9 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   s.http->start();  // first: a port that cannot be bound fails before anything runs
   if (s.admin) {
     s.admin->start();
-    s.logger->info("admin listener ready (POST /admin/reload)",
-                   {{"address", s.settings.http.adminAddress},
-                    {"port", std::to_string(s.admin->port())}});
+    s.logger->info(
+        "admin listener ready (POST /admin/reload)",
+        {{"address", s.settings.http.adminAddress}, {"port", std::to_string(s.admin->port())}});
   }
   s.health->start();
   s.pipeline->start();
