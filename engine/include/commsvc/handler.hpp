@@ -1,6 +1,8 @@
 #pragma once
 
+#include <span>
 #include <string>
+#include <vector>
 
 #include "commsvc/event.hpp"
 
@@ -34,6 +36,21 @@ class Handler {
 
   /// Handles one event. An exception counts as Retry with its message.
   virtual HandleResult handle(const Event& event) = 0;
+};
+
+/// A handler that can also take several events at once, e.g. to claim them
+/// and record their outcomes in one database transaction each. A worker
+/// hands it the events of its type that are already waiting in its queue,
+/// in order, up to `engine.batch_size`; it never waits for more, so a lone
+/// event comes at once, as a batch of one. Events of one key keep their
+/// order within a batch and are never in two batches at once.
+class BatchHandler : public Handler {
+ public:
+  /// Handles `events` in order and returns one result per event, in the
+  /// same order. A Retry result is retried later through handle(), alone,
+  /// with the usual backoff. An exception, or a result count that does not
+  /// match, counts as Retry for every event of the batch.
+  virtual std::vector<HandleResult> handleBatch(std::span<const Event> events) = 0;
 };
 
 }  // namespace commsvc

@@ -21,6 +21,12 @@ constexpr auto kEngineOptions = optionList(
     Option<EngineSettings>::field<&EngineSettings::maxRetries>(
         "max_retries", "handler Retry attempts before a record is dead-lettered")
         .range(0, 1000),
+    Option<EngineSettings>::field<&EngineSettings::batchSize>(
+        "batch_size",
+        "events already waiting that a worker hands over at once at most, to handlers that "
+        "take batches (email sends: one claim and one result transaction per batch); "
+        "1 = one at a time. Never waits for more: a lone event goes at once")
+        .range(1, 10000),
     Option<EngineSettings>::field<&EngineSettings::retryBackoff>(
         "retry_backoff_ms", "base delay between handler retries")
         .range(1, 600000),

@@ -17,10 +17,11 @@ namespace commsvc::config {
 
 /// `engine:`
 struct EngineSettings {
-  int workers = 8;                                    ///< threads running handlers
-  std::size_t maxInFlight = 10000;                    ///< dispatched, not committed
-  std::chrono::milliseconds shutdownTimeout{10000};   ///< drain bound on SIGTERM
-  int maxRetries = 5;                                 ///< handler retries before dead-lettering
+  int workers = 8;                                   ///< threads running handlers
+  std::size_t maxInFlight = 10000;                   ///< dispatched, not committed
+  std::chrono::milliseconds shutdownTimeout{10000};  ///< drain bound on SIGTERM
+  int maxRetries = 5;                                ///< handler retries before dead-lettering
+  int batchSize = 50;  ///< waiting events a worker hands a BatchHandler at once at most
   std::chrono::milliseconds retryBackoff{200};        ///< first retry delay
   std::chrono::milliseconds retryBackoffMax{10000};   ///< retry delay cap
   std::vector<std::string> pluginDirs;                ///< extra plugin directories, as written

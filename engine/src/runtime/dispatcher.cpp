@@ -110,9 +110,9 @@ void Dispatcher::workerLoop(Worker& worker) {
       if (abandon_.load() || (worker.queue.empty() && stopping_.load())) break;
       local.swap(worker.queue);
     }
-    for (auto& item : local) {
+    for (std::size_t i = 0; i < local.size();) {
       if (abandon_.load(std::memory_order_relaxed)) break;
-      process(worker, item);
+      i += processFrom(worker, local, i);
     }
     // Whatever was not processed is abandoned: not finished, so redelivered.
     pending_.fetch_sub(local.size(), std::memory_order_acq_rel);
@@ -155,14 +155,57 @@ bool Dispatcher::deadLetter(const DeadLetter& letter, PartitionTracker& tracker)
   return true;
 }
 
-void Dispatcher::process(Worker& worker, WorkItem& item) {
+namespace {
+
+// Leaves every tracker it holds when it goes out of scope.
+struct Entered {
+  std::vector<PartitionTracker*> trackers;
+  ~Entered() {
+    for (PartitionTracker* t : trackers) t->leave();
+  }
+};
+
+// handler.handle(event), an exception counting as Retry.
+HandleResult handleOne(Handler& handler, const Event& event) {
+  try {
+    return handler.handle(event);
+  } catch (const std::exception& e) {
+    return HandleResult::retry(std::string("handler threw: ") + e.what());
+  } catch (...) {
+    return HandleResult::retry("handler threw a non-standard exception");
+  }
+}
+
+// handler.handleBatch(events), an exception or a wrong number of results
+// counting as Retry for every event.
+std::vector<HandleResult> handleMany(BatchHandler& handler, std::span<const Event> events) {
+  std::vector<HandleResult> results;
+  try {
+    results = handler.handleBatch(events);
+  } catch (const std::exception& e) {
+    return std::vector<HandleResult>(
+        events.size(), HandleResult::retry(std::string("handler threw: ") + e.what()));
+  } catch (...) {
+    return std::vector<HandleResult>(events.size(),
+                                     HandleResult::retry("handler threw a non-standard exception"));
+  }
+  if (results.size() != events.size()) {
+    results.assign(events.size(),
+                   HandleResult::retry("handler returned " + std::to_string(results.size()) +
+                                       " results for a batch of " + std::to_string(events.size())));
+  }
+  return results;
+}
+
+}  // namespace
+
+std::size_t Dispatcher::processFrom(Worker& worker, std::vector<WorkItem>& items,
+                                    std::size_t begin) {
+  WorkItem& item = items[begin];
   kafka::Record& record = item.record;
   PartitionTracker& tracker = *item.tracker;
-  if (!tracker.enter()) return;  // revoked: the partition's new owner will handle it
-  struct Leave {
-    PartitionTracker& tracker;
-    ~Leave() { tracker.leave(); }
-  } leave{tracker};
+  if (!tracker.enter()) return 1;  // revoked: the partition's new owner will handle it
+  Entered entered{{&tracker}};
   received_.add();
 
   Event event;
@@ -172,7 +215,7 @@ void Dispatcher::process(Worker& worker, WorkItem& item) {
     deadLetter({record.key, record.value, record.headers, record.topic, record.partition,
                 record.offset, kafka::envelopeErrorName(error), detail},
                tracker);
-    return;
+    return 1;
   }
 
   Handler* handler = item.router->find(event.type);
@@ -180,24 +223,88 @@ void Dispatcher::process(Worker& worker, WorkItem& item) {
     unhandled_.add();
     consumedUnhandled_.add();
     tracker.finished(event.offset);
-    return;
+    return 1;
+  }
+  if (settings_.batchSize > 1) {
+    if (auto* batchHandler = dynamic_cast<BatchHandler*>(handler)) {
+      entered.trackers.clear();  // processBatch leaves it
+      return processBatch(worker, items, begin, std::move(event), *batchHandler);
+    }
   }
 
   TypeMetrics& metrics = typeMetrics(worker, event.type);
   metrics.consumed->add();
-  Backoff backoff(settings_.retryBackoff, settings_.retryBackoffMax);
-  for (int attempt = 0;; ++attempt) {
-    HandleResult result;
-    const auto started = std::chrono::steady_clock::now();
-    try {
-      result = handler->handle(event);
-    } catch (const std::exception& e) {
-      result = HandleResult::retry(std::string("handler threw: ") + e.what());
-    } catch (...) {
-      result = HandleResult::retry("handler threw a non-standard exception");
+  const auto started = std::chrono::steady_clock::now();
+  HandleResult result = handleOne(*handler, event);
+  metrics.duration->observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  complete(worker, record, tracker, event, *handler, std::move(result), 0);
+  return 1;
+}
+
+std::size_t Dispatcher::processBatch(Worker& worker, std::vector<WorkItem>& items,
+                                     std::size_t begin, Event first, BatchHandler& handler) {
+  Entered entered{{items[begin].tracker.get()}};
+  std::vector<Event> events;
+  std::vector<std::size_t> indexes{begin};
+  events.push_back(std::move(first));
+  // Takes the items after `begin` while they go to the same handler through
+  // the same routes; stops (without consuming) at the first that does not,
+  // so it is processed next, in order.
+  std::size_t next = begin + 1;
+  for (; next < items.size() && events.size() < settings_.batchSize; ++next) {
+    WorkItem& item = items[next];
+    if (item.router != items[begin].router) break;
+    if (!item.tracker->enter()) continue;  // revoked: consumed, the new owner handles it
+    Event event;
+    std::string detail;
+    if (kafka::parseEnvelope(item.record, event, detail) != kafka::EnvelopeError::None) {
+      item.tracker->leave();  // the record is intact: dead-lettered next, in order
+      break;
     }
-    metrics.duration->observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (item.router->find(event.type) != &handler) {
+      // Parsing moved these out; the record is processed next, on its own.
+      item.record.key = std::move(event.key);
+      item.record.headers = std::move(event.headers);
+      item.record.topic = std::move(event.topic);
+      item.tracker->leave();
+      break;
+    }
+    entered.trackers.push_back(item.tracker.get());
+    received_.add();
+    events.push_back(std::move(event));
+    indexes.push_back(next);
+  }
+
+  TypeMetrics& metrics = typeMetrics(worker, events.front().type);
+  metrics.consumed->add(static_cast<double>(events.size()));
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<HandleResult> results = handleMany(handler, events);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  for (std::size_t k = 0; k < events.size(); ++k) {
+    metrics.duration->observe(seconds / static_cast<double>(events.size()));
+  }
+  // Done and Reject first, in order; then the retries, each alone, in order.
+  for (std::size_t k = 0; k < events.size(); ++k) {
+    if (results[k].outcome == HandleResult::Outcome::Retry) continue;
+    WorkItem& item = items[indexes[k]];
+    complete(worker, item.record, *item.tracker, events[k], handler, std::move(results[k]), 0);
+  }
+  for (std::size_t k = 0; k < events.size(); ++k) {
+    if (results[k].outcome != HandleResult::Outcome::Retry) continue;
+    if (abandon_.load(std::memory_order_relaxed)) break;  // not finished: redelivered
+    WorkItem& item = items[indexes[k]];
+    complete(worker, item.record, *item.tracker, events[k], handler, std::move(results[k]), 0);
+  }
+  return next - begin;
+}
+
+void Dispatcher::complete(Worker& worker, const kafka::Record& record, PartitionTracker& tracker,
+                          const Event& event, Handler& handler, HandleResult result, int attempt) {
+  TypeMetrics& metrics = typeMetrics(worker, event.type);
+  Backoff backoff(settings_.retryBackoff, settings_.retryBackoffMax);
+  for (;; ++attempt) {
     switch (result.outcome) {
       case HandleResult::Outcome::Done:
         handled_.add();
@@ -224,6 +331,10 @@ void Dispatcher::process(Worker& worker, WorkItem& item) {
         if (!sleepUnlessAbandoned(backoff.next()) || tracker.revoked()) return;
         break;
     }
+    const auto started = std::chrono::steady_clock::now();
+    result = handleOne(handler, event);
+    metrics.duration->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
 }
 

@@ -46,6 +46,8 @@ struct DispatcherSettings {
   int maxRetries = 5;                                ///< Retry outcomes before dead-lettering
   std::chrono::milliseconds retryBackoff{200};       ///< first backoff, doubled per attempt
   std::chrono::milliseconds retryBackoffMax{10000};  ///< backoff ceiling
+  /// Waiting events of one BatchHandler a worker hands over at once at most.
+  std::size_t batchSize = 50;
 };
 
 /// How a drain ended.
@@ -121,7 +123,17 @@ class Dispatcher {
   };
 
   void workerLoop(Worker& worker);
-  void process(Worker& worker, WorkItem& item);
+  // Processes items[begin] and, when its handler takes batches, the items
+  // after it that go to the same handler; returns how many it consumed.
+  std::size_t processFrom(Worker& worker, std::vector<WorkItem>& items, std::size_t begin);
+  // Hands items[begin..] of a BatchHandler to it (items[begin] is parsed
+  // into `first` and entered); returns how many items it consumed.
+  std::size_t processBatch(Worker& worker, std::vector<WorkItem>& items, std::size_t begin,
+                           Event first, BatchHandler& handler);
+  // Applies `result` (the outcome of attempt `attempt`) to `event`, retrying
+  // it through handle() while it asks for a retry.
+  void complete(Worker& worker, const kafka::Record& record, PartitionTracker& tracker,
+                const Event& event, Handler& handler, HandleResult result, int attempt);
   TypeMetrics& typeMetrics(Worker& worker, std::string_view type);
   bool deadLetter(const DeadLetter& letter, PartitionTracker& tracker);
   bool sleepUnlessAbandoned(std::chrono::milliseconds duration);

@@ -235,5 +235,161 @@ TEST_F(DispatcherTest, SkipsRecordsOfRevokedPartitions) {
   EXPECT_TRUE(handler_.order.empty());
 }
 
+// ---- batches --------------------------------------------------------------
+
+/// A BatchHandler recording the batches it got; payload "reject"/"retry"
+/// steer single events, "throw-batch" makes the whole batch throw.
+class RecordingBatchHandler final : public BatchHandler {
+ public:
+  HandleResult handle(const Event& event) override {
+    std::lock_guard lock(mutex_);
+    singles.push_back(event.offset);
+    if (event.payload.find("retry") != std::string::npos && ++attempts_[event.offset] <= 1) {
+      return HandleResult::retry("later");
+    }
+    order[event.key].push_back(event.offset);
+    return HandleResult::done();
+  }
+  std::vector<HandleResult> handleBatch(std::span<const Event> events) override {
+    if (gate) gate();
+    std::lock_guard lock(mutex_);
+    batches.emplace_back();
+    std::vector<HandleResult> results;
+    for (const Event& event : events) {
+      batches.back().push_back(event.offset);
+      if (event.payload.find("throw-batch") != std::string::npos) throw std::runtime_error("boom");
+      if (event.payload.find("reject") != std::string::npos) {
+        results.push_back(HandleResult::reject("no"));
+      } else if (event.payload.find("retry") != std::string::npos &&
+                 ++attempts_[event.offset] <= 1) {
+        results.push_back(HandleResult::retry("later"));
+      } else {
+        order[event.key].push_back(event.offset);
+        results.push_back(HandleResult::done());
+      }
+    }
+    return results;
+  }
+  std::function<void()> gate;  // called before each batch, without the lock
+  std::vector<std::vector<std::int64_t>> batches;
+  std::vector<std::int64_t> singles;
+  std::map<std::string, std::vector<std::int64_t>> order;
+
+ private:
+  std::map<std::int64_t, int> attempts_;
+  std::mutex mutex_;
+};
+
+class DispatcherBatchTest : public DispatcherTest {
+ protected:
+  void startBatches(std::size_t batchSize, std::size_t workers = 1) {
+    router_.add("t.batched", batchHandler_);
+    DispatcherSettings s;
+    s.workers = workers;
+    s.maxRetries = 2;
+    s.retryBackoff = 1ms;
+    s.retryBackoffMax = 4ms;
+    s.batchSize = batchSize;
+    start(0);  // t.handled route; replaced below
+    dispatcher_ = std::make_unique<Dispatcher>(router_, sink_, s, logger_, metrics_);
+  }
+  // Pushes `n` records in one dispatch (as one poll would).
+  void pushMany(const std::vector<std::pair<std::string, std::string>>& records) {
+    std::vector<WorkItem> items;
+    for (const auto& [key, value] : records) {
+      tracker_->dispatched(next_);
+      items.push_back({kafka::Record{"topic", 0, next_++, key, value, {}}, tracker_});
+    }
+    dispatcher_->dispatch(items);
+  }
+  RecordingBatchHandler batchHandler_;
+};
+
+TEST_F(DispatcherBatchTest, WaitingEventsGoInBatchesUpToTheLimitInOrder) {
+  // The worker is held in its first batch while 25 more records queue up.
+  std::atomic<bool> release{false};
+  std::atomic<int> calls{0};
+  batchHandler_.gate = [&] {
+    if (calls++ == 0) {
+      while (!release.load()) std::this_thread::sleep_for(1ms);
+    }
+  };
+  startBatches(10);
+  pushMany({{"a", envelope("t.batched", "{}")}});
+  while (calls.load() == 0) std::this_thread::sleep_for(1ms);
+  std::vector<std::pair<std::string, std::string>> more;
+  for (int i = 0; i < 25; ++i)
+    more.emplace_back(std::to_string(i % 3), envelope("t.batched", "{}"));
+  pushMany(more);
+  release = true;
+  finishAll();
+  ASSERT_EQ(batchHandler_.batches.size(), 4u);
+  EXPECT_EQ(batchHandler_.batches[0], std::vector<std::int64_t>{0}) << "a lone event goes at once";
+  EXPECT_EQ(batchHandler_.batches[1].size(), 10u);
+  EXPECT_EQ(batchHandler_.batches[2].size(), 10u);
+  EXPECT_EQ(batchHandler_.batches[3].size(), 5u);
+  std::vector<std::int64_t> all;
+  for (const auto& b : batchHandler_.batches) all.insert(all.end(), b.begin(), b.end());
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end()));
+  EXPECT_EQ(all.size(), 26u);
+  EXPECT_TRUE(batchHandler_.singles.empty());
+  EXPECT_EQ(tracker_->advance(), 26);
+  EXPECT_EQ(count("events_handled_total"), 26);
+}
+
+TEST_F(DispatcherBatchTest, ABatchStopsAtAnotherTypeOrABadRecordWhichKeepTheirPlace) {
+  startBatches(50);
+  pushMany({{"1", envelope("t.batched", "{}")},
+            {"1", envelope("t.batched", "{}")},
+            {"1", envelope("t.handled", "{}")},
+            {"1", envelope("t.batched", "{}")},
+            {"1", "garbage"},
+            {"1", envelope("t.batched", "{}")}});
+  finishAll();
+  ASSERT_EQ(batchHandler_.batches.size(), 3u);
+  EXPECT_EQ(batchHandler_.batches[0], (std::vector<std::int64_t>{0, 1}));
+  EXPECT_EQ(batchHandler_.batches[1], (std::vector<std::int64_t>{3}));
+  EXPECT_EQ(batchHandler_.batches[2], (std::vector<std::int64_t>{5}));
+  EXPECT_EQ(handler_.order["1"], std::vector<std::int64_t>{2}) << "with its key";
+  ASSERT_EQ(sink_.letters.size(), 1u);
+  EXPECT_EQ(sink_.letters[0].offset, 4);
+  EXPECT_EQ(tracker_->advance(), 6);
+}
+
+TEST_F(DispatcherBatchTest, RetriesOfABatchRunAloneAndRejectsAreDeadLettered) {
+  startBatches(50);
+  pushMany({{"1", envelope("t.batched", "{}")},
+            {"2", envelope("t.batched", R"({"x":"retry"})")},
+            {"3", envelope("t.batched", R"({"x":"reject"})")},
+            {"4", envelope("t.batched", "{}")}});
+  finishAll();
+  ASSERT_EQ(batchHandler_.batches.size(), 1u);
+  EXPECT_EQ(batchHandler_.singles, std::vector<std::int64_t>{1}) << "the retry, alone";
+  EXPECT_EQ(batchHandler_.order["2"], std::vector<std::int64_t>{1});
+  ASSERT_EQ(sink_.letters.size(), 1u);
+  EXPECT_EQ(sink_.letters[0].reason, "rejected");
+  EXPECT_EQ(count("handler_retries_total"), 1);
+  EXPECT_EQ(count("events_handled_total"), 3);
+  EXPECT_EQ(tracker_->advance(), 4);
+}
+
+TEST_F(DispatcherBatchTest, ABatchThatThrowsIsRetriedEventByEvent) {
+  startBatches(50);
+  pushMany({{"1", envelope("t.batched", "{}")},
+            {"2", envelope("t.batched", "{\"x\":\"throw-batch\"}")}});
+  finishAll();
+  EXPECT_EQ(batchHandler_.singles, (std::vector<std::int64_t>{0, 1}));
+  EXPECT_EQ(count("handler_retries_total"), 2);
+  EXPECT_EQ(tracker_->advance(), 2);
+}
+
+TEST_F(DispatcherBatchTest, BatchSizeOneHandsEventsOverOneByOne) {
+  startBatches(1);
+  pushMany({{"1", envelope("t.batched", "{}")}, {"2", envelope("t.batched", "{}")}});
+  finishAll();
+  EXPECT_TRUE(batchHandler_.batches.empty());
+  EXPECT_EQ(batchHandler_.singles, (std::vector<std::int64_t>{0, 1}));
+}
+
 }  // namespace
 }  // namespace commsvc::runtime
