@@ -71,6 +71,22 @@ class Context {
   /// A pipeline reload builds a fresh Context, so the rule holds per Context.
   virtual void schedule(std::string name, std::chrono::milliseconds interval,
                         std::function<void()> job) = 0;
+  /// As schedule(), and the job also runs soon whenever a transaction that
+  /// ran `NOTIFY <channel>` (pg_notify; e.g. from a trigger) commits on the
+  /// pipeline's database — from any connection or instance — and after the
+  /// engine's listener reconnects (notifications in between are lost); a
+  /// job that returns true (more work is waiting) runs again at once. The
+  /// interval stays as the safety net. `channel`: lowercase letters, digits
+  /// and '_'. Without a database (or an engine: this default) the job only
+  /// runs on its interval, draining while it returns true.
+  virtual void scheduleOnNotify(std::string name, std::chrono::milliseconds interval,
+                                std::string channel, std::function<bool()> job) {
+    (void)channel;
+    schedule(std::move(name), interval, [job = std::move(job)] {
+      while (job()) {
+      }
+    });
+  }
   /// Serves `method` requests for `pattern` on the engine's HTTP server
   /// (port `http.port`). Patterns are paths whose segments may be
   /// parameters: "/api/emails/{id}". Throws std::invalid_argument when the

@@ -66,6 +66,7 @@ runtime::DispatcherSettings dispatcherSettings(const config::EngineSettings& eng
   runtime::DispatcherSettings out;
   out.workers = static_cast<std::size_t>(engine.workers);
   out.maxRetries = engine.maxRetries;
+  out.batchSize = static_cast<std::size_t>(engine.batchSize);
   out.retryBackoff = engine.retryBackoff;
   out.retryBackoffMax = engine.retryBackoffMax;
   return out;
@@ -218,6 +219,7 @@ struct Engine::State {
   std::unique_ptr<Logger> logger = logging::makeLogger("engine");
   std::unique_ptr<kafka::EmbeddedBroker> broker;
   std::unique_ptr<database::ConnectionPool> database;  // outlives every pipeline
+  std::unique_ptr<database::Listener> listener;        // notifications; with the database
   KafkaSettings kafka;                                 // as plugins see it
 
   // The current pipeline; shared with the records, requests and probes
@@ -250,7 +252,8 @@ struct Engine::State {
   Gauge* lastReloadOk = nullptr;
 
   EngineServices services() {
-    return {metrics, *logger, kafka, database.get(), relaySettings(settings.database)};
+    return {metrics,       *logger, kafka, database.get(), relaySettings(settings.database),
+            listener.get()};
   }
   std::shared_ptr<RunningPipeline> current() const {
     std::lock_guard lock(pipelineMutex);
@@ -282,6 +285,9 @@ void Engine::openDatabase(bool migrate) {
     if (migrate) {
       database::migrate(*s.database, withEngineMigrations(migrations), s.logger.get());
     }
+    const database::PoolSettings pool = database::poolSettingsFrom(settings);
+    s.listener = std::make_unique<database::Listener>(
+        database::withConnectTimeout(pool.url, pool.connectTimeout), *s.logger);
   } else if (!migrations.empty()) {
     s.logger->warn("plugins ship migrations but database.url is empty: not applied");
   }

@@ -4,7 +4,9 @@
 #include <atomic>
 #include <stdexcept>
 
+#include "database/listener.hpp"
 #include "logging/log.hpp"
+#include "outbox/migrations.hpp"
 #include "outbox/postgres_outbox.hpp"
 #include "runtime/scheduler.hpp"
 
@@ -26,6 +28,8 @@ struct RunningPipeline::Shared {
   runtime::Scheduler scheduler;             // this pipeline's periodic jobs
   std::map<std::string, Outbox*> outboxes;  // by publisher name: the publishers that are on
   std::vector<std::string> publisherNames;  // every publisher pipelines.yaml declares
+  // Jobs run early by a notification: (channel, scheduler job name).
+  std::vector<std::pair<std::string, std::string>> notifiedJobs;
   Shutdown shutdown;  // requested when the engine stops or replaces this pipeline
   // Set once every factory returned: schedule/addRoute then throw. A reload
   // builds a fresh pipeline, so this holds per Context.
@@ -71,6 +75,18 @@ class PluginContext final : public Context {
                 std::function<void()> job) override {
     requireNotStarted("schedule(\"" + name + "\")");
     shared_.scheduler.add(name_ + "/" + name, interval, std::move(job));
+  }
+  void scheduleOnNotify(std::string name, std::chrono::milliseconds interval, std::string channel,
+                        std::function<bool()> job) override {
+    requireNotStarted("scheduleOnNotify(\"" + name + "\")");
+    const std::string full = name_ + "/" + name;
+    if (shared_.services.listener == nullptr) {
+      shared_.scheduler.addDraining(full, interval, std::move(job));
+      return;
+    }
+    database::Listener::checkChannel(channel);
+    shared_.scheduler.addDraining(full, interval, std::move(job));
+    shared_.notifiedJobs.emplace_back(std::move(channel), full);
   }
   void addRoute(std::string method, std::string pattern, HttpHandler handler) override {
     requireNotStarted("addRoute(" + method + " " + pattern + ")");
@@ -265,6 +281,16 @@ void RunningPipeline::start() {
   started_ = true;
   if (relay_) relay_->start();
   shared_->scheduler.start();
+  if (database::Listener* listener = services_.listener) {
+    for (const auto& [channel, job] : shared_->notifiedJobs) {
+      subscriptions_.push_back(listener->subscribe(
+          channel, [scheduler = &shared_->scheduler, job = job] { scheduler->trigger(job); }));
+    }
+    if (relay_) {
+      subscriptions_.push_back(listener->subscribe(outbox::kOutboxNotifyChannel,
+                                                   [relay = relay_.get()] { relay->committed(); }));
+    }
+  }
 }
 
 void RunningPipeline::requestShutdown(std::chrono::steady_clock::time_point deadline) {
@@ -275,6 +301,10 @@ void RunningPipeline::stop(std::chrono::steady_clock::time_point deadline) {
   if (stopped_) return;
   stopped_ = true;
   requestShutdown(deadline);
+  if (database::Listener* listener = services_.listener) {
+    for (const std::uint64_t id : subscriptions_) listener->unsubscribe(id);
+    subscriptions_.clear();
+  }
   shared_->scheduler.stop();
   const auto remaining = [&] {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

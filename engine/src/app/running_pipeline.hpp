@@ -11,6 +11,7 @@
 #include "commsvc/database.hpp"
 #include "commsvc/logger.hpp"
 #include "commsvc/metrics.hpp"
+#include "database/listener.hpp"
 #include "http/health.hpp"
 #include "http/route_table.hpp"
 #include "outbox/relay.hpp"
@@ -26,6 +27,9 @@ struct EngineServices {
   const KafkaSettings& kafka;   ///< as plugins see it (Context::kafka())
   Database* database;           ///< nullptr without database.url
   outbox::RelaySettings relay;  ///< the outbox relay's settings
+  /// Wakes jobs (Context::scheduleOnNotify) and the outbox relay on
+  /// database notifications; nullptr without a database.
+  database::Listener* listener = nullptr;
 };
 
 /// The part of the engine a reload replaces as a whole: the plugin
@@ -90,6 +94,7 @@ class RunningPipeline {
   runtime::Router router_;
   bool started_ = false;
   bool stopped_ = false;
+  std::vector<std::uint64_t> subscriptions_;  // on services_.listener, while started
 };
 
 }  // namespace commsvc::app

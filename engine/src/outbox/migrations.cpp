@@ -42,6 +42,15 @@ const Migration kMigrations[] = {
      "ALTER TABLE public.commsvc_outbox"
      " ADD COLUMN IF NOT EXISTS rejections integer NOT NULL DEFAULT 0,"
      " ADD COLUMN IF NOT EXISTS dead_lettered_at timestamptz NULL"},
+    // Each transaction that adds rows notifies the relays (delivered on
+    // commit, once per transaction), so they publish at once instead of
+    // polling.
+    {4, "outbox notifies its relays",
+     "CREATE OR REPLACE FUNCTION public.commsvc_outbox_notify() RETURNS trigger"
+     " LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('commsvc_outbox', ''); RETURN NULL; END $$;"
+     "DROP TRIGGER IF EXISTS commsvc_outbox_notify ON public.commsvc_outbox;"
+     "CREATE TRIGGER commsvc_outbox_notify AFTER INSERT ON public.commsvc_outbox"
+     " FOR EACH STATEMENT EXECUTE FUNCTION public.commsvc_outbox_notify()"},
 };
 
 }  // namespace

@@ -10,6 +10,10 @@ namespace commsvc::outbox {
 /// The outbox table.
 inline constexpr const char* kOutboxTable = "public.commsvc_outbox";
 
+/// The notification channel of the outbox table: a transaction that added
+/// rows notifies it when it commits (trigger of migration 4).
+inline constexpr const char* kOutboxNotifyChannel = "commsvc_outbox";
+
 /// The name the engine's own migrations are recorded under.
 inline constexpr const char* kEngineMigrationsName = "engine";
 

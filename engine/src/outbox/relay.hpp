@@ -22,10 +22,13 @@ namespace commsvc::outbox {
 
 /// How an OutboxRelay polls, batches, waits and backs off.
 struct RelaySettings {
-  std::size_t batchSize = 500;                      ///< rows per pass at most
-  std::chrono::milliseconds idleInterval{50};       ///< poll interval when nothing was hinted
-  std::chrono::milliseconds hintInterval{5};        ///< poll interval shortly after an add()
-  std::chrono::milliseconds hintWindow{500};        ///< how long an add() hint lasts
+  std::size_t batchSize = 500;                 ///< rows per pass at most
+  std::chrono::milliseconds idleInterval{50};  ///< poll interval when nothing was hinted
+  std::chrono::milliseconds hintInterval{5};   ///< poll interval shortly after an add()
+  std::chrono::milliseconds hintWindow{500};   ///< how long an add() hint lasts
+  /// Poll interval once commit notifications arrive (committed()): only a
+  /// safety net then.
+  std::chrono::milliseconds notifiedIdleInterval{1000};
   std::chrono::milliseconds backoffInitial{100};    ///< first pause after a failed pass
   std::chrono::milliseconds backoffMax{10000};      ///< pauses double up to this
   std::chrono::milliseconds publishTimeout{70000};  ///< wait for a pass's callbacks at most
@@ -79,8 +82,15 @@ class OutboxRelay {
   void start();
 
   /// Hints that rows were added (PostgresOutbox::add calls it, before the
-  /// commit): the relay polls every hintInterval for a while. Cheap, never blocks.
+  /// commit): the relay polls every hintInterval for a while. Cheap, never
+  /// blocks. Ignored once commit notifications arrive (committed()).
   void wake();
+
+  /// A transaction that added rows committed (the outbox table's
+  /// notification, from any instance): the relay runs a pass at once. From
+  /// the first call on, add() hints are ignored and the relay polls only
+  /// every notifiedIdleInterval. Cheap, never blocks.
+  void committed();
 
   /// Publishes what it can until `deadline` (passes keep running while rows
   /// remain and publishers succeed), then stops the thread. Rows left
@@ -153,6 +163,8 @@ class OutboxRelay {
   std::mutex mutex_;
   std::condition_variable wakeUp_;
   bool woken_ = false;
+  bool commitWake_ = false;  // the last wake was a commit notification: no hint delay
+  bool notified_ = false;    // commit notifications arrive
   bool stopping_ = false;
   std::chrono::steady_clock::time_point hintedAt_{};
   std::chrono::steady_clock::time_point deadline_{};

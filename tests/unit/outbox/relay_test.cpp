@@ -618,5 +618,48 @@ TEST_F(OutboxTest, AwaitPublishedSeesRowsPublishedByAnotherRelay) {
   EXPECT_EQ(log.okEvents().size(), 1u);
 }
 
+// Woken by commit notifications (the outbox table's trigger through the
+// engine's listener), the relay publishes at once and stops polling on
+// add() hints: with a poll interval of a minute, only committed() can make
+// it publish.
+TEST_F(OutboxTest, ACommitNotificationPublishesAtOnceAndReplacesPolling) {
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  RelaySettings settings = fast();
+  settings.notifiedIdleInterval = std::chrono::minutes(1);
+  OutboxRelay relay(*pool_, {{"events", &publisher}}, logger_, metrics_, settings);
+  PostgresOutbox outbox("events", &relay);
+  relay.start();
+  relay.committed();  // notifications arrive from now on
+  std::this_thread::sleep_for(100ms);
+  const std::vector<Event> first{makeEvent("t", "k", payload(1))};
+  addCommitted(outbox, first);  // its add() hint is ignored now
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(log.okEvents().size(), 0u) << "a hint made the relay poll";
+  const auto notified = Clock::now();
+  relay.committed();
+  ASSERT_TRUE(log.waitForOk(1, 5s));
+  EXPECT_LT(Clock::now() - notified, 1s);
+  relay.stop(Clock::now() + 1s);
+  EXPECT_EQ(unpublished("events"), 0);
+}
+
+// The trigger of engine migration 4 notifies kOutboxNotifyChannel once per
+// committed transaction that added rows.
+TEST_F(OutboxTest, AddingRowsNotifiesTheOutboxChannelOnCommit) {
+  pqxx::connection listener(server_->url());
+  listener.get_notifs();
+  struct Receiver final : pqxx::notification_receiver {
+    using pqxx::notification_receiver::notification_receiver;
+    void operator()(const std::string&, int) override { ++count; }
+    int count = 0;
+  } receiver(listener, kOutboxNotifyChannel);
+  PostgresOutbox outbox("events", nullptr);
+  addCommitted(outbox, {makeEvent("t", "k", payload(1)), makeEvent("t", "k", payload(2))});
+  const auto until = Clock::now() + 5s;
+  while (receiver.count == 0 && Clock::now() < until) listener.await_notification(0, 50000);
+  EXPECT_EQ(receiver.count, 1);
+}
+
 }  // namespace
 }  // namespace commsvc::outbox

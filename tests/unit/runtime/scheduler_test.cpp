@@ -50,5 +50,43 @@ TEST(Scheduler, StopWaitsForTheRunningJob) {
   EXPECT_TRUE(finished.load());
 }
 
+TEST(Scheduler, TriggerRunsAJobEarlyAndOnceForManyTriggers) {
+  testing::CapturingLogger logger;
+  Scheduler scheduler(logger);
+  std::atomic<int> runs{0};
+  std::atomic<bool> hold{true};
+  scheduler.add("hourly", 1h, [&] {
+    ++runs;
+    while (hold.load()) std::this_thread::sleep_for(1ms);
+  });
+  scheduler.start();
+  while (runs.load() == 0) std::this_thread::sleep_for(1ms);
+  // Triggered three times while running: one more run right after.
+  for (int i = 0; i < 3; ++i) scheduler.trigger("hourly");
+  hold = false;
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(runs.load(), 2);
+  // Triggered while waiting for its hour: runs at once.
+  scheduler.trigger("hourly");
+  scheduler.trigger("no such job");  // ignored
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(runs.load(), 3);
+  scheduler.stop();
+}
+
+TEST(Scheduler, ADrainingJobRunsAgainAtOnceWhileItReportsMoreWork) {
+  testing::CapturingLogger logger;
+  Scheduler scheduler(logger);
+  std::atomic<int> runs{0};
+  std::atomic<int> other{0};
+  scheduler.addDraining("drain", 1h, [&] { return ++runs < 5; });
+  scheduler.add("other", 1h, [&] { ++other; });
+  scheduler.start();
+  std::this_thread::sleep_for(200ms);
+  scheduler.stop();
+  EXPECT_EQ(runs.load(), 5) << "four more runs at once, then its interval";
+  EXPECT_EQ(other.load(), 1) << "other jobs still run";
+}
+
 }  // namespace
 }  // namespace commsvc::runtime

@@ -232,6 +232,10 @@ struct ScheduledJob {
   std::string name;                    ///< the job's name
   std::chrono::milliseconds interval;  ///< how often the engine would run it
   std::function<void()> job;           ///< call it to run the job once
+  /// scheduleOnNotify: the notification channel that wakes it; else empty.
+  std::string notifyChannel;
+  /// scheduleOnNotify: runs the job once, true when it reports more work.
+  std::function<bool()> drainingJob;
 };
 
 /// A Context for plugin tests: RecordingLogger and InMemoryMetrics, the
@@ -264,7 +268,18 @@ class FakeContext : public Context {
   /// Records the job (run it with `scheduled()[i].job()`).
   void schedule(std::string name, std::chrono::milliseconds interval,
                 std::function<void()> job) override {
-    jobs_.push_back({std::move(name), interval, std::move(job)});
+    jobs_.push_back({std::move(name), interval, std::move(job), {}, {}});
+  }
+  /// Records the job: `job()` runs it while it reports more work (as the
+  /// engine would), `drainingJob()` runs it once.
+  void scheduleOnNotify(std::string name, std::chrono::milliseconds interval, std::string channel,
+                        std::function<bool()> job) override {
+    auto draining = [job] {
+      while (job()) {
+      }
+    };
+    jobs_.push_back(
+        {std::move(name), interval, std::move(draining), std::move(channel), std::move(job)});
   }
   /// Records the route (call it with `routes()[i].handler(request)`).
   void addRoute(std::string method, std::string pattern, HttpHandler handler) override {
