@@ -24,6 +24,16 @@ class Outbox {
   /// throws (the caller's transaction then rolls back).
   virtual std::int64_t add(pqxx::work& tx, const Event& event) = 0;
 
+  /// add() for several events in order, in one statement where the outbox
+  /// can; returns their entry ids in the same order. The default adds them
+  /// one by one.
+  virtual std::vector<std::int64_t> addAll(pqxx::work& tx, const std::vector<Event>& events) {
+    std::vector<std::int64_t> ids;
+    ids.reserve(events.size());
+    for (const Event& event : events) ids.push_back(add(tx, event));
+    return ids;
+  }
+
   /// After the transaction that added them committed: waits until the
   /// entries `ids` are published (or dead-lettered) by any relay, at most
   /// `timeout`. True when none is left pending; false on timeout (they are

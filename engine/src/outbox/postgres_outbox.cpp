@@ -1,6 +1,7 @@
 #include "outbox/postgres_outbox.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdint>
 #include <stdexcept>
@@ -78,7 +79,11 @@ std::vector<Header> decodeHeaders(std::string_view hex) {
 PostgresOutbox::PostgresOutbox(std::string publisher, OutboxRelay* relay, Database* database)
     : publisher_(std::move(publisher)), relay_(relay), database_(database) {}
 
-std::int64_t PostgresOutbox::add(pqxx::work& tx, const Event& event) {
+namespace {
+
+// `event` as stored: id (lowercase uuid), version, timestamp and payload
+// filled in when empty.
+Event normalized(const Event& event) {
   Event stored = event;
   if (stored.id.empty()) stored.id = newUuid4();
   std::transform(stored.id.begin(), stored.id.end(), stored.id.begin(),
@@ -86,6 +91,24 @@ std::int64_t PostgresOutbox::add(pqxx::work& tx, const Event& event) {
   if (stored.version.empty()) stored.version = "1.0";
   if (stored.timestamp.empty()) stored.timestamp = nowIso8601();
   if (stored.payload.empty()) stored.payload = "{}";
+  return stored;
+}
+
+// Appends `text` to a PostgreSQL array literal as a quoted element.
+void appendElement(std::string& array, std::string_view text) {
+  if (array.size() > 1) array += ',';
+  array += '"';
+  for (const char c : text) {
+    if (c == '"' || c == '\\') array += '\\';
+    array += c;
+  }
+  array += '"';
+}
+
+}  // namespace
+
+std::int64_t PostgresOutbox::add(pqxx::work& tx, const Event& event) {
+  const Event stored = normalized(event);
   const std::string envelope = toEnvelopeJson(stored);
   const auto id =
       tx.exec_params1(
@@ -99,6 +122,47 @@ std::int64_t PostgresOutbox::add(pqxx::work& tx, const Event& event) {
           .as<std::int64_t>();
   if (relay_ != nullptr) relay_->wake();
   return id;
+}
+
+std::vector<std::int64_t> PostgresOutbox::addAll(pqxx::work& tx, const std::vector<Event>& events) {
+  std::vector<std::int64_t> ids;
+  if (events.empty()) return ids;
+  if (events.size() == 1) {
+    ids.push_back(add(tx, events.front()));
+    return ids;
+  }
+  // One text array per column, in event order (NUL cannot occur: events
+  // are text and the driver refuses NUL in parameters).
+  std::array<std::string, 9> columns;
+  for (auto& c : columns) c = "{";
+  for (const Event& event : events) {
+    const Event stored = normalized(event);
+    appendElement(columns[0], stored.id);
+    appendElement(columns[1], stored.type);
+    appendElement(columns[2], stored.version);
+    appendElement(columns[3], stored.timestamp);
+    appendElement(columns[4], stored.producer);
+    appendElement(columns[5], stored.key);
+    appendElement(columns[6], stored.payload);
+    appendElement(columns[7], encodeHeaders(stored.headers));
+    appendElement(columns[8], toEnvelopeJson(stored));
+  }
+  for (auto& c : columns) c += '}';
+  const pqxx::result rows = tx.exec_params(
+      "INSERT INTO public.commsvc_outbox (publisher, event_id, event_type, event_version,"
+      " event_timestamp, producer, event_key, payload, headers, envelope)"
+      " SELECT $1, e.id::uuid, e.type, e.version, e.ts, e.producer, e.key, e.payload,"
+      " decode(e.headers, 'hex'), e.envelope"
+      " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
+      " $8::text[], $9::text[], $10::text[]) WITH ORDINALITY"
+      " AS e(id, type, version, ts, producer, key, payload, headers, envelope, n)"
+      " ORDER BY e.n RETURNING id",
+      publisher_, columns[0], columns[1], columns[2], columns[3], columns[4], columns[5],
+      columns[6], columns[7], columns[8]);
+  for (const auto& row : rows) ids.push_back(row[0].as<std::int64_t>());
+  std::sort(ids.begin(), ids.end());  // serial ids follow the insert order
+  if (relay_ != nullptr) relay_->wake();
+  return ids;
 }
 
 bool PostgresOutbox::awaitPublished(const std::vector<std::int64_t>& ids,

@@ -54,6 +54,8 @@ class PostgresOutbox final : public Outbox {
   /// is stored lowercase. The envelope is built here, once. Throws what the
   /// insert throws (an id that is no uuid, a payload that is no JSON).
   std::int64_t add(pqxx::work& tx, const Event& event) override;
+  /// Adds `events` in order with one INSERT (ids ascending in that order).
+  std::vector<std::int64_t> addAll(pqxx::work& tx, const std::vector<Event>& events) override;
 
   /// Polls the table (every kAwaitPoll, sooner when the local relay writes
   /// marks) until no row of `ids` is left unpublished or `timeout` passes.

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <stdexcept>
 
 #include "outbox_fixture.hpp"
@@ -76,6 +77,40 @@ TEST_F(OutboxTest, AddRefusesAPayloadThatIsNotJsonAndAnIdThatIsNoUuid) {
   bad.id = "not-a-uuid";
   EXPECT_ANY_THROW(addCommitted(outbox, {bad}));
   EXPECT_EQ(unpublished("events"), 0);
+}
+
+// addAll stores what add() stores, in order, whatever the bytes of the
+// values (array-literal quoting: quotes, backslashes, braces, commas,
+// NULL-looking text, non-ASCII, binary headers).
+TEST_F(OutboxTest, AddAllStoresEachEventAsAddWouldInOrder) {
+  PostgresOutbox outbox("events");
+  std::vector<Event> events;
+  const std::vector<std::string> payloads = {
+      R"({"a": "quote \" and backslash \\ and {brace}, comma"})", R"({"b": "NULL"})",
+      R"({"c": "Grüße ✓"})", "{}"};
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    Event e = makeEvent("email.sent", i == 1 ? "NULL" : "k\"" + std::to_string(i), payloads[i]);
+    e.headers = {{"h", std::string("\0\xff\"", 3)}, {"empty", ""}};
+    events.push_back(e);
+  }
+  std::vector<std::int64_t> ids;
+  pool_->transaction([&](pqxx::work& tx) { ids = outbox.addAll(tx, events); });
+  ASSERT_EQ(ids.size(), events.size());
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  pool_->transaction([&](pqxx::work& tx) {
+    const auto rows = tx.exec(
+        "SELECT id, event_id::text, event_key, payload, envelope, encode(headers, 'hex')"
+        " FROM public.commsvc_outbox ORDER BY id");
+    ASSERT_EQ(rows.size(), events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      EXPECT_EQ(rows[i][0].as<std::int64_t>(), ids[i]);
+      EXPECT_EQ(rows[i][1].as<std::string>(), events[i].id);
+      EXPECT_EQ(rows[i][2].as<std::string>(), events[i].key);
+      EXPECT_EQ(rows[i][3].as<std::string>(), events[i].payload);
+      EXPECT_EQ(rows[i][4].as<std::string>(), toEnvelopeJson(events[i]));
+      EXPECT_EQ(decodeHeaders(rows[i][5].as<std::string>()), events[i].headers);
+    }
+  });
 }
 
 TEST_F(OutboxTest, RolledBackAddsLeaveNoRow) {
