@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <unordered_map>
 #include <utility>
 
 #include "commsvc/database.hpp"
@@ -39,38 +40,86 @@ EmailHandler::EmailHandler(std::unique_ptr<EmailSender> sender, Logger& logger)
     : sender_(std::move(sender)), logger_(logger) {}
 
 HandleResult EmailHandler::handle(const Event& event) {
-  std::string error;
-  const std::optional<std::int64_t> id = parseEmailId(event.payload, error);
-  if (!id) return HandleResult::reject(error);
-  const std::string idText = std::to_string(*id);
+  return handleBatch(std::span<const Event>(&event, 1)).front();
+}
 
-  ClaimResult claim;
-  try {
-    claim = sender_->claim(*id);
-  } catch (const std::exception& e) {
-    return HandleResult::retry(std::string("database error claiming email ") + idText + ": " +
-                               e.what());
-  }
-  switch (claim.status) {
-    case ClaimStatus::Unknown:
-      return HandleResult::reject("unknown email_id " + idText);
-    case ClaimStatus::NotQueued:
-      logger_.info("email not sent: only In_Warteschlange emails are sent by an event",
-                   {{"email_id", idText}, {"status", claim.currentStatus}, {"event_id", event.id}});
-      return HandleResult::done();
-    case ClaimStatus::Claimed:
-      break;
-  }
-  try {
-    if (sender_->send(*claim.email) == SendOutcome::Held) {
-      logger_.info("email stays queued for the queue processor (channel unavailable)",
-                   {{"email_id", idText}, {"event_id", event.id}});
+std::vector<HandleResult> EmailHandler::handleBatch(std::span<const Event> events) {
+  std::vector<HandleResult> results(events.size());
+  // The distinct ids in order, and for each event the index of its id
+  // (npos: invalid payload), and whether an earlier event named it.
+  constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  std::vector<std::int64_t> ids;
+  std::vector<std::size_t> idOf(events.size(), npos);
+  std::vector<bool> repeated(events.size(), false);
+  std::unordered_map<std::int64_t, std::size_t> seen;
+  for (std::size_t k = 0; k < events.size(); ++k) {
+    std::string error;
+    const std::optional<std::int64_t> id = parseEmailId(events[k].payload, error);
+    if (!id) {
+      results[k] = HandleResult::reject(error);
+      continue;
     }
-  } catch (const std::exception& e) {
-    return HandleResult::retry(std::string("database error recording email ") + idText + ": " +
-                               e.what());
+    const auto [it, added] = seen.emplace(*id, ids.size());
+    if (added) ids.push_back(*id);
+    idOf[k] = it->second;
+    repeated[k] = !added;
   }
-  return HandleResult::done();
+  if (ids.empty()) return results;
+
+  std::vector<ClaimResult> claims;
+  try {
+    claims = sender_->claimAll(ids);
+  } catch (const std::exception& e) {
+    for (std::size_t k = 0; k < events.size(); ++k) {
+      if (idOf[k] == npos) continue;
+      results[k] = HandleResult::retry("database error claiming email " +
+                                       std::to_string(ids[idOf[k]]) + ": " + e.what());
+    }
+    return results;
+  }
+
+  std::vector<ClaimedEmail> batch;
+  std::vector<std::size_t> batchIndex(ids.size(), npos);
+  for (std::size_t k = 0; k < events.size(); ++k) {
+    if (idOf[k] == npos) continue;
+    const std::string idText = std::to_string(ids[idOf[k]]);
+    if (repeated[k]) {
+      logger_.info("email not sent again: an earlier event of the same batch named it",
+                   {{"email_id", idText}, {"event_id", events[k].id}});
+      continue;
+    }
+    ClaimResult& claim = claims[idOf[k]];
+    switch (claim.status) {
+      case ClaimStatus::Unknown:
+        results[k] = HandleResult::reject("unknown email_id " + idText);
+        break;
+      case ClaimStatus::NotQueued:
+        logger_.info(
+            "email not sent: only In_Warteschlange emails are sent by an event",
+            {{"email_id", idText}, {"status", claim.currentStatus}, {"event_id", events[k].id}});
+        break;
+      case ClaimStatus::Claimed:
+        batchIndex[idOf[k]] = batch.size();
+        batch.push_back(std::move(*claim.email));
+        break;
+    }
+  }
+  if (batch.empty()) return results;
+
+  const BatchOutcome sent = sender_->sendAll(batch);
+  for (std::size_t k = 0; k < events.size(); ++k) {
+    if (idOf[k] == npos || repeated[k] || batchIndex[idOf[k]] == npos) continue;
+    const std::string idText = std::to_string(ids[idOf[k]]);
+    const std::optional<SendOutcome>& outcome = sent.outcomes[batchIndex[idOf[k]]];
+    if (!outcome) {
+      results[k] =
+          HandleResult::retry("database error recording email " + idText + ": " + sent.errorText);
+    } else if (*outcome == SendOutcome::Held) {
+      logger_.info("email stays queued for the queue processor (channel unavailable or shutdown)",
+                   {{"email_id", idText}, {"event_id", events[k].id}});
+    }
+  }
+  return results;
 }
 
 void checkLease(const SenderSettings& settings, const Channel& channel) {
@@ -114,13 +163,19 @@ std::unique_ptr<Handler> createEmailHandler(const EmailSettings& settings, Conte
   auto handler = std::make_unique<EmailHandler>(std::move(sender), context.logger());
   // The engine waits for a running job and stops the schedule before it
   // destroys the handler, which owns the sender.
-  context.schedule(kQueueJobName, settings.sender.queueCheckInterval, [processor, logger] {
-    try {
-      processor->processQueue();
-    } catch (const std::exception& e) {
-      logger->warn("email queue run failed; next run retries", {{"error", e.what()}});
-    }
-  });
+  const auto batchSize = static_cast<std::size_t>(settings.sender.queueBatchSize);
+  context.scheduleOnNotify(
+      kQueueJobName, settings.sender.queueCheckInterval, kQueuedChannel,
+      [processor, logger, batchSize] {
+        try {
+          const QueueRun run = processor->processQueue();
+          // A full batch that went out: more may be waiting.
+          return run.claimed >= batchSize && run.held == 0;
+        } catch (const std::exception& e) {
+          logger->warn("email queue run failed; next run retries", {{"error", e.what()}});
+          return false;
+        }
+      });
   registerEmailRoutes(context, std::make_shared<EmailApi>(*database, *outbox, *channel,
                                                           context.logger(), settings.api, contact));
   return handler;

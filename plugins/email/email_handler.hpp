@@ -43,6 +43,12 @@ inline constexpr auto kOptions = optionList(
     Option<EmailSettings>::field<&EmailSettings::sender, &SenderSettings::retryBackoff>(
         "retry_backoff_s", "wait before retrying a transient failure, doubled after each attempt")
         .range(0, 86400),
+    Option<EmailSettings>::field<&EmailSettings::sender, &SenderSettings::recordInterval>(
+        "record_interval_ms",
+        "a batch's delivered emails are recorded before the next delivery once the oldest "
+        "started this long ago: a crash resends (same Message-ID) only what was delivered "
+        "within it, at most one email when a delivery takes longer")
+        .range(0, 60000),
     Option<EmailSettings>::field<&EmailSettings::api, &ApiSettings::defaultSenderEmail>(
         "default_sender_email",
         "absender_email of emails created through POST /api/emails without one, and "
@@ -66,21 +72,31 @@ inline constexpr auto kOptions = optionList(
 /// The name of the queue processor's periodic job.
 inline constexpr const char* kQueueJobName = "email-queue";
 
+/// The notification channel a transaction that queues an email notifies
+/// (trigger of migration 5): it wakes the queue processor.
+inline constexpr const char* kQueuedChannel = "commsvc_email_queued";
+
 /// Reads `email_id` from a `communication.send_email` payload. Returns it,
 /// or nullopt with the reason in `error` (not JSON, not an object, missing,
 /// not an integer).
 std::optional<std::int64_t> parseEmailId(const std::string& payload, std::string& error);
 
-/// Handles `communication.send_email`: claims the email, sends it through
-/// the shared EmailSender and records the outcome. Unknown ids and invalid
-/// payloads are rejected (dead-lettered); database errors ask for a retry.
-class EmailHandler : public Handler {
+/// Handles `communication.send_email`: claims the emails of the waiting
+/// events in one statement, sends them through the shared EmailSender
+/// (sendAll) and records the outcomes. Unknown ids and invalid payloads are
+/// rejected (dead-lettered); database errors ask for a retry.
+class EmailHandler : public BatchHandler {
  public:
   /// Owns `sender`; logs to `logger`, which must outlive the handler.
   EmailHandler(std::unique_ptr<EmailSender> sender, Logger& logger);
 
-  /// Handles one event (see the class comment).
+  /// Handles one event: a batch of one.
   HandleResult handle(const Event& event) override;
+
+  /// Handles waiting events (see the class comment). An event naming an
+  /// email that an earlier event of the batch names too is done (as it
+  /// would be after the first: the email is no longer queued).
+  std::vector<HandleResult> handleBatch(std::span<const Event> events) override;
 
   /// The sender shared with the queue processor.
   EmailSender& sender() { return *sender_; }
@@ -99,8 +115,9 @@ void checkLease(const SenderSettings& settings, const Channel& channel);
 /// The plugin's factory: checks that the handler entry has a channel, a
 /// database and an outbox (a `publisher:`), throwing ConfigError naming
 /// what is missing; builds the handler and registers the queue processor
-/// as the periodic job kQueueJobName every queueCheckInterval, and the
-/// HTTP routes of EmailApi (email_api.hpp).
+/// as the job kQueueJobName, run every queueCheckInterval and whenever an
+/// email is queued (kQueuedChannel), again at once while a run claimed a
+/// full batch; and the HTTP routes of EmailApi (email_api.hpp).
 std::unique_ptr<Handler> createEmailHandler(const EmailSettings& settings, Context& context);
 
 }  // namespace commsvc::plugins::email

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "commsvc/backoff.hpp"
@@ -16,7 +18,8 @@ constexpr const char* kColumns =
     "id, therapist_id, patient_id, betreff, inhalt_html, inhalt_text, empfaenger_email, "
     "empfaenger_name, absender_email, absender_name, "
     "COALESCE(wiederholungsanzahl, 0) AS wiederholungsanzahl, "
-    "(SELECT min(token) FROM communication_service.commsvc_message_token) AS message_token";
+    "(SELECT min(token) FROM communication_service.commsvc_message_token) AS message_token, "
+    "updated_at::text AS claimed_at";
 
 // Pauses between tries of recording a result (each try already retried by
 // the pool on broken connections).
@@ -37,6 +40,9 @@ ClaimedEmail rowToEmail(const pqxx::row& row) {
   e.absenderName = row["absender_name"].as<std::string>();
   e.wiederholungsanzahl = row["wiederholungsanzahl"].as<std::int64_t>();
   if (!row["message_token"].is_null()) e.messageToken = row["message_token"].as<std::string>();
+  if (const auto at = row.column_number("claimed_at"); !row[at].is_null()) {
+    e.claimedAt = row[at].as<std::string>();
+  }
   e.claimedSince = std::chrono::steady_clock::now();
   return e;
 }
@@ -200,92 +206,278 @@ ClaimResult EmailSender::claim(std::int64_t id) {
   return out;
 }
 
+std::vector<ClaimResult> EmailSender::claimAll(const std::vector<std::int64_t>& ids) {
+  std::vector<ClaimResult> out;
+  if (ids.empty()) return out;
+  const std::string idArray = idArrayOf(ids);
+  database_.transaction([&](pqxx::work& tx) {
+    out.assign(ids.size(), ClaimResult{});
+    const pqxx::result claimed = tx.exec_params(
+        std::string("UPDATE communication_service.emails SET status = 'Wird_gesendet', "
+                    "updated_at = now() WHERE id = ANY($1::integer[]) "
+                    "AND status = 'In_Warteschlange' RETURNING ") +
+            kColumns,
+        idArray);
+    std::unordered_map<std::int64_t, std::size_t> index;
+    for (std::size_t i = 0; i < ids.size(); ++i) index.emplace(ids[i], i);
+    std::size_t missing = ids.size();
+    for (const auto& row : claimed) {
+      ClaimResult& result = out[index.at(row["id"].as<std::int64_t>())];
+      result.status = ClaimStatus::Claimed;
+      result.email = rowToEmail(row);
+      --missing;
+    }
+    if (missing == 0) return;
+    const pqxx::result current = tx.exec_params(
+        "SELECT id, COALESCE(status::text, 'NULL') FROM communication_service.emails "
+        "WHERE id = ANY($1::integer[])",
+        idArray);
+    for (const auto& row : current) {
+      ClaimResult& result = out[index.at(row[0].as<std::int64_t>())];
+      if (result.status == ClaimStatus::Claimed) continue;
+      result.status = ClaimStatus::NotQueued;
+      result.currentStatus = row[1].as<std::string>();
+    }
+  });
+  return out;
+}
+
 SendOutcome EmailSender::send(const ClaimedEmail& email) {
-  const DeliveryResult result = channel_.deliver(toMessage(email));
-  // Past half the lease another sender may take the row over; past the
+  std::vector<ClaimedEmail> one{email};
+  const BatchOutcome done = sendAll(one);
+  if (done.error) std::rethrow_exception(done.error);
+  return done.outcomes.front().value_or(SendOutcome::ClaimLost);
+}
+
+BatchOutcome EmailSender::sendAll(std::vector<ClaimedEmail>& emails) {
+  using Clock = std::chrono::steady_clock;
+  BatchOutcome out;
+  out.outcomes.resize(emails.size());
+  std::vector<Delivery> pending;   // delivered, not recorded yet
+  Clock::time_point pendingSince;  // when the oldest of them started
+  const auto fail = [&](const std::exception& e) {
+    out.error = std::current_exception();
+    out.errorText = e.what();
+  };
+  const auto flush = [&] {
+    if (pending.empty() || out.error) return !out.error;
+    try {
+      recordWithRetries(emails, pending, out.outcomes);
+    } catch (const std::exception& e) {
+      fail(e);
+      return false;
+    }
+    pending.clear();
+    return true;
+  };
+  const auto renewAge = std::chrono::duration_cast<Clock::duration>(settings_.claimLease) / 4;
+  std::size_t next = 0;  // the first email not delivered
+  const char* stopReason = nullptr;
+  for (; next < emails.size(); ++next) {
+    if (out.outcomes[next]) continue;  // lost at a renewal
+    if (shutdown_.requested()) {
+      stopReason = "shutdown began: the rest of the batch goes back in the queue";
+      break;
+    }
+    const auto now = Clock::now();
+    if (!pending.empty() && now - pendingSince >= settings_.recordInterval && !flush()) break;
+    if (now - emails[next].claimedSince >= renewAge) {
+      if (!flush()) break;
+      try {
+        renewAll(emails, next, out.outcomes);
+      } catch (const std::exception& e) {
+        fail(e);
+        break;
+      }
+      if (out.outcomes[next]) continue;
+    }
+    if (pending.empty()) pendingSince = Clock::now();
+    DeliveryResult result = channel_.deliver(toMessage(emails[next]));
+    const bool channelFailed = result.status == DeliveryResult::Status::ChannelFailure;
+    pending.push_back({next, std::move(result)});
+    if (channelFailed) {
+      ++next;
+      stopReason = "the channel is unavailable: the rest of the batch goes back in the queue";
+      break;
+    }
+  }
+  flush();
+  // Delivered but not recorded (a database error): the claims stay until
+  // their lease; nothing to do. Not delivered: back in the queue.
+  std::vector<std::int64_t> rest;
+  for (std::size_t i = next; i < emails.size(); ++i) {
+    if (!out.outcomes[i]) rest.push_back(emails[i].id);
+  }
+  if (!rest.empty()) {
+    if (stopReason == nullptr) stopReason = "the rest of the batch goes back in the queue";
+    logger_.warn(stopReason, {{"returned", std::to_string(rest.size())}});
+    try {
+      releaseClaims(rest);
+      held_.add(static_cast<double>(rest.size()));
+      for (std::size_t i = next; i < emails.size(); ++i) {
+        if (!out.outcomes[i]) out.outcomes[i] = SendOutcome::Held;
+      }
+    } catch (const std::exception& again) {
+      logger_.error("could not return the claims; the lease will", {{"error", again.what()}});
+    }
+  }
+  return out;
+}
+
+void EmailSender::renewAll(std::vector<ClaimedEmail>& emails, std::size_t from,
+                           std::vector<std::optional<SendOutcome>>& outcomes) {
+  std::vector<std::int64_t> ids;
+  std::string ats = "{";
+  for (std::size_t i = from; i < emails.size(); ++i) {
+    if (outcomes[i]) continue;
+    ids.push_back(emails[i].id);
+    if (ats.size() > 1) ats += ',';
+    ats += '"' + emails[i].claimedAt + '"';
+  }
+  ats += '}';
+  if (ids.empty()) return;
+  std::unordered_map<std::int64_t, std::string> renewed;
+  database_.transaction([&](pqxx::work& tx) {
+    renewed.clear();
+    const pqxx::result r = tx.exec_params(
+        "UPDATE communication_service.emails e SET updated_at = now() "
+        "FROM unnest($1::integer[], $2::timestamp[]) AS c(id, claimed_at) "
+        "WHERE e.id = c.id AND e.status = 'Wird_gesendet' AND e.updated_at = c.claimed_at "
+        "RETURNING e.id, e.updated_at::text",
+        idArrayOf(ids), ats);
+    for (const auto& row : r) renewed.emplace(row[0].as<std::int64_t>(), row[1].as<std::string>());
+  });
+  const auto now = std::chrono::steady_clock::now();
+  for (std::size_t i = from; i < emails.size(); ++i) {
+    if (outcomes[i]) continue;
+    const auto it = renewed.find(emails[i].id);
+    if (it == renewed.end()) {
+      outcomes[i] = SendOutcome::ClaimLost;
+      logger_.warn("claim taken over before sending (lease passed); not sending",
+                   {{"email_id", std::to_string(emails[i].id)}});
+      continue;
+    }
+    emails[i].claimedAt = it->second;
+    emails[i].claimedSince = now;
+  }
+}
+
+void EmailSender::recordWithRetries(const std::vector<ClaimedEmail>& emails,
+                                    const std::vector<Delivery>& deliveries,
+                                    std::vector<std::optional<SendOutcome>>& outcomes) {
+  // Past half the lease another sender may take a row over; past the
   // shutdown deadline the engine stops waiting. Until then a result is
   // worth recording: a delivered email must not be handed out again.
+  auto oldest = emails[deliveries.front().index].claimedSince;
+  for (const Delivery& d : deliveries) oldest = std::min(oldest, emails[d.index].claimedSince);
   const auto deadline = std::min(
-      email.claimedSince +
+      oldest +
           std::chrono::duration_cast<std::chrono::steady_clock::duration>(settings_.claimLease) / 2,
       shutdown_.deadline());
   Backoff backoff(kRecordPauseFirst, kRecordPauseMax);
   for (int attempt = 1;; ++attempt) {
     try {
-      return record(email, result);
+      record(emails, deliveries, outcomes);
+      return;
     } catch (const std::exception& e) {
       const auto pause = backoff.next();
+      std::string ids;
+      for (const Delivery& d : deliveries) {
+        if (!ids.empty()) ids += ',';
+        ids += std::to_string(emails[d.index].id);
+      }
       if (std::chrono::steady_clock::now() + pause >= deadline) {
         logger_.error(
-            "could not record the delivery result; the claim stays until its lease "
+            "could not record the delivery results; the claims stay until their lease "
             "expires",
-            {{"email_id", std::to_string(email.id)},
-             {"delivered", result.ok() ? "true" : "false"},
-             {"tries", std::to_string(attempt)},
-             {"error", e.what()}});
+            {{"email_ids", ids}, {"tries", std::to_string(attempt)}, {"error", e.what()}});
         throw;
       }
       if (attempt == 1) {
-        logger_.warn("could not record the delivery result; retrying",
-                     {{"email_id", std::to_string(email.id)}, {"error", e.what()}});
+        logger_.warn("could not record the delivery results; retrying",
+                     {{"email_ids", ids}, {"error", e.what()}});
       }
       std::this_thread::sleep_for(pause);
     }
   }
 }
 
-SendOutcome EmailSender::record(const ClaimedEmail& email, const DeliveryResult& result) {
-  const std::string id = std::to_string(email.id);
-  SendOutcome outcome = SendOutcome::ClaimLost;
-  std::string newStatus;
+void EmailSender::record(const std::vector<ClaimedEmail>& emails,
+                         const std::vector<Delivery>& deliveries,
+                         std::vector<std::optional<SendOutcome>>& outcomes) {
+  std::vector<SendOutcome> recorded(deliveries.size(), SendOutcome::ClaimLost);
+  std::vector<std::int64_t> delivered;
+  for (const Delivery& d : deliveries) {
+    if (d.result.ok()) delivered.push_back(emails[d.index].id);
+  }
   database_.transaction([&](pqxx::work& tx) {
-    outcome = SendOutcome::ClaimLost;
-    if (result.ok()) {
+    std::fill(recorded.begin(), recorded.end(), SendOutcome::ClaimLost);
+    std::unordered_set<std::int64_t> sent;
+    if (!delivered.empty()) {
       // Also from In_Warteschlange: a lease recovered meanwhile must not
       // make the delivered email go out again.
       const pqxx::result r = tx.exec_params(
           "UPDATE communication_service.emails SET status = 'Gesendet', gesendet_am = now(), "
-          "fehlermeldung = NULL, updated_at = now() WHERE id = $1 "
+          "fehlermeldung = NULL, updated_at = now() WHERE id = ANY($1::integer[]) "
           "AND status IN ('Wird_gesendet', 'In_Warteschlange') RETURNING id",
-          email.id);
-      if (r.empty()) return;
-      outbox_.add(tx, makeEvent("email.sent", id, emailSentPayload(email)));
-      if (email.patientId) contact_.add(tx, *email.patientId, "email", email.id);
-      outcome = SendOutcome::Sent;
-      return;
+          idArrayOf(delivered));
+      for (const auto& row : r) sent.insert(row[0].as<std::int64_t>());
     }
-    const std::string detail = failureDetail(result);
-    if (result.status == DeliveryResult::Status::ChannelFailure) {
+    std::vector<Event> events;  // email.sent of each email recorded Gesendet, in order
+    for (std::size_t k = 0; k < deliveries.size(); ++k) {
+      const ClaimedEmail& email = emails[deliveries[k].index];
+      const DeliveryResult& result = deliveries[k].result;
+      if (result.ok()) {
+        if (!sent.contains(email.id)) continue;
+        events.push_back(
+            makeEvent("email.sent", std::to_string(email.id), emailSentPayload(email)));
+        if (email.patientId) contact_.add(tx, *email.patientId, "email", email.id);
+        recorded[k] = SendOutcome::Sent;
+        continue;
+      }
+      const std::string detail = failureDetail(result);
+      if (result.status == DeliveryResult::Status::ChannelFailure) {
+        const pqxx::result r = tx.exec_params(
+            "UPDATE communication_service.emails SET status = 'In_Warteschlange', "
+            "fehlermeldung = $2, updated_at = now() WHERE id = $1 AND status = 'Wird_gesendet' "
+            "RETURNING id",
+            email.id, "not sent yet, the channel is unavailable: " + detail);
+        if (!r.empty()) recorded[k] = SendOutcome::Held;
+        continue;
+      }
+      if (result.status == DeliveryResult::Status::PermanentFailure) {
+        const pqxx::result r = tx.exec_params(
+            "UPDATE communication_service.emails SET status = 'Fehlgeschlagen', "
+            "fehlermeldung = $2, wiederholungsanzahl = COALESCE(wiederholungsanzahl, 0) + 1, "
+            "updated_at = now() WHERE id = $1 AND status = 'Wird_gesendet' RETURNING id",
+            email.id, detail);
+        if (!r.empty()) recorded[k] = SendOutcome::Failed;
+        continue;
+      }
       const pqxx::result r = tx.exec_params(
-          "UPDATE communication_service.emails SET status = 'In_Warteschlange', "
-          "fehlermeldung = $2, updated_at = now() WHERE id = $1 AND status = 'Wird_gesendet' "
-          "RETURNING id",
-          email.id, "not sent yet, the channel is unavailable: " + detail);
-      if (!r.empty()) outcome = SendOutcome::Held;
-      return;
+          "UPDATE communication_service.emails SET "
+          "wiederholungsanzahl = COALESCE(wiederholungsanzahl, 0) + 1, fehlermeldung = $2, "
+          "status = CASE WHEN COALESCE(wiederholungsanzahl, 0) + 1 < $3 "
+          "THEN 'In_Warteschlange'::public.emailstatus "
+          "ELSE 'Fehlgeschlagen'::public.emailstatus END, "
+          "updated_at = now() WHERE id = $1 AND status = 'Wird_gesendet' RETURNING status::text",
+          email.id, detail, settings_.maxAttempts);
+      if (r.empty()) continue;
+      recorded[k] = r[0][0].as<std::string>() == "Fehlgeschlagen" ? SendOutcome::Failed
+                                                                  : SendOutcome::Requeued;
     }
-    if (result.status == DeliveryResult::Status::PermanentFailure) {
-      const pqxx::result r = tx.exec_params(
-          "UPDATE communication_service.emails SET status = 'Fehlgeschlagen', "
-          "fehlermeldung = $2, wiederholungsanzahl = COALESCE(wiederholungsanzahl, 0) + 1, "
-          "updated_at = now() WHERE id = $1 AND status = 'Wird_gesendet' RETURNING id",
-          email.id, detail);
-      if (!r.empty()) outcome = SendOutcome::Failed;
-      return;
-    }
-    const pqxx::result r = tx.exec_params(
-        "UPDATE communication_service.emails SET "
-        "wiederholungsanzahl = COALESCE(wiederholungsanzahl, 0) + 1, fehlermeldung = $2, "
-        "status = CASE WHEN COALESCE(wiederholungsanzahl, 0) + 1 < $3 "
-        "THEN 'In_Warteschlange'::public.emailstatus "
-        "ELSE 'Fehlgeschlagen'::public.emailstatus END, "
-        "updated_at = now() WHERE id = $1 AND status = 'Wird_gesendet' RETURNING status::text",
-        email.id, detail, settings_.maxAttempts);
-    if (r.empty()) return;
-    outcome =
-        r[0][0].as<std::string>() == "Fehlgeschlagen" ? SendOutcome::Failed : SendOutcome::Requeued;
+    outbox_.addAll(tx, events);
   });
+  for (std::size_t k = 0; k < deliveries.size(); ++k) {
+    const std::size_t i = deliveries[k].index;
+    outcomes[i] = recorded[k];
+    report(emails[i], deliveries[k].result, recorded[k]);
+  }
+}
 
+void EmailSender::report(const ClaimedEmail& email, const DeliveryResult& result,
+                         SendOutcome outcome) {
+  const std::string id = std::to_string(email.id);
   switch (outcome) {
     case SendOutcome::Sent:
       sent_.add(1);
@@ -316,7 +508,6 @@ SendOutcome EmailSender::record(const ClaimedEmail& email, const DeliveryResult&
                    {{"email_id", id}, {"detail", result.detail}});
       break;
   }
-  return outcome;
 }
 
 std::size_t EmailSender::recoverStaleClaims() {
@@ -414,41 +605,10 @@ QueueRun EmailSender::processQueue() {
   run.recovered = recoverStaleClaims();
   std::vector<ClaimedEmail> batch = claimBatch();
   run.claimed = batch.size();
-  // Puts batch[from..] back in the queue, saying why.
-  const auto releaseFrom = [&](std::size_t from, const char* why) {
-    std::vector<std::int64_t> rest;
-    for (std::size_t j = from; j < batch.size(); ++j) rest.push_back(batch[j].id);
-    if (rest.empty()) return;
-    logger_.warn(why, {{"returned", std::to_string(rest.size())}});
-    try {
-      releaseClaims(rest);
-    } catch (const std::exception& again) {
-      logger_.error("could not return the claims; the lease will", {{"error", again.what()}});
-    }
-  };
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    ClaimedEmail& email = batch[i];
-    if (shutdown_.requested()) {
-      run.held += batch.size() - i;
-      held_.add(static_cast<double>(batch.size() - i));
-      releaseFrom(i, "shutdown began: the rest of the email queue run goes back in the queue");
-      break;
-    }
-    SendOutcome outcome = SendOutcome::ClaimLost;
-    try {
-      if (renewClaim(email)) {
-        outcome = send(email);
-      } else {
-        logger_.warn("claim taken over before sending (lease passed); not sending",
-                     {{"email_id", std::to_string(email.id)}});
-      }
-    } catch (const std::exception& e) {
-      logger_.error("email queue run stopped by a database error",
-                    {{"email_id", std::to_string(email.id)}, {"error", e.what()}});
-      releaseFrom(i + 1, "the rest of the email queue run goes back in the queue");
-      break;
-    }
-    switch (outcome) {
+  const BatchOutcome done = sendAll(batch);
+  for (const auto& outcome : done.outcomes) {
+    if (!outcome) continue;
+    switch (*outcome) {
       case SendOutcome::Sent:
         ++run.sent;
         break;
@@ -461,11 +621,12 @@ QueueRun EmailSender::processQueue() {
       case SendOutcome::ClaimLost:
         break;
       case SendOutcome::Held:
-        run.held += batch.size() - i;
-        releaseFrom(i + 1, "the channel is unavailable: the email queue waits");
-        i = batch.size();
+        ++run.held;
         break;
     }
+  }
+  if (done.error) {
+    logger_.error("email queue run stopped by a database error", {{"error", done.errorText}});
   }
   if (run.recovered + run.claimed > 0) {
     logger_.info("email queue run", {{"recovered", std::to_string(run.recovered)},

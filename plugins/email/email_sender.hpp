@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,11 @@ struct SenderSettings {
   std::chrono::seconds claimLease{300};   ///< a `Wird_gesendet` claim older than this is recovered
   std::int64_t maxAttempts = 5;           ///< attempts before a transient failure becomes final
   std::chrono::seconds retryBackoff{30};  ///< wait before the 2nd attempt, doubled per attempt
+  /// A batch's delivered emails are recorded (one transaction) before the
+  /// next delivery starts once the oldest of them started this long ago: a
+  /// crash can resend (under the same Message-ID) only what was delivered
+  /// within this window, at most one email when deliveries take longer.
+  std::chrono::milliseconds recordInterval{20};
 };
 
 /// An email row claimed for sending (status `Wird_gesendet`).
@@ -42,8 +48,8 @@ struct ClaimedEmail {
   std::string absenderEmail;                ///< sender address
   std::string absenderName;                 ///< sender name
   std::int64_t wiederholungsanzahl = 0;     ///< attempts made before this claim
-  /// For batch claims: updated_at as set by the claim, identifying it (a
-  /// recovery and re-claim by another sender changes it).
+  /// updated_at as set by the claim, identifying it (a recovery and
+  /// re-claim by another sender changes it).
   std::string claimedAt;
   /// The database's Message-ID token (commsvc_message_token), the same for
   /// every email and attempt; empty when the table has none.
@@ -73,6 +79,17 @@ enum class SendOutcome {
   Failed,     ///< permanent failure or attempts exhausted; `Fehlgeschlagen`
   ClaimLost,  ///< the row was no longer ours when recording (lease expired); nothing recorded
   Held,  ///< the channel itself failed (session refused): back in the queue, no attempt counted
+};
+
+/// What sendAll() did with a batch of claimed emails.
+struct BatchOutcome {
+  /// Per email, in order: what was recorded; nullopt when a database error
+  /// stopped the batch before the email's result was recorded (a delivered
+  /// email's claim then stays until its lease; an undelivered one is put
+  /// back in the queue when the database allows, reported Held).
+  std::vector<std::optional<SendOutcome>> outcomes;
+  std::exception_ptr error;  ///< the database error that stopped the batch, or null
+  std::string errorText;     ///< its message
 };
 
 /// Counts of one queue processor run.
@@ -134,6 +151,20 @@ class EmailSender {
   /// is `In_Warteschlange`; otherwise reports its status or that it is unknown.
   ClaimResult claim(std::int64_t id);
 
+  /// claim() for several distinct ids in one transaction (one UPDATE for
+  /// all); results in the order of `ids`.
+  std::vector<ClaimResult> claimAll(const std::vector<std::int64_t>& ids);
+
+  /// Delivers claimed emails in order and records their outcomes, several
+  /// per transaction together with their outbox events (see
+  /// SenderSettings::recordInterval). Before a delivery, claims older than
+  /// a quarter of the lease are renewed (one statement for the rest of the
+  /// batch); one renewed by another sender meanwhile is not sent
+  /// (ClaimLost). Stops early, putting the undelivered rest back in the
+  /// queue (Held), when shutdown begins or the channel itself fails; and
+  /// when recording fails past its retries (see send), with that error.
+  BatchOutcome sendAll(std::vector<ClaimedEmail>& emails);
+
   /// Delivers a claimed email and records the outcome (see SendOutcome).
   /// Recording is retried with backoff until half the lease has passed
   /// since the claim or the shutdown deadline comes, whichever is first;
@@ -162,18 +193,36 @@ class EmailSender {
   /// Puts claimed rows that were not sent back in the queue.
   void releaseClaims(const std::vector<std::int64_t>& ids);
 
-  /// One queue processor run: recoverStaleClaims, claimBatch, then for each
-  /// email renewClaim and send. A database error or a failure of the
-  /// channel itself mid-batch, or the start of shutdown, puts the rest of
-  /// the batch back in the queue at once instead of leaving it to the lease.
+  /// One queue processor run: recoverStaleClaims, claimBatch, then sendAll.
+  /// A database error or a failure of the channel itself mid-batch, or the
+  /// start of shutdown, puts the rest of the batch back in the queue at
+  /// once instead of leaving it to the lease.
   QueueRun processQueue();
 
   /// The settings in use.
   const SenderSettings& settings() const { return settings_; }
 
  private:
-  // Records `result` for `email` in one transaction; returns the outcome.
-  SendOutcome record(const ClaimedEmail& email, const DeliveryResult& result);
+  // A delivered (or failed) email of a batch whose result is not recorded yet.
+  struct Delivery {
+    std::size_t index;  // in the batch
+    DeliveryResult result;
+  };
+  // Records `deliveries` of `emails` in one transaction, retried with
+  // backoff until half the lease of the oldest claim or the shutdown
+  // deadline (then throws); sets their outcomes.
+  void recordWithRetries(const std::vector<ClaimedEmail>& emails,
+                         const std::vector<Delivery>& deliveries,
+                         std::vector<std::optional<SendOutcome>>& outcomes);
+  // One try of recordWithRetries: the transaction, then logs and metrics.
+  void record(const std::vector<ClaimedEmail>& emails, const std::vector<Delivery>& deliveries,
+              std::vector<std::optional<SendOutcome>>& outcomes);
+  // Renews the claims of emails[from..] that have no outcome yet (one
+  // statement); those no longer ours get ClaimLost.
+  void renewAll(std::vector<ClaimedEmail>& emails, std::size_t from,
+                std::vector<std::optional<SendOutcome>>& outcomes);
+  // Logs and counts what was recorded for one email.
+  void report(const ClaimedEmail& email, const DeliveryResult& result, SendOutcome outcome);
 
   Database& database_;
   Channel& channel_;

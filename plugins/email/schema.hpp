@@ -76,6 +76,23 @@ SELECT public.commsvc_ensure_enum('public', 'emailstatus',
   ARRAY['Entwurf', 'In_Warteschlange', 'Wird_gesendet', 'Gesendet', 'Fehlgeschlagen'],
   'communication_service');
 )sql"},
+    {5, "emails notify the queue processor when one is queued",
+     R"sql(
+-- An email that becomes In_Warteschlange (created so, or queued by PUT or by
+-- SQL) wakes every instance's queue processor when its transaction commits
+-- (one notification per transaction and channel).
+CREATE OR REPLACE FUNCTION communication_service.commsvc_email_queued_notify()
+  RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('commsvc_email_queued', '');
+  RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS commsvc_email_queued ON communication_service.emails;
+CREATE TRIGGER commsvc_email_queued
+  AFTER INSERT OR UPDATE OF status ON communication_service.emails
+  FOR EACH ROW WHEN (NEW.status = 'In_Warteschlange')
+  EXECUTE FUNCTION communication_service.commsvc_email_queued_notify();
+)sql"},
 };
 
 }  // namespace commsvc::plugins::email

@@ -70,6 +70,33 @@ TEST(Api, EmailLifecycleOverHttpPublishesItsEvents) {
   EXPECT_EQ(goneBody.at("message"), "Email not found");
 }
 
+// The platform's callers queue emails over HTTP and send no event: the
+// queue processor (interval 3600 s here) is woken by the emails table's
+// notification and keeps draining while full batches (10) come back.
+TEST(Api, EmailsQueuedOverHttpGoOutWithoutWaitingForTheQueueInterval) {
+  ApiService api;
+  const std::string draft = R"({"betreff": "Anfrage", "empfaenger_email": "t@example.org",
+      "empfaenger_name": "Dr. T", "therapist_id": 11, "inhalt_markdown": "Hallo"})";
+  std::vector<std::string> ids;
+  for (int i = 0; i < 35; ++i) {
+    auto [status, email] = api.call("POST", "/api/emails", draft);
+    ASSERT_EQ(status, 201) << email.dump();
+    ids.push_back(std::to_string(email.at("id").get<long>()));
+  }
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(api.sink_->count(), 0u) << "drafts are not sent";
+  for (const auto& id : ids) {
+    EXPECT_EQ(api.call("PUT", "/api/emails/" + id, R"({"status":"In_Warteschlange"})").first, 200);
+  }
+  EXPECT_TRUE(waitFor([&] { return api.sink_->count() >= ids.size(); }, 20s))
+      << api.sink_->count() << " of " << ids.size() << " sent\n"
+      << api.log();
+  for (const auto& id : ids) {
+    EXPECT_EQ(api.call("GET", "/api/emails/" + id).second.at("status"), "Gesendet") << id;
+  }
+  EXPECT_EQ(api.sink_->count(), ids.size()) << "each once";
+}
+
 TEST(Api, PhoneCallsOverHttpPublishTheirEvents) {
   ApiService api;
   auto [created, call] = api.call("POST", "/api/phone-calls",

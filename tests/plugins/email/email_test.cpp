@@ -723,6 +723,126 @@ TEST_F(EmailTest, TheLeaseOfABatchedEmailCountsFromItsOwnSend) {
   EXPECT_EQ(state(second).status, "Gesendet");
 }
 
+// ---- batches --------------------------------------------------------------
+
+/// Counts the transactions run through it.
+class CountingDatabase final : public Database {
+ public:
+  explicit CountingDatabase(Database& inner) : inner_(inner) {}
+  void transaction(const std::function<void(pqxx::work&)>& work) override {
+    ++count;
+    inner_.transaction(work);
+  }
+  std::atomic<int> count{0};
+
+ private:
+  Database& inner_;
+};
+
+TEST_F(EmailTest, ABatchOfEventsIsClaimedInOneStatementAndRecordedInFewTransactions) {
+  CountingDatabase counting(*pool_);
+  SenderSettings settings = fastSettings();
+  settings.recordInterval = seconds(10);  // the whole batch in one result transaction
+  EmailHandler handler(std::make_unique<EmailSender>(counting, channel_, outbox_, context_.logger(),
+                                                     context_.metrics(), settings, shutdown_),
+                       context_.logger());
+  std::vector<Event> events;
+  std::vector<std::int64_t> queued;
+  for (int i = 0; i < 20; ++i) {
+    queued.push_back(insertEmail("In_Warteschlange", 7, 0));
+    events.push_back(sendEvent(queued.back()));
+  }
+  const auto draft = insertEmail("Entwurf");
+  events.push_back(sendEvent(draft));
+  events.push_back(sendEvent(999999));     // unknown
+  events.push_back(sendEvent(queued[3]));  // the same email again
+  Event bad = sendEvent(queued[0]);
+  bad.payload = "{\"email_id\": \"x\"}";
+  events.push_back(bad);
+
+  const auto results = handler.handleBatch(events);
+  ASSERT_EQ(results.size(), events.size());
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(results[i].outcome, HandleResult::Outcome::Done) << i << results[i].reason;
+  }
+  EXPECT_EQ(results[20].outcome, HandleResult::Outcome::Done) << "a draft is not sent";
+  EXPECT_EQ(results[21].outcome, HandleResult::Outcome::Reject);
+  EXPECT_EQ(results[22].outcome, HandleResult::Outcome::Done);
+  EXPECT_EQ(results[23].outcome, HandleResult::Outcome::Reject);
+  EXPECT_EQ(counting.count.load(), 2) << "one claim and one result transaction";
+  EXPECT_EQ(channel_.messages().size(), 20u) << "each queued email once, the draft never";
+  for (const auto id : queued) EXPECT_EQ(state(id).status, "Gesendet") << id;
+  EXPECT_EQ(state(draft).status, "Entwurf");
+  EXPECT_EQ(outboxRows().size(), 20u);
+  EXPECT_EQ(context_.inMemoryMetrics().counterValue("emails_sent_total"), 20);
+}
+
+// A delivery that takes longer than the record interval is recorded before
+// the next starts, so a crash resends at most one email per sender.
+TEST_F(EmailTest, ASlowDeliveryIsRecordedBeforeTheNextOneStarts) {
+  struct WatchingChannel : ScriptedChannel {
+    std::function<void(const Message&)> before;
+    DeliveryResult deliver(const Message& message) override {
+      before(message);
+      return ScriptedChannel::deliver(message);
+    }
+  } channel;
+  channel.delay_ = milliseconds(60);
+  SenderSettings settings = fastSettings();
+  settings.recordInterval = milliseconds(20);
+  EmailSender sender(*pool_, channel, outbox_, context_.logger(), context_.metrics(), settings,
+                     shutdown_);
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(insertEmail("In_Warteschlange"));
+  std::vector<std::string> statusOfPrevious;
+  channel.before = [&](const Message& m) {
+    const auto it = std::find(ids.begin(), ids.end(), std::stoll(m.id));
+    if (it != ids.begin()) statusOfPrevious.push_back(state(*(it - 1)).status);
+  };
+  std::vector<ClaimedEmail> batch;
+  for (auto& claim : sender.claimAll(ids)) batch.push_back(*claim.email);
+  const BatchOutcome done = sender.sendAll(batch);
+  EXPECT_FALSE(done.error);
+  EXPECT_EQ(statusOfPrevious, (std::vector<std::string>{"Gesendet", "Gesendet"}));
+  for (const auto id : ids) EXPECT_EQ(state(id).status, "Gesendet");
+}
+
+// A database that goes away mid-batch: nothing more is delivered once a
+// result cannot be recorded; what was delivered keeps its claim (recovered
+// by the lease, resent under the same Message-ID); what was not is put back
+// in the queue when the database allows (Held), else its claim stays too.
+TEST_F(EmailTest, ADatabaseOutageMidBatchStopsDeliveringAndKeepsClaimsConsistent) {
+  FailingDatabase flaky(*pool_);
+  SenderSettings settings = fastSettings();
+  settings.claimLease = seconds(2);  // records give up within 1 s
+  settings.recordInterval = milliseconds(0);
+  EmailSender sender(flaky, channel_, outbox_, context_.logger(), context_.metrics(), settings,
+                     shutdown_);
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(insertEmail("In_Warteschlange"));
+  std::vector<ClaimedEmail> batch;
+  for (auto& claim : sender.claimAll(ids)) batch.push_back(*claim.email);
+  flaky.failing_ = 1000;  // from the first result on
+  const BatchOutcome done = sender.sendAll(batch);
+  flaky.failing_ = 0;
+  ASSERT_TRUE(done.error);
+  EXPECT_THROW(std::rethrow_exception(done.error), pqxx::broken_connection);
+  EXPECT_FALSE(done.outcomes[0]) << "delivered, not recorded";
+  EXPECT_EQ(channel_.messages().size(), 1u) << "nothing more is delivered once recording fails";
+  EXPECT_EQ(state(ids[0]).status, "Wird_gesendet");
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    EXPECT_EQ(state(ids[i]).status,
+              done.outcomes[i] == SendOutcome::Held ? "In_Warteschlange" : "Wird_gesendet")
+        << i;
+  }
+
+  // With the database back, a handler gets a retry for such events and the
+  // retry finds the email claimed (left to the lease), not sent twice.
+  EmailHandler handler(makeSender(), context_.logger());
+  EXPECT_EQ(handler.handle(sendEvent(ids[0])).outcome, HandleResult::Outcome::Done);
+  EXPECT_EQ(channel_.messages().size(), 1u);
+}
+
 // ---- concurrency --------------------------------------------------------
 
 TEST_F(EmailTest, SameEventTwiceConcurrentlyPlusProcessorSendsOnce) {
@@ -792,15 +912,17 @@ TEST(EmailOptions, AreSoundAndKeepTheirKeys) {
   EXPECT_TRUE(optionDeclarationProblems(kOptions.span()).empty());
   std::vector<std::string> names;
   for (const OptionSpec& spec : kOptions.specs) names.emplace_back(spec.name);
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "queue_check_interval_s", "queue_batch_size", "claim_lease_s",
-                       "max_attempts", "retry_backoff_s", "default_sender_email",
-                       "default_sender_name", "legal_footer_html", "legal_footer_text",
-                       "system_notification_email", "patient_contact_publisher",
-                       "patient_contact_timezone", "patient_contact_wait_ms"}));
+  EXPECT_EQ(
+      names,
+      (std::vector<std::string>{
+          "queue_check_interval_s", "queue_batch_size", "claim_lease_s", "max_attempts",
+          "retry_backoff_s", "record_interval_ms", "default_sender_email", "default_sender_name",
+          "legal_footer_html", "legal_footer_text", "system_notification_email",
+          "patient_contact_publisher", "patient_contact_timezone", "patient_contact_wait_ms"}));
   EXPECT_EQ(describeDefault(kOptions.specs[0]), "60");
   EXPECT_EQ(describeDefault(kOptions.specs[2]), "300");
-  EXPECT_EQ(describeDefault(kOptions.specs[5]), "\"noreply@example.com\"");
+  EXPECT_EQ(describeDefault(kOptions.specs[5]), "20");
+  EXPECT_EQ(describeDefault(kOptions.specs[6]), "\"noreply@example.com\"");
 }
 
 EmailSettings defaultSettings() {
@@ -851,6 +973,7 @@ TEST_F(EmailTest, FactorySchedulesTheQueueProcessor) {
   EXPECT_EQ(job.name, "email-queue");
   EXPECT_EQ(context.routes().size(), 6u);  // the HTTP API (email_api_test.cpp)
   EXPECT_EQ(job.interval, seconds(60));
+  EXPECT_EQ(job.notifyChannel, kQueuedChannel);  // woken when an email is queued
   ASSERT_TRUE(job.job);
   const auto id = insertEmail("In_Warteschlange");
   job.job();
