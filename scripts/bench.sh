@@ -372,7 +372,8 @@ section_queue() {
     emit "queue elapsed=$(calc "${W[elapsed_ms]} / 1000" %.3f) s (capped)"
     emit "queue rate=$(calc "$arrived * 1000 / ${W[elapsed_ms]}" %.2f) emails/s (capped)"
   fi
-  ((arrived == 0)) ||
+  # CPU per email only for a full drain (a capped window is mostly waiting).
+  ((arrived != N_QUEUE)) ||
     emit "queue cpu_service=$(calc "${W[cpu_ms.service]} / $arrived" %.3f) ms/email"
   unqueue || note "emails still held by a sender after 30 s"
 
