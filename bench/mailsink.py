@@ -112,7 +112,9 @@ def cmd_wait(directory, target, timeout_s):
     deadline = time.monotonic() + float(timeout_s)
     count = sink.refresh(read=False)
     while count < int(target) and time.monotonic() < deadline:
-        time.sleep(0.005)
+        # done_ns is the last file's mtime, so a slow poll costs no accuracy;
+        # listing thousands of files every few ms would cost CPU.
+        time.sleep(0.1)
         count = sink.refresh(read=False)
     print(f"reached={int(count >= int(target))} count={count} done_ns={sink.last_ns}")
 
@@ -134,7 +136,7 @@ def cmd_queue(base_url, directory, ids_file, timeout_s):
     wanted = set(ids) - before
     deadline = time.monotonic() + float(timeout_s)
     while time.monotonic() < deadline and not wanted <= set(sink.arrivals):
-        time.sleep(0.01)
+        time.sleep(0.1)  # arrivals are file mtimes: the poll rate costs no accuracy
         sink.refresh()
     arrived = [sink.arrivals[i] for i in wanted if i in sink.arrivals]
     print(f"put_ok={ok} put_failed={failed} put_s={put_s:.3f} first_put_ns={first_put_ns} "
