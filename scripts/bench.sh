@@ -51,7 +51,6 @@ fail() {
 # calc EXPR [FORMAT]: floating-point arithmetic through awk; nan when EXPR
 # cannot be computed (a figure missing, a division by zero).
 calc() { awk "BEGIN { printf \"${2:-%.2f}\", $1 }" 2>/dev/null || echo nan; }
-now_ns() { echo $((10#${EPOCHREALTIME/[.,]/} * 1000)); }
 
 # --- tools and build ------------------------------------------------------
 
@@ -299,15 +298,20 @@ section_kafka() {
   out=$($PY bench/mailsink.py wait "$SINK_DIR" $((before + N_EMAILS)) "$KAFKA_TIMEOUT")
   local sink_done=${out##*done_ns=} sink_count=${out#*count=}
   sink_count=$((${sink_count%% *} - before))
-  local rows_done=0 sent=0 deadline=$((SECONDS + 60))
+  # Rows: done at the last gesendet_am (now() of the recording transaction,
+  # as an epoch in ns), so the poll's own delay does not count.
+  local rows_done=0 sent=0 row deadline=$((SECONDS + 60))
   while ((SECONDS < deadline)); do
-    sent=$(sql -c "SELECT count(*) FROM communication_service.emails
-                   WHERE id BETWEEN $first AND $last AND status = 'Gesendet'")
+    row=$(sql -F ' ' -c "SELECT count(*), COALESCE(round(extract(epoch FROM max(gesendet_am)
+                           AT TIME ZONE current_setting('TimeZone')) * 1e6), 0)
+                         FROM communication_service.emails
+                         WHERE id BETWEEN $first AND $last AND status = 'Gesendet'")
+    sent=${row% *}
     if ((sent == N_EMAILS)); then
-      rows_done=$(now_ns)
+      rows_done=$((${row#* } * 1000))
       break
     fi
-    sleep 0.05
+    sleep 0.1
   done
   wait "$load"
   watch_stop
