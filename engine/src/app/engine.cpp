@@ -109,7 +109,7 @@ std::vector<database::PluginMigrations> withEngineMigrations(
   return plugins;
 }
 
-/// Dead letters through a RawProducer, waiting for each acknowledgement.
+/// Dead letters through the engine's producer, waiting for each acknowledgement.
 class KafkaDeadLetterSink final : public runtime::DeadLetterSink {
  public:
   KafkaDeadLetterSink(kafka::RawProducer& producer, std::string topic)
@@ -219,6 +219,9 @@ struct Engine::State {
   std::unique_ptr<kafka::EmbeddedBroker> broker;
   std::unique_ptr<database::ConnectionPool> database;  // outlives every pipeline
   KafkaSettings kafka;                                 // as plugins see it
+  // The one Kafka producer: dead letters and the `kafka` publishers (through
+  // Context::kafkaProducer()); declared before the pipelines holding handles.
+  std::unique_ptr<kafka::RawProducer> producer;
 
   // The current pipeline; shared with the records, requests and probes
   // using it (a reload waits until it holds the last reference).
@@ -227,7 +230,6 @@ struct Engine::State {
   std::vector<std::shared_ptr<RunningPipeline>> retired;  // outlived a reload's bound
   std::string configHash;                                 // guarded by pipelineMutex
 
-  std::unique_ptr<kafka::RawProducer> deadLetterProducer;
   std::unique_ptr<KafkaDeadLetterSink> deadLetterSink;
   std::unique_ptr<runtime::Dispatcher> dispatcher;
   std::unique_ptr<runtime::ConsumerLoop> loop;
@@ -250,7 +252,8 @@ struct Engine::State {
   Gauge* lastReloadOk = nullptr;
 
   EngineServices services() {
-    return {metrics, *logger, kafka, database.get(), relaySettings(settings.database)};
+    return {metrics,       *logger, kafka, database.get(), relaySettings(settings.database),
+            producer.get()};
   }
   std::shared_ptr<RunningPipeline> current() const {
     std::lock_guard lock(pipelineMutex);
@@ -262,6 +265,7 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     : state_(std::make_unique<State>(std::move(pipeline))) {
   openDatabase(migrate);
   prepareKafka();
+  buildProducer();
   buildPipeline();
   buildDeadLetters();
   buildDispatcher();
@@ -323,13 +327,16 @@ void Engine::buildPipeline() {
   s.lastReloadOk->set(1);
 }
 
-void Engine::buildDeadLetters() {
+void Engine::buildProducer() {
   State& s = *state_;
   kafka::Properties properties = commonProperties(s.kafka);
   for (const auto& kv : s.settings.kafka.producerProperties) properties.push_back(kv);
-  s.deadLetterProducer = std::make_unique<kafka::RawProducer>(properties, *s.logger);
-  s.deadLetterSink =
-      std::make_unique<KafkaDeadLetterSink>(*s.deadLetterProducer, s.kafka.deadLetterTopic);
+  s.producer = std::make_unique<kafka::RawProducer>(properties, *s.logger);
+}
+
+void Engine::buildDeadLetters() {
+  State& s = *state_;
+  s.deadLetterSink = std::make_unique<KafkaDeadLetterSink>(*s.producer, s.kafka.deadLetterTopic);
 }
 
 void Engine::buildDispatcher() {
@@ -656,7 +663,7 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   const bool httpStuck = s.http->handlersRunning() > 0;
   s.health->stop();  // already stopped with the HTTP server (idempotent)
   s.current()->stop(std::chrono::steady_clock::now() + remaining());
-  s.deadLetterProducer->flush(remaining());
+  s.producer->flush(remaining());
   const auto counters = s.metrics.snapshot();
   LogFields fields;
   for (const auto& [name, value] : counters) {

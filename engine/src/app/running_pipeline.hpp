@@ -13,6 +13,7 @@
 #include "commsvc/metrics.hpp"
 #include "http/health.hpp"
 #include "http/route_table.hpp"
+#include "kafka/producer.hpp"
 #include "outbox/relay.hpp"
 #include "runtime/router.hpp"
 
@@ -26,6 +27,9 @@ struct EngineServices {
   const KafkaSettings& kafka;   ///< as plugins see it (Context::kafka())
   Database* database;           ///< nullptr without database.url
   outbox::RelaySettings relay;  ///< the outbox relay's settings
+  /// The engine's one Kafka producer (Context::kafkaProducer() hands out
+  /// handles on it); nullptr for none.
+  kafka::RawProducer* producer = nullptr;
 };
 
 /// The part of the engine a reload replaces as a whole: the plugin
