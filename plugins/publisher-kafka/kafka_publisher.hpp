@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,14 +54,21 @@ KafkaPublisherOptions resolveOptions(const KafkaPublisherSettings& settings,
                                      const KafkaSettings& kafka);
 
 /// Publishes events to a Kafka topic as SPEC §1 envelopes (key = event.key),
-/// through an idempotent producer with acks=all. Delivery reports are
-/// served by an internal thread, which is where PublishCallbacks run.
+/// through an idempotent producer with acks=all: the engine's shared one
+/// (Context::kafkaProducer()) or, where there is none or the block sets its
+/// own `properties`, one of its own. Either way the engine's one producer
+/// wrapper (kafka::RawProducer) does the work. Delivery reports are served
+/// by the producer's thread, which is where PublishCallbacks run.
 /// Thread-safe.
 class KafkaPublisher : public Publisher {
  public:
-  /// Creates the producer; enable.idempotence=true and acks=all are forced.
-  /// Throws ConfigError naming the property librdkafka refuses.
+  /// Creates its own producer; enable.idempotence=true and acks=all are
+  /// forced. Throws ConfigError naming the property librdkafka refuses.
   KafkaPublisher(const KafkaPublisherOptions& options, Logger& logger);
+  /// Publishes through `shared` (a handle on the engine's producer) to
+  /// `topic`; the destructor waits up to `flushTimeout`.
+  KafkaPublisher(std::unique_ptr<KafkaProducer> shared, std::string topic,
+                 std::chrono::milliseconds flushTimeout, Logger& logger);
   /// Flushes for up to `flushTimeout`; what is still undelivered then is
   /// reported as failed to its callback.
   ~KafkaPublisher() override;
@@ -77,6 +85,8 @@ class KafkaPublisher : public Publisher {
 
   /// The topic events are published to.
   const std::string& topic() const;
+  /// True when it publishes through the engine's shared producer.
+  bool shared() const;
 
  private:
   struct Impl;

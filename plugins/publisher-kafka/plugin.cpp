@@ -13,8 +13,16 @@ namespace {
 
 std::unique_ptr<Publisher> createPublisher(const KafkaPublisherSettings& settings,
                                            Context& context) {
-  return std::make_unique<KafkaPublisher>(resolveOptions(settings, context.kafka()),
-                                          context.logger());
+  KafkaPublisherOptions options = resolveOptions(settings, context.kafka());
+  // The engine's one producer, unless the block wants properties of its own
+  // (they need a client of their own).
+  if (settings.properties.empty()) {
+    if (auto shared = context.kafkaProducer()) {
+      return std::make_unique<KafkaPublisher>(std::move(shared), options.topic,
+                                              options.flushTimeout, context.logger());
+    }
+  }
+  return std::make_unique<KafkaPublisher>(options, context.logger());
 }
 
 }  // namespace

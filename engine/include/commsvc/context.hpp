@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "commsvc/channel.hpp"
+#include "commsvc/event.hpp"
 #include "commsvc/http.hpp"
 #include "commsvc/logger.hpp"
 #include "commsvc/metrics.hpp"
@@ -30,6 +32,25 @@ struct KafkaSettings {
   std::vector<std::pair<std::string, std::string>> properties;
 };
 
+/// A plugin's handle on the engine's one Kafka producer (idempotent,
+/// acks=all, delivery report per record; the same librdkafka client the
+/// dead-letter path uses). Thread-safe. Destroying the handle reports every
+/// record it sent that is still unreported as failed ("producer handle
+/// closed") and drops its later report, so no callback runs after it.
+class KafkaProducer {
+ public:
+  virtual ~KafkaProducer() = default;
+
+  /// Queues one record (waiting while librdkafka's local queue is full);
+  /// `done` (may be empty) runs once with the broker's answer, on the
+  /// producer's thread. An empty key is sent as no key.
+  virtual void send(std::string_view topic, std::string_view key, std::string_view value,
+                    const std::vector<Header>& headers, PublishCallback done) = 0;
+  /// Waits until every record sent through this handle is reported or
+  /// `timeout` passes; true when none is left.
+  virtual bool flush(std::chrono::milliseconds timeout) = 0;
+};
+
 /// What the engine offers a plugin instance while it is created and for its
 /// whole life. Owned by the engine; outlives every plugin object.
 class Context {
@@ -49,6 +70,11 @@ class Context {
   virtual Publisher* publisher() = 0;
   /// The pipeline's Kafka settings.
   virtual const KafkaSettings& kafka() const = 0;
+  /// A new handle on the engine's shared Kafka producer (configured from
+  /// kafka.brokers, kafka.properties and kafka.producer_properties), or
+  /// nullptr when the engine has none (tests, tools): the plugin then makes
+  /// its own. Keep it no longer than the plugin object.
+  virtual std::unique_ptr<KafkaProducer> kafkaProducer() { return nullptr; }
   /// The PostgreSQL pool (include commsvc/database.hpp), or nullptr when
   /// `database.url` is empty. Connects lazily: never fails here.
   virtual Database* database() = 0;

@@ -110,7 +110,7 @@ std::vector<database::PluginMigrations> withEngineMigrations(
   return plugins;
 }
 
-/// Dead letters through a RawProducer, waiting for each acknowledgement.
+/// Dead letters through the engine's producer, waiting for each acknowledgement.
 class KafkaDeadLetterSink final : public runtime::DeadLetterSink {
  public:
   KafkaDeadLetterSink(kafka::RawProducer& producer, std::string topic)
@@ -221,6 +221,9 @@ struct Engine::State {
   std::unique_ptr<database::ConnectionPool> database;  // outlives every pipeline
   std::unique_ptr<database::Listener> listener;        // notifications; with the database
   KafkaSettings kafka;                                 // as plugins see it
+  // The one Kafka producer: dead letters and the `kafka` publishers (through
+  // Context::kafkaProducer()); declared before the pipelines holding handles.
+  std::unique_ptr<kafka::RawProducer> producer;
 
   // The current pipeline; shared with the records, requests and probes
   // using it (a reload waits until it holds the last reference).
@@ -229,7 +232,6 @@ struct Engine::State {
   std::vector<std::shared_ptr<RunningPipeline>> retired;  // outlived a reload's bound
   std::string configHash;                                 // guarded by pipelineMutex
 
-  std::unique_ptr<kafka::RawProducer> deadLetterProducer;
   std::unique_ptr<KafkaDeadLetterSink> deadLetterSink;
   std::unique_ptr<runtime::Dispatcher> dispatcher;
   std::unique_ptr<runtime::ConsumerLoop> loop;
@@ -253,7 +255,7 @@ struct Engine::State {
 
   EngineServices services() {
     return {metrics,       *logger, kafka, database.get(), relaySettings(settings.database),
-            listener.get()};
+            producer.get(), listener.get()};
   }
   std::shared_ptr<RunningPipeline> current() const {
     std::lock_guard lock(pipelineMutex);
@@ -265,6 +267,7 @@ Engine::Engine(ValidatedPipeline pipeline, bool migrate)
     : state_(std::make_unique<State>(std::move(pipeline))) {
   openDatabase(migrate);
   prepareKafka();
+  buildProducer();
   buildPipeline();
   buildDeadLetters();
   buildDispatcher();
@@ -329,13 +332,16 @@ void Engine::buildPipeline() {
   s.lastReloadOk->set(1);
 }
 
-void Engine::buildDeadLetters() {
+void Engine::buildProducer() {
   State& s = *state_;
   kafka::Properties properties = commonProperties(s.kafka);
   for (const auto& kv : s.settings.kafka.producerProperties) properties.push_back(kv);
-  s.deadLetterProducer = std::make_unique<kafka::RawProducer>(properties, *s.logger);
-  s.deadLetterSink =
-      std::make_unique<KafkaDeadLetterSink>(*s.deadLetterProducer, s.kafka.deadLetterTopic);
+  s.producer = std::make_unique<kafka::RawProducer>(properties, *s.logger);
+}
+
+void Engine::buildDeadLetters() {
+  State& s = *state_;
+  s.deadLetterSink = std::make_unique<KafkaDeadLetterSink>(*s.producer, s.kafka.deadLetterTopic);
 }
 
 void Engine::buildDispatcher() {
@@ -662,7 +668,7 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   const bool httpStuck = s.http->handlersRunning() > 0;
   s.health->stop();  // already stopped with the HTTP server (idempotent)
   s.current()->stop(std::chrono::steady_clock::now() + remaining());
-  s.deadLetterProducer->flush(remaining());
+  s.producer->flush(remaining());
   const auto counters = s.metrics.snapshot();
   LogFields fields;
   for (const auto& [name, value] : counters) {

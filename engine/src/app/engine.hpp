@@ -82,7 +82,8 @@ class Engine {
   void openDatabase(bool migrate);  ///< the PostgreSQL pool (when database.url), then migrations
   void prepareKafka();      ///< Kafka settings plugins see; the embedded broker when asked for
   void buildPipeline();     ///< publishers, outboxes, channels, handlers of the first file
-  void buildDeadLetters();  ///< the dead-letter producer and sink
+  void buildProducer();     ///< the one Kafka producer (dead letters, `kafka` publishers)
+  void buildDeadLetters();  ///< the dead-letter sink on that producer
   void buildDispatcher();   ///< the worker pool running handlers, with retries
   void buildConsumer();     ///< the consumer loop on the events topic
   void buildHealth();       ///< readiness checks: database, Kafka, channels, publishers

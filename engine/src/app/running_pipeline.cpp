@@ -56,6 +56,10 @@ class PluginContext final : public Context {
   Channel* channel() override { return channel_; }
   Publisher* publisher() override { return publisher_; }
   const KafkaSettings& kafka() const override { return shared_.services.kafka; }
+  std::unique_ptr<KafkaProducer> kafkaProducer() override {
+    kafka::RawProducer* producer = shared_.services.producer;
+    return producer == nullptr ? nullptr : producer->client();
+  }
   Database* database() override { return shared_.services.database; }
   Outbox* outbox() override { return outbox_; }
   Outbox* outboxFor(const std::string& publisher) override {

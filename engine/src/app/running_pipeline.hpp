@@ -14,6 +14,7 @@
 #include "database/listener.hpp"
 #include "http/health.hpp"
 #include "http/route_table.hpp"
+#include "kafka/producer.hpp"
 #include "outbox/relay.hpp"
 #include "runtime/router.hpp"
 
@@ -27,6 +28,9 @@ struct EngineServices {
   const KafkaSettings& kafka;   ///< as plugins see it (Context::kafka())
   Database* database;           ///< nullptr without database.url
   outbox::RelaySettings relay;  ///< the outbox relay's settings
+  /// The engine's one Kafka producer (Context::kafkaProducer() hands out
+  /// handles on it); nullptr for none.
+  kafka::RawProducer* producer = nullptr;
   /// Wakes jobs (Context::scheduleOnNotify) and the outbox relay on
   /// database notifications; nullptr without a database.
   database::Listener* listener = nullptr;

@@ -1,8 +1,12 @@
 #include "kafka/producer.hpp"
 
 #include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 namespace commsvc::kafka {
 namespace {
@@ -23,14 +27,23 @@ const Properties kProducerForced = {
 };
 
 constexpr std::chrono::milliseconds kQueueFullBackoff{5};
-constexpr std::chrono::milliseconds kDestroyFlush{5000};
+
+/// librdkafka's syslog levels (0 emerg .. 7 debug) as ours: the one mapping
+/// of every client of the engine.
+LogLevel logLevelOf(int syslogLevel) {
+  return syslogLevel <= 3   ? LogLevel::Error
+         : syslogLevel == 4 ? LogLevel::Warn
+         : syslogLevel <= 6 ? LogLevel::Info
+                            : LogLevel::Debug;
+}
 
 }  // namespace
 
 struct RawProducer::Impl {
-  explicit Impl(Logger& l) : logger(l) {}
+  Impl(Logger& l, std::chrono::milliseconds flush) : logger(l), closeFlush(flush) {}
 
   Logger& logger;
+  std::chrono::milliseconds closeFlush;
   KafkaHandle handle;
   std::atomic<bool> running{true};
   std::thread poller;
@@ -60,16 +73,15 @@ struct RawProducer::Impl {
   static void onLog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
     auto* self = static_cast<Impl*>(rd_kafka_opaque(rk));
     if (self == nullptr) return;
-    const LogLevel l = level <= 3   ? LogLevel::Error
-                       : level == 4 ? LogLevel::Warn
-                       : level <= 6 ? LogLevel::Info
-                                    : LogLevel::Debug;
+    const LogLevel l = logLevelOf(level);
     if (!self->logger.enabled(l)) return;
     self->logger.log(l, "librdkafka", {{"facility", facility}, {"message", message}});
   }
 };
 
-RawProducer::RawProducer(const Properties& properties, Logger& logger) : impl_(new Impl(logger)) {
+RawProducer::RawProducer(const Properties& properties, Logger& logger,
+                         std::chrono::milliseconds closeFlush)
+    : impl_(new Impl(logger, closeFlush)) {
   try {
     Properties all = kProducerDefaults;
     all.insert(all.end(), properties.begin(), properties.end());
@@ -96,7 +108,8 @@ RawProducer::RawProducer(const Properties& properties, Logger& logger) : impl_(n
 
 RawProducer::~RawProducer() {
   rd_kafka_t* rk = impl_->handle.get();
-  if (rd_kafka_flush(rk, static_cast<int>(kDestroyFlush.count())) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (rd_kafka_flush(rk, static_cast<int>(impl_->closeFlush.count())) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
     impl_->logger.warn("kafka producer: undelivered records dropped at shutdown",
                        {{"count", std::to_string(rd_kafka_outq_len(rk))}});
     // Fail what is left so every callback runs exactly once.
@@ -114,10 +127,13 @@ void RawProducer::send(std::string_view topic, std::string_view key, std::string
   const std::string topicName(topic);
   auto* opaque = done ? new DeliveryCallback(std::move(done)) : nullptr;
   for (;;) {
-    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
-    for (const auto& [name, v] : headers) {
-      rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), v.data(),
-                          static_cast<ssize_t>(v.size()));
+    rd_kafka_headers_t* hdrs = nullptr;  // none when there are none
+    if (!headers.empty()) {
+      hdrs = rd_kafka_headers_new(headers.size());
+      for (const auto& [name, v] : headers) {
+        rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), v.data(),
+                            static_cast<ssize_t>(v.size()));
+      }
     }
     const rd_kafka_resp_err_t err =
         rd_kafka_producev(impl_->handle.get(), RD_KAFKA_V_TOPIC(topicName.c_str()),
@@ -126,7 +142,7 @@ void RawProducer::send(std::string_view topic, std::string_view key, std::string
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
                           RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // headers are owned by librdkafka now
-    rd_kafka_headers_destroy(hdrs);
+    if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       std::this_thread::sleep_for(kQueueFullBackoff);  // the poll thread drains reports
       continue;
@@ -144,6 +160,92 @@ void RawProducer::send(std::string_view topic, std::string_view key, std::string
 bool RawProducer::flush(std::chrono::milliseconds timeout) {
   return rd_kafka_flush(impl_->handle.get(), static_cast<int>(timeout.count())) ==
          RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+int RawProducer::outstanding() const { return rd_kafka_outq_len(impl_->handle.get()); }
+
+namespace {
+
+/// The records one client sent that are not reported yet, by ticket. Shared
+/// with the delivery lambdas (engine code), so a report arriving after the
+/// client closed finds the ticket gone and runs nothing.
+struct ClientState {
+  std::mutex mutex;
+  std::condition_variable reported;
+  std::uint64_t next = 0;
+  std::unordered_map<std::uint64_t, PublishCallback> pending;  // guarded by mutex
+  std::size_t unreported = 0;  // sent, not reported (with or without a callback)
+  std::size_t running = 0;     // callbacks being run outside the lock
+};
+
+/// A plugin's handle on a RawProducer (commsvc::KafkaProducer).
+class ProducerClient final : public KafkaProducer {
+ public:
+  explicit ProducerClient(RawProducer& producer)
+      : producer_(producer), state_(std::make_shared<ClientState>()) {}
+
+  ~ProducerClient() override {
+    std::unordered_map<std::uint64_t, PublishCallback> left;
+    {
+      // A callback already taken runs to its end before the handle is gone.
+      std::unique_lock lock(state_->mutex);
+      left.swap(state_->pending);
+      state_->unreported = 0;
+      state_->reported.wait(lock, [&] { return state_->running == 0; });
+    }
+    for (auto& [ticket, done] : left) {
+      done(PublishResult::failed("producer handle closed before the broker answered"));
+    }
+  }
+
+  void send(std::string_view topic, std::string_view key, std::string_view value,
+            const std::vector<Header>& headers, PublishCallback done) override {
+    std::uint64_t ticket = 0;
+    {
+      std::lock_guard lock(state_->mutex);
+      ticket = state_->next++;
+      if (done) state_->pending.emplace(ticket, std::move(done));
+      ++state_->unreported;
+    }
+    producer_.send(topic, key, value, headers,
+                   [state = state_, ticket](bool ok, const std::string& error) {
+                     PublishCallback callback;
+                     {
+                       std::lock_guard lock(state->mutex);
+                       const auto it = state->pending.find(ticket);
+                       if (it != state->pending.end()) {
+                         callback = std::move(it->second);
+                         state->pending.erase(it);
+                         ++state->running;
+                       }
+                       if (state->unreported > 0) --state->unreported;
+                     }
+                     if (callback) {
+                       callback(ok ? PublishResult::published() : PublishResult::failed(error));
+                       callback = nullptr;  // destroyed before the handle may go
+                       std::lock_guard lock(state->mutex);
+                       --state->running;
+                     }
+                     state->reported.notify_all();
+                   });
+  }
+
+  bool flush(std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock lock(state_->mutex);
+    return state_->reported.wait_until(
+        lock, deadline, [&] { return state_->unreported == 0 && state_->running == 0; });
+  }
+
+ private:
+  RawProducer& producer_;
+  std::shared_ptr<ClientState> state_;
+};
+
+}  // namespace
+
+std::unique_ptr<KafkaProducer> RawProducer::client() {
+  return std::make_unique<ProducerClient>(*this);
 }
 
 std::vector<Header> deadLetterHeaders(const std::vector<Header>& original, std::string_view reason,

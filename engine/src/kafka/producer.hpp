@@ -2,10 +2,12 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "commsvc/context.hpp"
 #include "commsvc/event.hpp"
 #include "commsvc/logger.hpp"
 #include "kafka/client_config.hpp"
@@ -15,15 +17,18 @@ namespace commsvc::kafka {
 /// Reports a delivery: ok, or the error text.
 using DeliveryCallback = std::function<void(bool ok, const std::string& error)>;
 
-/// An idempotent producer (acks=all) of raw records, with delivery reports
-/// served by an internal thread. Thread-safe. Used for the dead-letter topic
-/// and by `commsvc produce`.
+/// The engine's one librdkafka producer wrapper: idempotent (acks=all), raw
+/// records, delivery reports served by an internal thread. Thread-safe. The
+/// engine owns one, shared by the dead-letter path and (through client())
+/// the `kafka` publishers; `commsvc produce` and tests make their own.
 class RawProducer {
  public:
   /// `properties` as for KafkaSource; enable.idempotence=true and acks=all
-  /// are forced. Throws std::runtime_error when refused.
-  RawProducer(const Properties& properties, Logger& logger);
-  ~RawProducer();  ///< flushes for up to 5 s, then destroys
+  /// are forced. Throws std::runtime_error naming a refused property.
+  /// The destructor flushes for up to `closeFlush`, then fails what is left.
+  RawProducer(const Properties& properties, Logger& logger,
+              std::chrono::milliseconds closeFlush = std::chrono::milliseconds(5000));
+  ~RawProducer();  ///< flushes for up to `closeFlush`, then destroys
   RawProducer(const RawProducer&) = delete;
   RawProducer& operator=(const RawProducer&) = delete;
 
@@ -33,6 +38,13 @@ class RawProducer {
             const std::vector<Header>& headers, DeliveryCallback done);
   /// Waits for outstanding deliveries; true when none is left.
   bool flush(std::chrono::milliseconds timeout);
+  /// Records queued or in flight (librdkafka's out queue).
+  int outstanding() const;
+
+  /// A new handle for a plugin (Context::kafkaProducer()): sends through
+  /// this producer, flushes only its own records, and fails its unreported
+  /// records when destroyed. Must not outlive this producer.
+  std::unique_ptr<KafkaProducer> client();
 
  private:
   struct Impl;
