@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <mutex>
 #include <system_error>
+#include <unordered_map>
 
 namespace commsvc::plugins::api {
 namespace {
@@ -65,6 +67,41 @@ std::int64_t queryCount(const HttpRequest& request, std::string_view name, std::
 }
 
 }  // namespace
+
+void QueryFilter::add(std::string_view sqlBefore, std::string value, std::string_view cast) {
+  std::string condition(sqlBefore);
+  condition += param(std::move(value));
+  condition += cast;
+  addCondition(condition);
+}
+
+void QueryFilter::addCondition(std::string_view sql) {
+  where_ += where_.empty() ? " WHERE " : " AND ";
+  where_ += sql;
+}
+
+std::string QueryFilter::param(std::string value) {
+  params_.push_back(std::move(value));
+  return "$" + std::to_string(params_.size());
+}
+
+pqxx::result execPrepared(pqxx::work& tx, const std::string& sql,
+                          const std::vector<std::string>& params) {
+  // One name per distinct SQL text for the whole process: every connection
+  // prepares the same statement under the same name.
+  static std::mutex mutex;
+  static std::unordered_map<std::string, std::string> names;
+  std::string name;
+  {
+    std::lock_guard lock(mutex);
+    auto [it, added] = names.try_emplace(sql);
+    if (added) it->second = "commsvc_api_" + std::to_string(names.size());
+    name = it->second;
+  }
+  // A no-op when this connection knows the statement already.
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params));
+}
 
 HttpResponse jsonResponse(int status, const json& body) {
   return HttpResponse::json(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
