@@ -272,7 +272,8 @@ ListQuery listQuery(const ListFilters& filters, std::int64_t limit, std::int64_t
   const std::string offsetRef = pageParams.param(std::to_string(offset));
   out.page = "SELECT (" + totalInPage + ") AS total, " + kSummaryColumns +
              " FROM communication_service.emails" + rows.where() +
-             " ORDER BY created_at DESC NULLS LAST, id DESC LIMIT " + limitRef +
+             // Qualified: the bare names are the to_char() output columns.
+             " ORDER BY emails.created_at DESC NULLS LAST, emails.id DESC LIMIT " + limitRef +
              "::bigint OFFSET " + offsetRef + "::bigint";
   out.pageParams = pageParams.params();
   auto [total, totalParams] = totalQuery({});
