@@ -405,15 +405,18 @@ HttpResponse EmailApi::createEmail(const HttpRequest& request) {
 
     json email;
     database_.transaction([&](pqxx::work& tx) {
-      const pqxx::row row = tx.exec_params1(
+      static const std::string kInsert =
           "INSERT INTO communication_service.emails (therapist_id, patient_id, betreff, "
           "inhalt_html, inhalt_text, empfaenger_email, empfaenger_name, absender_email, "
           "absender_name, status, in_warteschlange_am, created_at, updated_at) VALUES "
           "($1::integer, $2::integer, $3, $4, $5, $6, $7, $8, $9, $10::text::public.emailstatus, "
           "CASE WHEN $10::text = 'In_Warteschlange' THEN now() END, now(), now()) RETURNING " +
-              fullColumns(),
-          nullable(api::toText(therapist)), nullable(api::toText(patient)), betreff, *html, *text,
-          empfaengerEmail, empfaengerName, absenderEmail, absenderName, status);
+          fullColumns();
+      const pqxx::row row = api::execPreparedArgs(tx, kInsert, nullable(api::toText(therapist)),
+                                                  nullable(api::toText(patient)), betreff, *html,
+                                                  *text, empfaengerEmail, empfaengerName,
+                                                  absenderEmail, absenderName, status)
+                                .at(0);
       const EmailEventData data = eventData(row);
       outbox_.add(tx, makeEvent("communication.email_created", std::to_string(data.id),
                                 emailEventPayload(data, /*withCommunicationFields=*/false)));
@@ -431,8 +434,9 @@ HttpResponse EmailApi::getEmail(const HttpRequest& request) {
     std::optional<json> email;
     database_.transaction([&](pqxx::work& tx) {
       email.reset();
-      const pqxx::result r = tx.exec_params(
-          "SELECT " + fullColumns() + " FROM communication_service.emails WHERE id = $1", id);
+      static const std::string kSelect =
+          "SELECT " + fullColumns() + " FROM communication_service.emails WHERE id = $1";
+      const pqxx::result r = api::execPreparedArgs(tx, kSelect, id);
       if (!r.empty()) email = emailJson(r[0], /*withBodies=*/true);
     });
     return email ? jsonResponse(200, *email) : HttpResponse::error(404, kNotFound);

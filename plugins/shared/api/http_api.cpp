@@ -85,8 +85,7 @@ std::string QueryFilter::param(std::string value) {
   return "$" + std::to_string(params_.size());
 }
 
-pqxx::result execPrepared(pqxx::work& tx, const std::string& sql,
-                          const std::vector<std::string>& params) {
+std::string prepared(pqxx::work& tx, const std::string& sql) {
   // One name per distinct SQL text for the whole process: every connection
   // prepares the same statement under the same name.
   static std::mutex mutex;
@@ -100,7 +99,12 @@ pqxx::result execPrepared(pqxx::work& tx, const std::string& sql,
   }
   // A no-op when this connection knows the statement already.
   tx.conn().prepare(name, sql);
-  return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params));
+  return name;
+}
+
+pqxx::result execPrepared(pqxx::work& tx, const std::string& sql,
+                          const std::vector<std::string>& params) {
+  return tx.exec_prepared(prepared(tx, sql), pqxx::prepare::make_dynamic_params(params));
 }
 
 HttpResponse jsonResponse(int status, const json& body) {

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "commsvc/database.hpp"
@@ -183,6 +184,18 @@ class QueryFilter {
   std::string where_;
   std::vector<std::string> params_;
 };
+
+/// The name under which `sql` is a prepared statement of the transaction's
+/// connection (defined there on first use, prepared by PostgreSQL on first
+/// execution; a replaced connection prepares it again).
+std::string prepared(pqxx::work& tx, const std::string& sql);
+
+/// Runs `sql` as a prepared statement with the parameters `args` (as
+/// tx.exec_params takes them; nullptr is NULL).
+template <typename... Args>
+pqxx::result execPreparedArgs(pqxx::work& tx, const std::string& sql, Args&&... args) {
+  return tx.exec_prepared(prepared(tx, sql), std::forward<Args>(args)...);
+}
 
 /// Runs `sql` as a prepared statement of the transaction's connection
 /// (prepared there on first use, then reused; a replaced connection
