@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <functional>
 #include <limits>
-#include <mutex>
 #include <system_error>
-#include <unordered_map>
 
 namespace commsvc::plugins::api {
 namespace {
@@ -86,17 +86,12 @@ std::string QueryFilter::param(std::string value) {
 }
 
 std::string prepared(pqxx::work& tx, const std::string& sql) {
-  // One name per distinct SQL text for the whole process: every connection
-  // prepares the same statement under the same name.
-  static std::mutex mutex;
-  static std::unordered_map<std::string, std::string> names;
-  std::string name;
-  {
-    std::lock_guard lock(mutex);
-    auto [it, added] = names.try_emplace(sql);
-    if (added) it->second = "commsvc_api_" + std::to_string(names.size());
-    name = it->second;
-  }
+  // A name derived from the SQL text alone: each plugin library holds its
+  // own copy of this code and they share the pool's connections, so a
+  // per-process counter would give two statements one name. 64 bits of
+  // hash and the length tell the few dozen statements apart.
+  char name[48];
+  std::snprintf(name, sizeof name, "commsvc_%016zx_%zu", std::hash<std::string>{}(sql), sql.size());
   // A no-op when this connection knows the statement already.
   tx.conn().prepare(name, sql);
   return name;
