@@ -226,6 +226,62 @@ std::string htmlEscape(std::string_view text) {
 
 }  // namespace
 
+ListQuery listQuery(const ListFilters& filters, std::int64_t limit, std::int64_t offset) {
+  // The page's rows: only the filters given, so that the list order's
+  // indexes (schema version 4) serve them.
+  const auto rowFilter = [&filters](api::QueryFilter f) {
+    if (filters.therapistId) {
+      f.add("therapist_id = ", std::to_string(*filters.therapistId), "::integer");
+    }
+    if (filters.patientId) f.add("patient_id = ", std::to_string(*filters.patientId), "::integer");
+    if (filters.recipientType) {
+      f.addCondition(*filters.recipientType == "therapist"
+                         ? "therapist_id IS NOT NULL AND patient_id IS NULL"
+                         : "patient_id IS NOT NULL AND therapist_id IS NULL");
+    }
+    if (filters.status) f.add("status = ", *filters.status, "::text::public.emailstatus");
+    if (filters.answered) {
+      f.addCondition(*filters.answered ? "antwort_erhalten" : "NOT antwort_erhalten");
+    }
+    return f;
+  };
+  // The total, exact. Without an id filter: the sum of the matching groups
+  // of commsvc_email_counts (maintained by triggers, a few dozen rows).
+  // With one: a count through that id's index.
+  const bool byId = filters.therapistId || filters.patientId;
+  const auto totalQuery = [&](api::QueryFilter f) {
+    if (byId) {
+      f = rowFilter(std::move(f));
+      return std::pair("SELECT count(*) FROM communication_service.emails" + f.where(), f);
+    }
+    if (filters.recipientType) f.add("recipient = ", *filters.recipientType, "::text");
+    if (filters.status) f.add("status = ", *filters.status, "::text::public.emailstatus");
+    if (filters.answered) f.addCondition(*filters.answered ? "answered" : "NOT answered");
+    return std::pair(
+        "SELECT COALESCE(sum(n), 0)::bigint FROM communication_service.commsvc_email_counts" +
+            f.where(),
+        f);
+  };
+
+  ListQuery out;
+  const api::QueryFilter rows = rowFilter({});
+  // One round trip when the page has rows: the total is an init plan of
+  // the page's query, its placeholders numbered after the rows' ones.
+  auto [totalInPage, pageParams] = totalQuery(api::QueryFilter(rows.params()));
+  const std::string limitRef = pageParams.param(std::to_string(limit));
+  const std::string offsetRef = pageParams.param(std::to_string(offset));
+  out.page = "SELECT (" + totalInPage + ") AS total, " + kSummaryColumns +
+             " FROM communication_service.emails" + rows.where() +
+             // Qualified: the bare names are the to_char() output columns.
+             " ORDER BY emails.created_at DESC NULLS LAST, emails.id DESC LIMIT " + limitRef +
+             "::bigint OFFSET " + offsetRef + "::bigint";
+  out.pageParams = pageParams.params();
+  auto [total, totalParams] = totalQuery({});
+  out.total = std::move(total);
+  out.totalParams = totalParams.params();
+  return out;
+}
+
 std::string textToHtml(const std::string& text) {
   std::string out = "<p>";
   std::size_t pos = 0;
@@ -260,9 +316,8 @@ EmailApi::EmailApi(Database& database, Outbox& outbox, Channel& channel, Logger&
 
 HttpResponse EmailApi::listEmails(const HttpRequest& request) {
   return api::guarded([&] {
-    const std::optional<std::string> therapist =
-        api::toText(api::queryInt(request, "therapist_id"));
-    const std::optional<std::string> patient = api::toText(api::queryInt(request, "patient_id"));
+    const std::optional<std::int32_t> therapist = api::queryInt(request, "therapist_id");
+    const std::optional<std::int32_t> patient = api::queryInt(request, "patient_id");
     const std::optional<std::string> recipientType = api::queryRecipientType(request);
     const std::string* status = api::queryText(request, "status");
     const std::optional<bool> answered = api::queryBool(request, "antwort_erhalten");
@@ -272,30 +327,21 @@ HttpResponse EmailApi::listEmails(const HttpRequest& request) {
     std::int64_t total = 0;
     // An unknown status matches nothing (the enum cast would fail).
     if (status == nullptr || api::isOneOf(*status, kStatuses)) {
-      const std::optional<std::string> statusText =
-          status ? std::optional<std::string>(*status) : std::nullopt;
-      const std::optional<std::string> answeredText =
-          answered ? std::optional<std::string>(*answered ? "true" : "false") : std::nullopt;
-      constexpr const char* kWhere =
-          " FROM communication_service.emails WHERE "
-          "($1::integer IS NULL OR therapist_id = $1::integer) "
-          "AND ($2::integer IS NULL OR patient_id = $2::integer) "
-          "AND ($3::text IS NULL "
-          "OR ($3::text = 'therapist' AND therapist_id IS NOT NULL AND patient_id IS NULL) "
-          "OR ($3::text = 'patient' AND patient_id IS NOT NULL AND therapist_id IS NULL)) "
-          "AND ($4::text IS NULL OR status = $4::text::public.emailstatus) "
-          "AND ($5::boolean IS NULL OR antwort_erhalten = $5::boolean)";
+      const ListQuery query =
+          listQuery({.therapistId = therapist,
+                     .patientId = patient,
+                     .recipientType = recipientType,
+                     .status = status ? std::optional<std::string>(*status) : std::nullopt,
+                     .answered = answered},
+                    page.limit, page.offset());
       database_.transaction([&](pqxx::work& tx) {
         data = json::array();
-        total = tx.exec_params1(std::string("SELECT count(*)") + kWhere, nullable(therapist),
-                                nullable(patient), nullable(recipientType), nullable(statusText),
-                                nullable(answeredText))[0]
-                    .as<std::int64_t>();
-        const pqxx::result rows =
-            tx.exec_params(std::string("SELECT ") + kSummaryColumns + kWhere +
-                               " ORDER BY created_at DESC NULLS LAST, id DESC LIMIT $6 OFFSET $7",
-                           nullable(therapist), nullable(patient), nullable(recipientType),
-                           nullable(statusText), nullable(answeredText), page.limit, page.offset());
+        const pqxx::result rows = api::execPrepared(tx, query.page, query.pageParams);
+        if (!rows.empty()) {
+          total = rows[0]["total"].as<std::int64_t>();
+        } else {
+          total = api::execPrepared(tx, query.total, query.totalParams)[0][0].as<std::int64_t>();
+        }
         for (const auto& row : rows) data.push_back(emailJson(row, /*withBodies=*/false));
       });
     }
@@ -359,15 +405,18 @@ HttpResponse EmailApi::createEmail(const HttpRequest& request) {
 
     json email;
     database_.transaction([&](pqxx::work& tx) {
-      const pqxx::row row = tx.exec_params1(
+      static const std::string kInsert =
           "INSERT INTO communication_service.emails (therapist_id, patient_id, betreff, "
           "inhalt_html, inhalt_text, empfaenger_email, empfaenger_name, absender_email, "
           "absender_name, status, in_warteschlange_am, created_at, updated_at) VALUES "
           "($1::integer, $2::integer, $3, $4, $5, $6, $7, $8, $9, $10::text::public.emailstatus, "
           "CASE WHEN $10::text = 'In_Warteschlange' THEN now() END, now(), now()) RETURNING " +
-              fullColumns(),
-          nullable(api::toText(therapist)), nullable(api::toText(patient)), betreff, *html, *text,
-          empfaengerEmail, empfaengerName, absenderEmail, absenderName, status);
+          fullColumns();
+      const pqxx::row row = api::execPreparedArgs(tx, kInsert, nullable(api::toText(therapist)),
+                                                  nullable(api::toText(patient)), betreff, *html,
+                                                  *text, empfaengerEmail, empfaengerName,
+                                                  absenderEmail, absenderName, status)
+                                .at(0);
       const EmailEventData data = eventData(row);
       outbox_.add(tx, makeEvent("communication.email_created", std::to_string(data.id),
                                 emailEventPayload(data, /*withCommunicationFields=*/false)));
@@ -385,8 +434,9 @@ HttpResponse EmailApi::getEmail(const HttpRequest& request) {
     std::optional<json> email;
     database_.transaction([&](pqxx::work& tx) {
       email.reset();
-      const pqxx::result r = tx.exec_params(
-          "SELECT " + fullColumns() + " FROM communication_service.emails WHERE id = $1", id);
+      static const std::string kSelect =
+          "SELECT " + fullColumns() + " FROM communication_service.emails WHERE id = $1";
+      const pqxx::result r = api::execPreparedArgs(tx, kSelect, id);
       if (!r.empty()) email = emailJson(r[0], /*withBodies=*/true);
     });
     return email ? jsonResponse(200, *email) : HttpResponse::error(404, kNotFound);

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "commsvc/channel.hpp"
 #include "commsvc/context.hpp"
@@ -70,6 +73,28 @@ class EmailApi {
   ApiSettings settings_;
   contact::PatientContact contact_;
 };
+
+/// The filters of GET /api/emails, each nullopt when not given.
+struct ListFilters {
+  std::optional<std::int32_t> therapistId;   ///< therapist_id = value
+  std::optional<std::int32_t> patientId;     ///< patient_id = value
+  std::optional<std::string> recipientType;  ///< "therapist" or "patient"
+  std::optional<std::string> status;         ///< one of the emailstatus labels
+  std::optional<bool> answered;              ///< antwort_erhalten = value
+};
+
+/// The SQL of one list request, built from the filters given (exposed for
+/// the tests). Values are parameters only; the text depends on which
+/// filters are given, so each shape is one prepared statement.
+struct ListQuery {
+  std::string page;                      ///< the page's rows, each with column `total`
+  std::vector<std::string> pageParams;   ///< parameters of `page`
+  std::string total;                     ///< the total alone (when the page is empty)
+  std::vector<std::string> totalParams;  ///< parameters of `total`
+};
+
+/// The list query for `filters`, `limit` rows after the first `offset`.
+ListQuery listQuery(const ListFilters& filters, std::int64_t limit, std::int64_t offset);
 
 /// Registers the routes of `api` on `context` (call from a factory). The
 /// route handlers share ownership of `api`.

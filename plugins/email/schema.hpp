@@ -76,6 +76,108 @@ SELECT public.commsvc_ensure_enum('public', 'emailstatus',
   ARRAY['Entwurf', 'In_Warteschlange', 'Wird_gesendet', 'Gesendet', 'Fehlgeschlagen'],
   'communication_service');
 )sql"},
+    {4, "list indexes in the list order and trigger-maintained totals (commsvc_email_counts)",
+     R"sql(
+-- Writers wait until this commits, so the totals start exact.
+LOCK TABLE communication_service.emails IN SHARE ROW EXCLUSIVE MODE;
+
+-- The list order (newest first), alone and after each equality filter.
+SELECT public.commsvc_ensure_index('communication_service.emails',
+  'ix_emails_created_at_id', 'btree (created_at DESC NULLS LAST, id DESC)');
+SELECT public.commsvc_ensure_index('communication_service.emails',
+  'ix_emails_therapist_id_created_at', 'btree (therapist_id, created_at DESC NULLS LAST, id DESC)');
+SELECT public.commsvc_ensure_index('communication_service.emails',
+  'ix_emails_patient_id_created_at', 'btree (patient_id, created_at DESC NULLS LAST, id DESC)');
+SELECT public.commsvc_ensure_index('communication_service.emails',
+  'ix_emails_status_created_at', 'btree (status, created_at DESC NULLS LAST, id DESC)');
+
+-- The number of emails per (status, recipient, answered), as signed deltas:
+-- writers only insert (no row every writer updates, so no lock they queue
+-- on); a compaction now and then folds the deltas into one row per group.
+-- The sum of n over the groups a filter matches is its exact total.
+CREATE TABLE IF NOT EXISTS communication_service.commsvc_email_counts (
+  status    public.emailstatus,
+  recipient text,      -- 'therapist', 'patient' or NULL (neither or both ids)
+  answered  boolean,
+  n         bigint NOT NULL
+);
+
+CREATE OR REPLACE FUNCTION communication_service.commsvc_email_recipient(
+  therapist integer, patient integer) RETURNS text
+LANGUAGE sql IMMUTABLE AS $commsvc$
+  SELECT CASE WHEN therapist IS NOT NULL AND patient IS NULL THEN 'therapist'
+              WHEN patient IS NOT NULL AND therapist IS NULL THEN 'patient' END
+$commsvc$;
+
+-- Folds the deltas into one row per group; one transaction at a time (the
+-- others skip it rather than wait). False when another one holds it.
+CREATE OR REPLACE FUNCTION communication_service.commsvc_email_counts_compact() RETURNS boolean
+LANGUAGE plpgsql AS $commsvc$
+BEGIN
+  IF NOT pg_try_advisory_xact_lock(4711004004) THEN
+    RETURN false;
+  END IF;
+  WITH gone AS (DELETE FROM communication_service.commsvc_email_counts RETURNING *)
+  INSERT INTO communication_service.commsvc_email_counts (status, recipient, answered, n)
+  SELECT status, recipient, answered, sum(n) FROM gone GROUP BY 1, 2, 3 HAVING sum(n) <> 0;
+  RETURN true;
+END
+$commsvc$;
+
+-- Statement-level, through the transition tables: one insert per
+-- statement, however many rows it touched.
+CREATE OR REPLACE FUNCTION communication_service.commsvc_email_counts_apply() RETURNS trigger
+LANGUAGE plpgsql AS $commsvc$
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    DELETE FROM communication_service.commsvc_email_counts;
+    RETURN NULL;
+  ELSIF TG_OP = 'INSERT' THEN
+    INSERT INTO communication_service.commsvc_email_counts (status, recipient, answered, n)
+    SELECT status, communication_service.commsvc_email_recipient(therapist_id, patient_id),
+           antwort_erhalten, count(*)
+      FROM commsvc_new GROUP BY 1, 2, 3;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO communication_service.commsvc_email_counts (status, recipient, answered, n)
+    SELECT status, communication_service.commsvc_email_recipient(therapist_id, patient_id),
+           antwort_erhalten, -count(*)
+      FROM commsvc_old GROUP BY 1, 2, 3;
+  ELSE
+    INSERT INTO communication_service.commsvc_email_counts (status, recipient, answered, n)
+    SELECT status, recipient, answered, sum(n) FROM (
+      SELECT status, communication_service.commsvc_email_recipient(therapist_id, patient_id)
+               AS recipient, antwort_erhalten AS answered, 1 AS n FROM commsvc_new
+      UNION ALL
+      SELECT status, communication_service.commsvc_email_recipient(therapist_id, patient_id),
+             antwort_erhalten, -1 FROM commsvc_old) AS d
+    GROUP BY 1, 2, 3 HAVING sum(n) <> 0;
+  END IF;
+  -- About one statement in 64 compacts.
+  IF random() < 1.0 / 64 THEN
+    PERFORM communication_service.commsvc_email_counts_compact();
+  END IF;
+  RETURN NULL;
+END
+$commsvc$;
+
+CREATE TRIGGER commsvc_email_counts_insert AFTER INSERT ON communication_service.emails
+  REFERENCING NEW TABLE AS commsvc_new
+  FOR EACH STATEMENT EXECUTE FUNCTION communication_service.commsvc_email_counts_apply();
+CREATE TRIGGER commsvc_email_counts_update AFTER UPDATE ON communication_service.emails
+  REFERENCING OLD TABLE AS commsvc_old NEW TABLE AS commsvc_new
+  FOR EACH STATEMENT EXECUTE FUNCTION communication_service.commsvc_email_counts_apply();
+CREATE TRIGGER commsvc_email_counts_delete AFTER DELETE ON communication_service.emails
+  REFERENCING OLD TABLE AS commsvc_old
+  FOR EACH STATEMENT EXECUTE FUNCTION communication_service.commsvc_email_counts_apply();
+CREATE TRIGGER commsvc_email_counts_truncate AFTER TRUNCATE ON communication_service.emails
+  FOR EACH STATEMENT EXECUTE FUNCTION communication_service.commsvc_email_counts_apply();
+
+DELETE FROM communication_service.commsvc_email_counts;
+INSERT INTO communication_service.commsvc_email_counts (status, recipient, answered, n)
+SELECT status, communication_service.commsvc_email_recipient(therapist_id, patient_id),
+       antwort_erhalten, count(*)
+  FROM communication_service.emails GROUP BY 1, 2, 3;
+)sql"},
     {5, "emails notify the queue processor when one is queued",
      R"sql(
 -- An email that becomes In_Warteschlange (created so, or queued by PUT or by

@@ -17,7 +17,8 @@ namespace commsvc::plugins::phonecall {
 /// email plugin also creates the schema, and plugin order is not
 /// guaranteed, so every statement tolerates objects that already exist.
 /// Version 2 moves the enum that older commsvc versions created in
-/// communication_service to public.
+/// communication_service to public. Version 3 adds the index in the list
+/// order.
 inline constexpr Migration kMigrations[] = {
     {1, "create or adopt enum public.telefonanrufstatus, table telefonanrufe",
      R"sql(
@@ -79,6 +80,11 @@ SELECT public.commsvc_ensure_index('communication_service.telefonanrufe',
 SELECT public.commsvc_ensure_enum('public', 'telefonanrufstatus',
   ARRAY['geplant', 'abgeschlossen', 'fehlgeschlagen', 'abgebrochen'],
   'communication_service');
+)sql"},
+    {3, "index in the list order (newest planned date and time first)",
+     R"sql(
+SELECT public.commsvc_ensure_index('communication_service.telefonanrufe',
+  'ix_telefonanrufe_geplant_id', 'btree (geplantes_datum DESC, geplante_zeit DESC, id DESC)');
 )sql"},
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <functional>
 #include <limits>
 #include <system_error>
 
@@ -65,6 +67,40 @@ std::int64_t queryCount(const HttpRequest& request, std::string_view name, std::
 }
 
 }  // namespace
+
+void QueryFilter::add(std::string_view sqlBefore, std::string value, std::string_view cast) {
+  std::string condition(sqlBefore);
+  condition += param(std::move(value));
+  condition += cast;
+  addCondition(condition);
+}
+
+void QueryFilter::addCondition(std::string_view sql) {
+  where_ += where_.empty() ? " WHERE " : " AND ";
+  where_ += sql;
+}
+
+std::string QueryFilter::param(std::string value) {
+  params_.push_back(std::move(value));
+  return "$" + std::to_string(params_.size());
+}
+
+std::string prepared(pqxx::work& tx, const std::string& sql) {
+  // A name derived from the SQL text alone: each plugin library holds its
+  // own copy of this code and they share the pool's connections, so a
+  // per-process counter would give two statements one name. 64 bits of
+  // hash and the length tell the few dozen statements apart.
+  char name[48];
+  std::snprintf(name, sizeof name, "commsvc_%016zx_%zu", std::hash<std::string>{}(sql), sql.size());
+  // A no-op when this connection knows the statement already.
+  tx.conn().prepare(name, sql);
+  return name;
+}
+
+pqxx::result execPrepared(pqxx::work& tx, const std::string& sql,
+                          const std::vector<std::string>& params) {
+  return tx.exec_prepared(prepared(tx, sql), pqxx::prepare::make_dynamic_params(params));
+}
 
 HttpResponse jsonResponse(int status, const json& body) {
   return HttpResponse::json(status, body.dump(-1, ' ', false, json::error_handler_t::replace));

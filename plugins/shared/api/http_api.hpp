@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "commsvc/database.hpp"
 #include "commsvc/http.hpp"
@@ -151,6 +153,55 @@ std::optional<std::string> queryRecipientType(const HttpRequest& request);
 
 /// True when `value` is one of `values` (e.g. an enum's labels).
 bool isOneOf(std::string_view value, std::span<const std::string_view> values);
+
+/// The WHERE clause of a list query built from the filters a request
+/// actually gives, so that PostgreSQL can use the indexes that serve them
+/// (a `($1 IS NULL OR col = $1)` predicate serves none). Values are only
+/// ever parameters ($n, sent as text); the SQL text depends only on which
+/// filters are given, so each shape is one prepared statement.
+class QueryFilter {
+ public:
+  /// A filter without conditions whose placeholders start at $1.
+  QueryFilter() = default;
+  /// A filter whose placeholders continue after `leading` (parameters that
+  /// come first in the statement, e.g. another clause's).
+  explicit QueryFilter(std::vector<std::string> leading) : params_(std::move(leading)) {}
+
+  /// Adds the condition `column op $n cast`, e.g. ("therapist_id = ",
+  /// "7", "::integer"), with `value` as parameter $n.
+  void add(std::string_view sqlBefore, std::string value, std::string_view cast);
+  /// Adds a condition without parameter (fixed SQL written by the caller).
+  void addCondition(std::string_view sql);
+  /// A further parameter (e.g. LIMIT) outside the WHERE clause: returns
+  /// its placeholder "$n".
+  std::string param(std::string value);
+  /// " WHERE c1 AND c2 ..." or "" when no condition was added.
+  const std::string& where() const { return where_; }
+  /// The parameters in placeholder order.
+  const std::vector<std::string>& params() const { return params_; }
+
+ private:
+  std::string where_;
+  std::vector<std::string> params_;
+};
+
+/// The name under which `sql` is a prepared statement of the transaction's
+/// connection (defined there on first use, prepared by PostgreSQL on first
+/// execution; a replaced connection prepares it again).
+std::string prepared(pqxx::work& tx, const std::string& sql);
+
+/// Runs `sql` as a prepared statement with the parameters `args` (as
+/// tx.exec_params takes them; nullptr is NULL).
+template <typename... Args>
+pqxx::result execPreparedArgs(pqxx::work& tx, const std::string& sql, Args&&... args) {
+  return tx.exec_prepared(prepared(tx, sql), std::forward<Args>(args)...);
+}
+
+/// Runs `sql` as a prepared statement of the transaction's connection
+/// (prepared there on first use, then reused; a replaced connection
+/// prepares it again) with the text parameters `params`.
+pqxx::result execPrepared(pqxx::work& tx, const std::string& sql,
+                          const std::vector<std::string>& params);
 
 /// A nullable SQL parameter: the text, or nullptr for NULL.
 inline const char* nullable(const std::optional<std::string>& value) {

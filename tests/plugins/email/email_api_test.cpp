@@ -7,11 +7,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "commsvc/testing/fake_context.hpp"
@@ -530,6 +533,240 @@ TEST_F(EmailApiTest, ListPaginatesAndClamps) {
   EXPECT_EQ(body["data"].size(), 5u);
   body = page({{"page", "0"}});
   EXPECT_EQ(body["page"], 1);
+}
+
+// ---- list queries and totals (schema version 4) ----------------------------
+
+/// The list through the API against the pre-version-4 query (one predicate
+/// for every filter, count(*) over the table) as the reference.
+class EmailListTest : public EmailApiTest {
+ protected:
+  using Query = std::map<std::string, std::string>;
+
+  /// The ids and total a reference query gives for `query`.
+  std::pair<std::vector<std::int64_t>, std::int64_t> reference(const Query& query) {
+    const auto get = [&](const char* name) -> const char* {
+      const auto it = query.find(name);
+      return it == query.end() || it->second.empty() ? nullptr : it->second.c_str();
+    };
+    const auto number = [&](const char* name, std::int64_t fallback) {
+      const char* v = get(name);
+      return v ? std::stoll(v) : fallback;
+    };
+    const std::int64_t limit = number("limit", 20);
+    const std::int64_t offset = (number("page", 1) - 1) * limit;
+    const char* answered = get("antwort_erhalten");
+    constexpr const char* kWhere =
+        " FROM communication_service.emails WHERE "
+        "($1::integer IS NULL OR therapist_id = $1::integer) "
+        "AND ($2::integer IS NULL OR patient_id = $2::integer) "
+        "AND ($3::text IS NULL "
+        "OR ($3::text = 'therapist' AND therapist_id IS NOT NULL AND patient_id IS NULL) "
+        "OR ($3::text = 'patient' AND patient_id IS NOT NULL AND therapist_id IS NULL)) "
+        "AND ($4::text IS NULL OR status::text = $4::text) "
+        "AND ($5::boolean IS NULL OR antwort_erhalten = $5::boolean)";
+    std::vector<std::int64_t> ids;
+    std::int64_t total = 0;
+    pool_->transaction([&](pqxx::work& tx) {
+      ids.clear();
+      total = tx.exec_params1(std::string("SELECT count(*)") + kWhere, get("therapist_id"),
+                              get("patient_id"), get("recipient_type"), get("status"), answered)[0]
+                  .as<std::int64_t>();
+      for (const auto& row :
+           tx.exec_params(std::string("SELECT id") + kWhere +
+                              " ORDER BY created_at DESC NULLS LAST, id DESC LIMIT $6 OFFSET $7",
+                          get("therapist_id"), get("patient_id"), get("recipient_type"),
+                          get("status"), answered, limit, offset)) {
+        ids.push_back(row[0].as<std::int64_t>());
+      }
+    });
+    return {ids, total};
+  }
+
+  /// Expects the API's page and total for `query` to equal the reference's.
+  void expectSameAsReference(const Query& query) {
+    std::string what;
+    for (const auto& [k, v] : query) what += k + "=" + v + " ";
+    const HttpResponse r = list(query);
+    ASSERT_EQ(r.status, 200) << what << r.body;
+    const json body = parse(r);
+    std::vector<std::int64_t> ids;
+    for (const auto& e : body["data"]) ids.push_back(e["id"].get<std::int64_t>());
+    const auto [expectedIds, expectedTotal] = reference(query);
+    EXPECT_EQ(ids, expectedIds) << what;
+    EXPECT_EQ(body["total"].get<std::int64_t>(), expectedTotal) << what;
+  }
+
+  /// Every combination of the filters that the count table answers
+  /// (recipient_type, status, antwort_erhalten) gives the reference total.
+  void expectTotalsExact(const std::string& step) {
+    SCOPED_TRACE(step);
+    for (const char* type : {"", "therapist", "patient"}) {
+      for (const char* status :
+           {"", "Entwurf", "In_Warteschlange", "Wird_gesendet", "Gesendet", "Fehlgeschlagen"}) {
+        for (const char* answered : {"", "true", "false"}) {
+          const Query query = {{"recipient_type", type},
+                               {"status", status},
+                               {"antwort_erhalten", answered},
+                               {"limit", "1"}};
+          const HttpResponse r = list(query);
+          ASSERT_EQ(r.status, 200) << r.body;
+          EXPECT_EQ(parse(r)["total"].get<std::int64_t>(), reference(query).second)
+              << "recipient_type=" << type << " status=" << status
+              << " antwort_erhalten=" << answered;
+        }
+      }
+    }
+  }
+
+  /// Rows of the count table (deltas not yet compacted included).
+  std::int64_t countRows() {
+    return count("SELECT count(*) FROM communication_service.commsvc_email_counts");
+  }
+
+  /// 90 emails of every kind: therapists 2-3 and patients 1-2, every
+  /// status and NULL, answered or not, creation times with ties and NULLs.
+  void seed() {
+    exec(
+        "INSERT INTO communication_service.emails (therapist_id, patient_id, betreff, "
+        "inhalt_html, inhalt_text, empfaenger_email, empfaenger_name, absender_email, "
+        "absender_name, status, antwort_erhalten, created_at) "
+        "SELECT CASE WHEN i % 3 <> 0 THEN 1 + i % 3 END, CASE WHEN i % 3 = 0 THEN 1 + i % 2 END, "
+        "'s', 'h', 't', 'a@example.org', 'n', 'b@example.org', 'n', "
+        "(ARRAY['Entwurf','In_Warteschlange','Wird_gesendet','Gesendet','Fehlgeschlagen',NULL]"
+        ")[1 + i % 6]::public.emailstatus, i % 4 = 0, "
+        "CASE WHEN i % 11 = 0 THEN NULL ELSE timestamp '2026-01-01' + (i / 3) * interval '1 "
+        "minute' END FROM generate_series(1, 90) AS i");
+  }
+};
+
+TEST_F(EmailListTest, EveryFilterCombinationGivesTheReferenceRowsAndTotal) {
+  seed();
+  for (const char* therapist : {"", "2", "3", "99"}) {
+    for (const char* patient : {"", "1"}) {
+      for (const char* type : {"", "therapist", "patient"}) {
+        for (const char* status : {"", "Entwurf", "Gesendet", "Kaputt"}) {
+          for (const char* answered : {"", "true", "false"}) {
+            for (const auto& [page, limit] : std::vector<std::pair<const char*, const char*>>{
+                     {"1", "20"}, {"2", "4"}, {"50", "10"}}) {
+              expectSameAsReference({{"therapist_id", therapist},
+                                     {"patient_id", patient},
+                                     {"recipient_type", type},
+                                     {"status", status},
+                                     {"antwort_erhalten", answered},
+                                     {"page", page},
+                                     {"limit", limit}});
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_F(EmailListTest, QueryTextDependsOnlyOnWhichFiltersAreGiven) {
+  const ListQuery a = listQuery({.therapistId = 7, .status = "Gesendet"}, 20, 0);
+  const ListQuery b = listQuery({.therapistId = 8, .status = "Entwurf"}, 5, 40);
+  EXPECT_EQ(a.page, b.page);
+  EXPECT_EQ(a.total, b.total);
+  EXPECT_EQ(a.pageParams, (std::vector<std::string>{"7", "Gesendet", "7", "Gesendet", "20", "0"}));
+  EXPECT_EQ(b.totalParams, (std::vector<std::string>{"8", "Entwurf"}));
+  // Values never reach the SQL text; filters not given leave no trace.
+  EXPECT_EQ(a.page.find("Gesendet"), std::string::npos);
+  EXPECT_EQ(a.page.find("patient_id ="), std::string::npos);
+  EXPECT_EQ(a.page.find("IS NULL OR"), std::string::npos);
+  // Without an id filter the total comes from the count table.
+  const ListQuery c = listQuery({.recipientType = "patient", .answered = true}, 20, 0);
+  EXPECT_NE(c.total.find("commsvc_email_counts"), std::string::npos);
+  EXPECT_EQ(c.totalParams, (std::vector<std::string>{"patient"}));
+  EXPECT_EQ(a.total.find("commsvc_email_counts"), std::string::npos);
+}
+
+TEST_F(EmailListTest, TotalsStayExactThroughTheApi) {
+  expectTotalsExact("empty");
+  const auto t1 = create();
+  const auto t2 = create({{"status", "In_Warteschlange"}});
+  const auto p1 = create({{"therapist_id", nullptr}, {"patient_id", 4}});
+  expectTotalsExact("created");
+  ASSERT_EQ(byId("PUT", t1, json({{"status", "Gesendet"}})).status, 200);
+  ASSERT_EQ(
+      byId("PUT", p1, json({{"antwort_erhalten", true}, {"status", "Fehlgeschlagen"}})).status,
+      200);
+  // No counted column changes: no delta.
+  ASSERT_EQ(byId("PUT", t2, json({{"fehlermeldung", "x"}})).status, 200);
+  expectTotalsExact("updated");
+  ASSERT_EQ(byId("DELETE", t2).status, 200);
+  ASSERT_EQ(byId("DELETE", p1).status, 200);
+  expectTotalsExact("deleted");
+  EXPECT_EQ(parse(list())["total"], 1);
+}
+
+TEST_F(EmailListTest, TotalsStayExactThroughPlainSql) {
+  seed();
+  expectTotalsExact("seeded");
+  exec("UPDATE communication_service.emails SET status = 'Gesendet' WHERE id % 5 = 0");
+  expectTotalsExact("bulk status change");
+  exec("UPDATE communication_service.emails SET status = NULL WHERE id % 7 = 0");
+  expectTotalsExact("status NULL");
+  exec(
+      "UPDATE communication_service.emails SET patient_id = therapist_id, therapist_id = NULL "
+      "WHERE therapist_id IS NOT NULL AND id % 2 = 0");
+  expectTotalsExact("recipient swapped");
+  exec("UPDATE communication_service.emails SET antwort_erhalten = NOT antwort_erhalten");
+  expectTotalsExact("answered flipped");
+  exec("DELETE FROM communication_service.emails WHERE id % 3 = 1");
+  expectTotalsExact("bulk delete");
+  // Many small statements: compactions happen on the way (1 in 64) and the
+  // explicit one folds what is left into at most one row per group.
+  for (int i = 0; i < 150; ++i) {
+    exec(
+        "UPDATE communication_service.emails SET status = CASE WHEN status = 'Entwurf' THEN "
+        "'Gesendet' ELSE 'Entwurf' END::public.emailstatus WHERE id = " +
+        std::to_string(2 + i % 60));
+  }
+  expectTotalsExact("many single-row updates");
+  exec("SELECT communication_service.commsvc_email_counts_compact()");
+  EXPECT_LE(countRows(), 6 * 3 * 2);
+  EXPECT_EQ(count("SELECT count(*) FROM communication_service.commsvc_email_counts WHERE n = 0"),
+            0);
+  expectTotalsExact("compacted");
+  exec("TRUNCATE communication_service.emails");
+  EXPECT_EQ(countRows(), 0);
+  expectTotalsExact("truncated");
+  seed();
+  expectTotalsExact("seeded again");
+}
+
+TEST_F(EmailListTest, TotalsStayExactUnderConcurrentWriters) {
+  // Four threads on the pool's connections create, change and delete at
+  // once; compactions run among them (one at a time, the others skip).
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 60;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        const HttpResponse created = post(emailBody({{"therapist_id", 1 + t}}));
+        if (created.status != 201) {
+          ++failures;
+          continue;
+        }
+        const std::int64_t id = json::parse(created.body)["id"].get<std::int64_t>();
+        if (i % 2 == 0 && byId("PUT", id, json({{"status", "Gesendet"}})).status != 200) ++failures;
+        if (i % 3 == 0 && byId("DELETE", id).status != 200) ++failures;
+        if (i % 10 == 0) {
+          pool_->transaction([](pqxx::work& tx) {
+            tx.exec("SELECT communication_service.commsvc_email_counts_compact()");
+          });
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  expectTotalsExact("after concurrent writers");
+  EXPECT_EQ(parse(list())["total"], kThreads * (kRounds - kRounds / 3));
 }
 
 // ---- update -----------------------------------------------------------------

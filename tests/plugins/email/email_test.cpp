@@ -195,10 +195,17 @@ TEST_F(EmailTest, SchemaMatchesSpec) {
       {"created_at", {ts, std::nullopt, true, adopted ? kNone : "now()"}},
       {"updated_at", {ts, std::nullopt, true, adopted ? kNone : "now()"}},
   };
-  // The emails table and the Message-ID token: telefonanrufe is the
-  // phonecall plugin's (an adopted database has it already).
-  EXPECT_EQ(tables.size(), adopted ? 3u : 2u);
+  // The emails table, the Message-ID token and the list's totals (schema
+  // version 4): telefonanrufe is the phonecall plugin's (an adopted
+  // database has it already).
+  EXPECT_EQ(tables.size(), adopted ? 4u : 3u);
   EXPECT_EQ(tables.count("commsvc_message_token"), 1u);
+  EXPECT_EQ(
+      tables["commsvc_email_counts"],
+      (std::map<std::string, Column>{{"status", {"emailstatus", std::nullopt, true, std::nullopt}},
+                                     {"recipient", {"text", std::nullopt, true, std::nullopt}},
+                                     {"answered", {"boolean", std::nullopt, true, std::nullopt}},
+                                     {"n", {"bigint", std::nullopt, false, std::nullopt}}}));
   EXPECT_EQ(tables["emails"], emails);
 
   std::map<std::string, std::vector<std::string>> enums;
