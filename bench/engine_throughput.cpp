@@ -129,8 +129,11 @@ int main(int argc, char** argv) {
       "engine event path (%d workers): %9.0f records/s  (%ld of %ld handled; the mock "
       "broker keeps ~5 MiB per partition)\n",
       workers, double(handled) / seconds(last - first), handled, records);
-  const auto counters = metrics.snapshot();
-  std::printf("offset commits: %.0f, pauses at max_in_flight: %.0f\n",
-              counters.at("offset_commits_total"), counters.at("consumer_pauses_total"));
+  const auto& stats = consumer.stats();
+  std::printf(
+      "pauses: %llu, peak in flight: %zu (max_in_flight %ld), peak held: %zu, "
+      "offset commits: %llu\n",
+      static_cast<unsigned long long>(stats.pauses), stats.peakInFlight, maxInFlight,
+      stats.peakHeld, static_cast<unsigned long long>(stats.commits));
   return 0;
 }

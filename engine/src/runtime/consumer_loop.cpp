@@ -59,6 +59,7 @@ void ConsumerLoop::pollAndDispatch() {
   source_->poll(batch_, want, kPollTimeout);
   std::move(batch_.begin(), batch_.end(), std::back_inserter(held_));
   batch_.clear();
+  stats_.peakHeld = std::max(stats_.peakHeld, held_.size());
 
   const std::size_t take = std::min(room, held_.size());
   for (std::size_t i = 0; i < take; ++i) {
@@ -69,6 +70,7 @@ void ConsumerLoop::pollAndDispatch() {
     items_.push_back(WorkItem{std::move(record), tracker});
     held_.pop_front();
   }
+  stats_.peakInFlight = std::max(stats_.peakInFlight, uncommitted_);
   dispatcher_.dispatch(items_);
 }
 
@@ -97,6 +99,7 @@ void ConsumerLoop::maybeCommit(bool force) {
   commitInFlight_ = true;
   lastCommit_ = now;
   commits_.add();
+  ++stats_.commits;
   source_->commit(true);
 }
 
@@ -104,6 +107,7 @@ void ConsumerLoop::applyFlowControl() {
   if (!paused_ && held_.size() >= settings_.maxInFlight) {
     paused_ = true;
     pauses_.add();
+    ++stats_.pauses;
     source_->pause(assigned());
   } else if (paused_ && held_.size() * 2 <= settings_.maxInFlight) {
     paused_ = false;

@@ -25,6 +25,14 @@ struct ConsumerLoopSettings {
   std::chrono::milliseconds shutdownTimeout{10000};  ///< bound on draining at stop
 };
 
+/// What a consumer loop did, for benchmarks and tests.
+struct ConsumerLoopStats {
+  std::uint64_t pauses = 0;      ///< times the partitions were paused (last resort)
+  std::size_t peakInFlight = 0;  ///< most records dispatched and not yet committed at once
+  std::size_t peakHeld = 0;      ///< most records polled and held back at once
+  std::uint64_t commits = 0;     ///< offset commits sent
+};
+
 /// The poll loop: takes records from Kafka, hands them to the dispatcher,
 /// stores each partition's offset up to its last contiguous finished record
 /// and commits it. It never waits on a handler: when `maxInFlight` records
@@ -46,6 +54,8 @@ class ConsumerLoop final : public kafka::RebalanceListener {
   DrainResult run(const std::atomic<bool>& stop);
   /// When run() saw the stop request (the start of the shutdown bound).
   std::chrono::steady_clock::time_point stopObservedAt() const { return stopObservedAt_; }
+  /// What the loop did so far. Polling thread only (or after run() returned).
+  const ConsumerLoopStats& stats() const { return stats_; }
 
  private:
   using PartitionKey = std::pair<std::string, std::int32_t>;
@@ -80,6 +90,7 @@ class ConsumerLoop final : public kafka::RebalanceListener {
   bool paused_ = false;
   std::chrono::steady_clock::time_point lastCommit_;
   std::chrono::steady_clock::time_point stopObservedAt_;
+  ConsumerLoopStats stats_;
 };
 
 }  // namespace commsvc::runtime
