@@ -115,7 +115,7 @@ class RecordingHandler final : public Handler {
 };
 
 // Produces `records` records over 2 partitions (keys i % 7), then
-// consumed by a loop with `loop` settings and `handler` until all arrived
+// consumes them with a loop of `loop` settings and `handler` until all arrived
 // or `limit` passed. Returns the loop's stats.
 ConsumerLoopStats consume(long records, ConsumerLoopSettings loop, RecordingHandler& handler,
                           std::chrono::seconds limit) {
