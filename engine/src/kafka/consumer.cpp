@@ -371,7 +371,10 @@ KafkaSource::~KafkaSource() {
 std::size_t KafkaSource::poll(std::vector<Record>& out, std::size_t max,
                               std::chrono::milliseconds timeout) {
   if (impl_->closed) return 0;
-  while (rd_kafka_event_t* event = rd_kafka_queue_poll(impl_->commitQueue.get(), 0)) {
+  // With max 0 the wait is for a commit answer (the first event only).
+  int wait = max == 0 ? static_cast<int>(timeout.count()) : 0;
+  while (rd_kafka_event_t* event = rd_kafka_queue_poll(impl_->commitQueue.get(), wait)) {
+    wait = 0;
     if (rd_kafka_event_type(event) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
       impl_->committed(rd_kafka_event_error(event), rd_kafka_event_topic_partition_list(event));
     }
@@ -402,6 +405,11 @@ std::size_t KafkaSource::poll(std::vector<Record>& out, std::size_t max,
     ++appended;
   }
   return appended;
+}
+
+std::size_t KafkaSource::queued() const {
+  if (impl_->closed || !impl_->queue) return 0;
+  return rd_kafka_queue_length(impl_->queue.get());
 }
 
 void KafkaSource::store(const std::vector<PartitionOffset>& offsets) {

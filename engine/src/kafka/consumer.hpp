@@ -56,8 +56,15 @@ class KafkaSource {
 
   /// Appends up to `max` records to `out`, waiting at most `timeout` for the
   /// first. Serves rebalance and commit callbacks. Consumer errors are
-  /// logged, not thrown. Returns the number appended.
+  /// logged, not thrown. Returns the number appended. With `max` 0 it takes
+  /// no record (they stay in librdkafka's prefetch queue, which is not
+  /// purged) and only serves answers to asynchronous commits, waiting at most
+  /// `timeout` for the first; rebalance callbacks then wait for a poll that
+  /// takes records.
   std::size_t poll(std::vector<Record>& out, std::size_t max, std::chrono::milliseconds timeout);
+  /// Records (and callbacks) librdkafka has prefetched and poll() has not
+  /// taken yet.
+  std::size_t queued() const;
   /// Stores offsets (the next offset to read, i.e. last handled + 1) for commit.
   void store(const std::vector<PartitionOffset>& offsets);
   /// Commits the stored offsets; asynchronous ones report via onCommitted.

@@ -7,7 +7,10 @@ namespace commsvc::runtime {
 namespace {
 
 constexpr std::chrono::milliseconds kPollTimeout{20};
+// How long one loop turn waits for a commit answer while the window is full.
+constexpr std::chrono::milliseconds kWindowFullWait{2};
 constexpr std::chrono::seconds kCommitAnswerTimeout{10};
+constexpr std::size_t kCommitsInFlight = 2;
 
 }  // namespace
 
@@ -23,6 +26,7 @@ ConsumerLoop::ConsumerLoop(const kafka::Properties& properties, std::string topi
   source_ =
       std::make_unique<kafka::KafkaSource>(properties, std::move(topic), *this, logger, &metrics);
   lastCommit_ = std::chrono::steady_clock::now();
+  secondStart_ = lastCommit_;
 }
 
 ConsumerLoop::~ConsumerLoop() {
@@ -45,18 +49,25 @@ std::vector<kafka::PartitionOffset> ConsumerLoop::assigned() const {
 }
 
 void ConsumerLoop::pollAndDispatch() {
-  // Records beyond max_in_flight wait in held_, unprocessed: a crash never
-  // redelivers more than max_in_flight handled records. Up to another
-  // max_in_flight records are held before the partitions are paused (a
-  // pause throws away librdkafka's prefetched records and costs about a
-  // second to recover from). Polling goes on even then (one record at
-  // most) so callbacks keep being served.
+  // Records are taken from librdkafka only as far as they fit under
+  // max_in_flight: the rest waits in librdkafka's prefetch queue (bounded by
+  // queued.min.messages / queued.max.messages.kbytes, not purged), so a
+  // crash never redelivers more than max_in_flight handled records and a
+  // burst pauses nothing. With the window full, the loop waits briefly for
+  // commit answers instead of taking records. held_ only has records while
+  // paused (polled to serve callbacks) or left from a shrunk window.
   const std::size_t room =
       settings_.maxInFlight > uncommitted_ ? settings_.maxInFlight - uncommitted_ : 0;
-  const std::size_t holdLimit = room + settings_.maxInFlight;
-  const std::size_t want =
-      held_.size() >= holdLimit ? 1 : std::min(settings_.pollBatch, holdLimit - held_.size());
-  source_->poll(batch_, want, kPollTimeout);
+  const std::size_t free = room > held_.size() ? room - held_.size() : 0;
+  windowFull_ = free == 0;
+  if (paused_) {
+    // Nothing is fetched while paused; polling serves rebalance callbacks.
+    source_->poll(batch_, 1, kPollTimeout);
+  } else if (windowFull_) {
+    source_->poll(batch_, 0, kWindowFullWait);
+  } else {
+    source_->poll(batch_, std::min(settings_.pollBatch, free), kPollTimeout);
+  }
   std::move(batch_.begin(), batch_.end(), std::back_inserter(held_));
   batch_.clear();
 
@@ -66,9 +77,12 @@ void ConsumerLoop::pollAndDispatch() {
     auto& tracker = trackerFor(record.topic, record.partition);
     tracker->dispatched(record.offset);
     ++uncommitted_;
+    ++dispatchedThisSecond_;
     items_.push_back(WorkItem{std::move(record), tracker});
     held_.pop_front();
   }
+  stats_.peakInFlight = std::max(stats_.peakInFlight, uncommitted_);
+  stats_.peakHeld = std::max(stats_.peakHeld, held_.size());
   dispatcher_.dispatch(items_);
 }
 
@@ -85,29 +99,68 @@ void ConsumerLoop::storeFinished() {
 
 void ConsumerLoop::maybeCommit(bool force) {
   const auto now = std::chrono::steady_clock::now();
-  if (commitInFlight_ && now - lastCommit_ > kCommitAnswerTimeout) {
+  if (!commitsSent_.empty() && now - commitsSent_.front() > kCommitAnswerTimeout) {
     logger_.warn("no answer to an offset commit; committing again");
-    commitInFlight_ = false;
+    commitsSent_.clear();
   }
-  if (!storedSinceCommit_ || commitInFlight_) return;
+  // Up to kCommitsInFlight commits overlap (answers come in order): the
+  // window moves on each answer, without waiting a round trip per commit.
+  if (!storedSinceCommit_ || commitsSent_.size() >= kCommitsInFlight) return;
   const bool due = force || now - lastCommit_ >= settings_.commitInterval ||
-                   uncommitted_ >= settings_.maxInFlight / 2;
+                   uncommitted_ >= settings_.maxInFlight / 4;
   if (!due) return;
   storedSinceCommit_ = false;
-  commitInFlight_ = true;
+  commitsSent_.push_back(now);
   lastCommit_ = now;
   commits_.add();
+  ++stats_.commits;
   source_->commit(true);
 }
 
 void ConsumerLoop::applyFlowControl() {
-  if (!paused_ && held_.size() >= settings_.maxInFlight) {
+  // Pausing is the last resort: it purges librdkafka's prefetch queue (about
+  // a second to refill), so it only happens when the handlers do not keep
+  // up: (1) the window stayed full for pauseAfter (stuck handlers or
+  // failing commits), or (2) what is prefetched would take longer than
+  // maxBacklogWait to work through at last second's dispatch rate: a
+  // rebalance callback queued behind it would wait that long. The purged
+  // records are fetched again from the position after the last one polled.
+  const auto now = std::chrono::steady_clock::now();
+  if (paused_) {
+    pausedThisSecond_ = true;
+    if ((uncommitted_ + held_.size()) * 2 <= settings_.maxInFlight) {
+      paused_ = false;
+      windowFullSince_.reset();
+      source_->resume(assigned());
+    }
+    return;
+  }
+  bool pause = false;
+  if (!windowFull_) {
+    windowFullSince_.reset();
+  } else if (!windowFullSince_) {
+    windowFullSince_ = now;
+  } else {
+    pause = now - *windowFullSince_ >= settings_.pauseAfter;
+  }
+  if (now - secondStart_ >= std::chrono::seconds(1)) {
+    if (!pausedThisSecond_) {
+      const double rate =
+          double(dispatchedThisSecond_) / std::chrono::duration<double>(now - secondStart_).count();
+      const double backlog = double(source_->queued());
+      const double waitSeconds = std::chrono::duration<double>(settings_.maxBacklogWait).count();
+      pause = pause || (backlog > double(settings_.maxInFlight) && backlog > rate * waitSeconds);
+    }
+    secondStart_ = now;
+    dispatchedThisSecond_ = 0;
+    pausedThisSecond_ = false;
+  }
+  if (pause) {
     paused_ = true;
+    pausedThisSecond_ = true;
     pauses_.add();
+    ++stats_.pauses;
     source_->pause(assigned());
-  } else if (paused_ && held_.size() * 2 <= settings_.maxInFlight) {
-    paused_ = false;
-    source_->resume(assigned());
   }
 }
 
@@ -164,7 +217,12 @@ void ConsumerLoop::onRevoked(const std::vector<kafka::PartitionOffset>& partitio
 
 void ConsumerLoop::onCommitted(const std::vector<kafka::PartitionOffset>& offsets,
                                const std::string& error) {
-  commitInFlight_ = false;
+  if (!commitsSent_.empty()) {
+    const auto waited = std::chrono::steady_clock::now() - commitsSent_.front();
+    commitsSent_.pop_front();
+    stats_.commitWaitTotal += waited;
+    stats_.commitWaitMax = std::max(stats_.commitWaitMax, waited);
+  }
   if (!error.empty()) {
     logger_.warn("offset commit failed; will retry", {{"error", error}});
     storedSinceCommit_ = true;
