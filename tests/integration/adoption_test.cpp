@@ -211,7 +211,6 @@ class AdoptedService {
   int port_ = 0;
 };
 
-/// Migrates a database holding the original's layout and rows twice and
 /// The indexes in the lists' orders (email schema 4, phonecall schema 3):
 /// added to every database, adopted or not.
 const std::set<std::string> kListIndexes = {
@@ -224,6 +223,7 @@ const std::set<std::string> kListIndexes = {
     "telefonanrufe ix_telefonanrufe_geplant_id btree (geplantes_datum DESC, geplante_zeit DESC, id "
     "DESC)"};
 
+/// Migrates a database holding the original's layout and rows twice and
 /// checks what the issue asks: exit 0, then nothing pending, rows equal,
 /// one enum of each in public, no index or check with an existing one's
 /// definition added (only ix_emails_status, which the original lacks, and
