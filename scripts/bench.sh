@@ -479,7 +479,7 @@ section_engine() {
     # shellcheck disable=SC2086  # BENCH_ENGINE_ARGS: positional arguments
     out=$("$BIN/bench_engine_throughput" ${BENCH_ENGINE_ARGS:-} 2>&1)
     rate=$(sed -n 's/^engine event path[^:]*: *\([0-9.]*\) records\/s.*/\1/p' <<<"$out")
-    pauses=$(sed -n 's/.*pauses at max_in_flight: *\([0-9]*\).*/\1/p' <<<"$out")
+    pauses=$(sed -n 's/.*pauses: *\([0-9]*\).*/\1/p' <<<"$out")
     if [[ -z "$rate" ]]; then
       fail engine "run $i: no 'engine event path' figure: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
       continue
