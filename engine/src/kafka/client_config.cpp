@@ -16,4 +16,11 @@ KafkaConf makeConf(const Properties& properties) {
   return conf;
 }
 
+LogLevel logLevelOf(int syslogLevel) {
+  return syslogLevel <= 3   ? LogLevel::Error
+         : syslogLevel == 4 ? LogLevel::Warn
+         : syslogLevel <= 6 ? LogLevel::Info
+                            : LogLevel::Debug;
+}
+
 }  // namespace commsvc::kafka

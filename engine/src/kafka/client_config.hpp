@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "commsvc/logger.hpp"
+
 namespace commsvc::kafka {
 
 /// RAII owners of librdkafka handles.
@@ -33,5 +35,9 @@ using Properties = std::vector<std::pair<std::string, std::string>>;
 /// Builds a conf from `properties`; throws std::runtime_error naming the
 /// property and librdkafka's message when one is unknown or invalid.
 KafkaConf makeConf(const Properties& properties);
+
+/// librdkafka's syslog levels (0 emerg .. 7 debug) as ours: the one mapping
+/// of every client of the engine (consumer and producer log callbacks).
+LogLevel logLevelOf(int syslogLevel);
 
 }  // namespace commsvc::kafka

@@ -75,13 +75,6 @@ std::string partitionErrors(const rd_kafka_topic_partition_list_t* list) {
   return out;
 }
 
-LogLevel syslogToLevel(int level) {
-  if (level <= 3) return LogLevel::Error;
-  if (level == 4) return LogLevel::Warn;
-  if (level <= 6) return LogLevel::Info;
-  return LogLevel::Debug;
-}
-
 }  // namespace
 
 struct KafkaSource::Impl {
@@ -256,7 +249,7 @@ struct KafkaSource::Impl {
   static void onLog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
     auto* self = static_cast<Impl*>(rd_kafka_opaque(rk));
     if (self == nullptr) return;
-    const LogLevel l = syslogToLevel(level);
+    const LogLevel l = logLevelOf(level);
     if (!self->logger.enabled(l)) return;
     self->logger.log(l, "librdkafka", {{"facility", facility}, {"message", message}});
   }

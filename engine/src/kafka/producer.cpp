@@ -28,15 +28,6 @@ const Properties kProducerForced = {
 
 constexpr std::chrono::milliseconds kQueueFullBackoff{5};
 
-/// librdkafka's syslog levels (0 emerg .. 7 debug) as ours: the one mapping
-/// of every client of the engine.
-LogLevel logLevelOf(int syslogLevel) {
-  return syslogLevel <= 3   ? LogLevel::Error
-         : syslogLevel == 4 ? LogLevel::Warn
-         : syslogLevel <= 6 ? LogLevel::Info
-                            : LogLevel::Debug;
-}
-
 }  // namespace
 
 struct RawProducer::Impl {
