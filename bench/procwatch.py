@@ -18,6 +18,13 @@ lines:
 NAME=tree:PID counts PID and its children (PostgreSQL's postmaster and its
 backends): PID's own time plus what it reaped (cutime+cstime) plus the
 children alive at each snapshot, so backends that exit in the window count.
+
+    procwatch.py smaps PID [N]
+
+Prints the N (default 10) largest contributors to PID's RSS from
+/proc/PID/smaps on one line, `name:kB,...`: each file by its base name (all
+its mappings summed), `[heap]`, `[stack]`, and `[anon]` for the other
+anonymous mappings (thread stacks, malloc arenas, librdkafka's buffers).
 """
 import os
 import signal
@@ -89,10 +96,35 @@ def status_of(pid):
     return rss, threads
 
 
+def smaps(pid, n):
+    """The n largest RSS contributors of pid, as one `name:kB,...` line."""
+    totals = {}
+    name = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            first = line.split(None, 1)[0]
+            if not first.endswith(":"):  # a mapping's header line
+                fields = line.split()
+                path = fields[5] if len(fields) > 5 else ""
+                if path.startswith("/"):
+                    name = os.path.basename(path)
+                elif path.startswith("["):
+                    name = path if path in ("[heap]", "[stack]") else "[other]"
+                else:
+                    name = "[anon]"
+            elif first == "Rss:":
+                totals[name] = totals.get(name, 0) + int(line.split()[1])
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:n]
+    print(",".join(f"{k}:{v}" for k, v in ranked))
+
+
 def main():
     args = sys.argv[1:]
     if not args:
         sys.exit(__doc__)
+    if args[0] == "smaps":
+        smaps(int(args[1]), int(args[2]) if len(args) > 2 else 10)
+        return
     out = args.pop(0)
     interval = 0.1
     if args and args[0] == "--interval":

@@ -285,6 +285,11 @@ section_idle() {
   [[ -n "$rss" ]] || { fail idle "no /proc/$SVC_PID/status"; return; }
   emit "idle rss=$(mb "$rss") MB settle_s=$SETTLE"
   emit "idle threads=$threads count"
+  # Where the megabytes go: anonymous (heap, stacks) vs file-backed (code
+  # and data of the binary and its libraries), then the largest mappings.
+  emit "idle rss_anon=$(mb "$(awk '/^RssAnon:/ { print $2 }' "/proc/$SVC_PID/status")") MB" \
+    "rss_file=$(mb "$(awk '/^RssFile:/ { print $2 }' "/proc/$SVC_PID/status")") MB"
+  emit "idle largest_kb=$($PY bench/procwatch.py smaps "$SVC_PID" 12)"
 }
 
 section_kafka() {

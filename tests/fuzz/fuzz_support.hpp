@@ -54,10 +54,14 @@ inline std::vector<std::string> splitFields(std::string_view text, std::size_t c
 /// Thrown by ThrowingDatabase: the route got past its validation.
 struct DatabaseReached {};
 
-/// A Database that never runs SQL: every transaction() throws DatabaseReached.
+/// A Database that never runs SQL: every transaction() and read() throws
+/// DatabaseReached.
 class ThrowingDatabase final : public Database {
  public:
   void transaction(const std::function<void(pqxx::work& tx)>& /*work*/) override {
+    throw DatabaseReached{};
+  }
+  void read(const std::function<void(pqxx::nontransaction& tx)>& /*work*/) override {
     throw DatabaseReached{};
   }
 };

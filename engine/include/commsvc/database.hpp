@@ -20,6 +20,13 @@ class Database {
   /// the pool's connect timeout, and std::runtime_error when no connection
   /// is free within the acquire timeout.
   virtual void transaction(const std::function<void(pqxx::work& tx)>& work) = 0;
+
+  /// Runs `work` on a pooled connection outside a transaction block: each
+  /// statement commits on its own. For a read that is one statement (an
+  /// API list or lookup) it saves the BEGIN and COMMIT round trips of
+  /// transaction(). Statements that must commit together belong in
+  /// transaction(). Same broken-connection retry and exceptions.
+  virtual void read(const std::function<void(pqxx::nontransaction& tx)>& work) = 0;
 };
 
 }  // namespace commsvc

@@ -96,6 +96,15 @@ ConnectionPool::Connection ConnectionPool::connect() {
 }
 
 void ConnectionPool::transaction(const std::function<void(pqxx::work& tx)>& work) {
+  run<pqxx::work>(work);
+}
+
+void ConnectionPool::read(const std::function<void(pqxx::nontransaction& tx)>& work) {
+  run<pqxx::nontransaction>(work);
+}
+
+template <typename Tx>
+void ConnectionPool::run(const std::function<void(Tx& tx)>& work) {
   Connection connection = acquire();
   // Gives the slot back however this function ends.
   struct Returner {
@@ -117,7 +126,7 @@ void ConnectionPool::transaction(const std::function<void(pqxx::work& tx)>& work
     try {
       if (connection && !connection->is_open()) drop();
       if (!connection) connection = connect();
-      pqxx::work tx(*connection);
+      Tx tx(*connection);
       work(tx);
       tx.commit();
       return;

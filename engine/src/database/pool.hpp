@@ -49,6 +49,9 @@ class ConnectionPool final : public Database {
   /// rolls back and propagates at once.
   void transaction(const std::function<void(pqxx::work& tx)>& work) override;
 
+  /// See Database::read: the same retries, with a pqxx::nontransaction.
+  void read(const std::function<void(pqxx::nontransaction& tx)>& work) override;
+
   /// Runs `SELECT 1` through the pool (connecting when needed). Returns
   /// true when it worked; otherwise false and the reason in `error`.
   bool ping(std::string* error = nullptr);
@@ -68,6 +71,10 @@ class ConnectionPool final : public Database {
   void release(Connection connection);
   // Opens a connection with the connect timeout applied.
   Connection connect();
+  // transaction() and read(): runs `work` in a `Tx` on a pooled connection,
+  // commits, retries on a lost connection.
+  template <typename Tx>
+  void run(const std::function<void(Tx& tx)>& work);
 
   PoolSettings settings_;
   std::string conninfo_;

@@ -85,7 +85,7 @@ std::string QueryFilter::param(std::string value) {
   return "$" + std::to_string(params_.size());
 }
 
-std::string prepared(pqxx::work& tx, const std::string& sql) {
+std::string prepared(pqxx::transaction_base& tx, const std::string& sql) {
   // A name derived from the SQL text alone: each plugin library holds its
   // own copy of this code and they share the pool's connections, so a
   // per-process counter would give two statements one name. 64 bits of
@@ -97,7 +97,7 @@ std::string prepared(pqxx::work& tx, const std::string& sql) {
   return name;
 }
 
-pqxx::result execPrepared(pqxx::work& tx, const std::string& sql,
+pqxx::result execPrepared(pqxx::transaction_base& tx, const std::string& sql,
                           const std::vector<std::string>& params) {
   return tx.exec_prepared(prepared(tx, sql), pqxx::prepare::make_dynamic_params(params));
 }

@@ -585,6 +585,7 @@ class FailingDatabase final : public Database {
     }
     inner_.transaction(work);
   }
+  void read(const std::function<void(pqxx::nontransaction&)>& work) override { inner_.read(work); }
   std::atomic<int> failing_{0};
 
  private:
@@ -739,6 +740,10 @@ class CountingDatabase final : public Database {
   void transaction(const std::function<void(pqxx::work&)>& work) override {
     ++count;
     inner_.transaction(work);
+  }
+  void read(const std::function<void(pqxx::nontransaction&)>& work) override {
+    ++count;
+    inner_.read(work);
   }
   std::atomic<int> count{0};
 

@@ -1,5 +1,7 @@
 #include <atomic>
+#include <cstdint>
 #include <future>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -60,6 +62,40 @@ TEST_F(DatabaseTest, CommitsAndRollsBackOnException) {
   EXPECT_EQ(count(pool, "SELECT count(*) FROM t_commit"), 1);
   EXPECT_EQ(count(pool, "SELECT max(v) FROM t_commit"), 1);
   EXPECT_EQ(pool.openConnections(), 1u);  // the connection survived the errors
+}
+
+// read() runs its statements outside a transaction block: a statement
+// before an exception stays committed (transaction() would roll it back),
+// a failing statement does not break the connection, and a connection lost
+// before the work's end is replaced and the work run again.
+TEST_F(DatabaseTest, ReadRunsEachStatementOnItsOwnAndRetriesABrokenConnection) {
+  ConnectionPool pool(settings(1));
+  pool.transaction([](pqxx::work& tx) { tx.exec("CREATE TABLE t_read (v int)"); });
+  EXPECT_THROW(pool.read([](pqxx::nontransaction& tx) {
+    tx.exec_params("INSERT INTO t_read VALUES ($1)", 1);
+    throw std::logic_error("handler failed");
+  }),
+               std::logic_error);
+  EXPECT_THROW(pool.read([](pqxx::nontransaction& tx) { tx.exec("SELECT * FROM no_such_table"); }),
+               pqxx::sql_error);
+  std::int64_t seen = -1;
+  pool.read([&](pqxx::nontransaction& tx) {
+    seen = tx.exec("SELECT count(*) FROM t_read")[0][0].as<std::int64_t>();
+  });
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(pool.openConnections(), 1u);
+
+  int runs = 0;
+  pool.read([&](pqxx::nontransaction& tx) {
+    ++runs;
+    if (runs == 1) {
+      server().stop();
+      server().start();
+    }
+    seen = tx.exec("SELECT count(*) FROM t_read")[0][0].as<std::int64_t>();
+  });
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(seen, 1);
 }
 
 TEST_F(DatabaseTest, TwoConnectionsServeEightThreads) {

@@ -47,6 +47,7 @@ class FlakyDatabase final : public Database {
     }
     inner_.transaction(work);
   }
+  void read(const std::function<void(pqxx::nontransaction&)>& work) override { inner_.read(work); }
   std::function<bool(int)> rerun;
   std::function<bool(int)> fail;
 

@@ -16,11 +16,12 @@
 
 namespace commsvc::testing {
 
-/// A Database whose transaction is a gmock method (a test without a server
+/// A Database whose transaction and read are gmock methods (a test without a server
 /// typically expects no call, or fails the work with an exception).
 class MockDatabase : public Database {
  public:
   MOCK_METHOD(void, transaction, (const std::function<void(pqxx::work& tx)>& work), (override));
+  MOCK_METHOD(void, read, (const std::function<void(pqxx::nontransaction& tx)>& work), (override));
 };
 
 /// An Outbox whose add/awaitPublished are gmock methods.
