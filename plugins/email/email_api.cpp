@@ -4,16 +4,20 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "commsvc/email_address.hpp"
 #include "commsvc/event.hpp"
 #include "email_sender.hpp"
 #include "html_text.hpp"
 #include "http_api.hpp"
+#include "json_text.hpp"
 #include "markdown.hpp"
 
 namespace commsvc::plugins::email {
@@ -40,13 +44,12 @@ constexpr const char* kBodyColumns = "inhalt_html, inhalt_text, ";
 #undef COMMSVC_TS
 
 using api::BadRequest;
-using api::intOrNull;
+using api::JsonKind;
 using api::jsonResponse;
 using api::member;
 using api::nullable;
 using api::optBool;
 using api::optString;
-using api::textOrNull;
 
 constexpr const char* kNotFound = "Email not found";
 
@@ -157,31 +160,41 @@ bool isIsoTimestamp(std::string_view text) {
   return digits(text, at, 2, offsetMinutes) && offsetMinutes <= 59 && at == text.size();
 }
 
-json emailJson(const pqxx::row& row, bool withBodies) {
-  json out = {
-      {"id", row["id"].as<std::int64_t>()},
-      {"therapist_id", intOrNull(row["therapist_id"])},
-      {"patient_id", intOrNull(row["patient_id"])},
-      {"betreff", row["betreff"].as<std::string>()},
-      {"empfaenger_email", row["empfaenger_email"].as<std::string>()},
-      {"empfaenger_name", row["empfaenger_name"].as<std::string>()},
-      {"absender_email", row["absender_email"].as<std::string>()},
-      {"absender_name", row["absender_name"].as<std::string>()},
-      {"antwort_erhalten", row["antwort_erhalten"].as<bool>()},
-      {"antwortdatum", textOrNull(row["antwortdatum"])},
-      {"antwortinhalt", textOrNull(row["antwortinhalt"])},
-      {"status", textOrNull(row["status"])},
-      {"in_warteschlange_am", textOrNull(row["in_warteschlange_am"])},
-      {"gesendet_am", textOrNull(row["gesendet_am"])},
-      {"fehlermeldung", textOrNull(row["fehlermeldung"])},
-      {"wiederholungsanzahl", intOrNull(row["wiederholungsanzahl"])},
-      {"created_at", textOrNull(row["created_at"])},
-      {"updated_at", textOrNull(row["updated_at"])},
-  };
-  if (withBodies) {
-    out["inhalt_html"] = row["inhalt_html"].as<std::string>();
-    out["inhalt_text"] = row["inhalt_text"].as<std::string>();
-  }
+// An email's members in API answers (the list leaves the bodies out).
+constexpr api::JsonColumn kSummaryJson[] = {
+    {"id", JsonKind::Integer},
+    {"therapist_id", JsonKind::Integer},
+    {"patient_id", JsonKind::Integer},
+    {"betreff", JsonKind::Text},
+    {"empfaenger_email", JsonKind::Text},
+    {"empfaenger_name", JsonKind::Text},
+    {"absender_email", JsonKind::Text},
+    {"absender_name", JsonKind::Text},
+    {"antwort_erhalten", JsonKind::Boolean},
+    {"antwortdatum", JsonKind::Text},
+    {"antwortinhalt", JsonKind::Text},
+    {"status", JsonKind::Text},
+    {"in_warteschlange_am", JsonKind::Text},
+    {"gesendet_am", JsonKind::Text},
+    {"fehlermeldung", JsonKind::Text},
+    {"wiederholungsanzahl", JsonKind::Integer},
+    {"created_at", JsonKind::Text},
+    {"updated_at", JsonKind::Text},
+};
+constexpr api::JsonColumn kBodyJson[] = {
+    {"inhalt_html", JsonKind::Text},
+    {"inhalt_text", JsonKind::Text},
+};
+
+// An email (bodies included) as the JSON text of the API's answers.
+std::string emailJson(const pqxx::row& row) {
+  static const std::vector<api::JsonColumn> kColumns = [] {
+    std::vector<api::JsonColumn> columns(std::begin(kSummaryJson), std::end(kSummaryJson));
+    columns.insert(columns.end(), std::begin(kBodyJson), std::end(kBodyJson));
+    return columns;
+  }();
+  std::string out;
+  api::RowJsonWriter(row, kColumns).append(out, row);
   return out;
 }
 
@@ -323,7 +336,7 @@ HttpResponse EmailApi::listEmails(const HttpRequest& request) {
     const std::optional<bool> answered = api::queryBool(request, "antwort_erhalten");
     const api::Paging page = api::paging(request);
 
-    json data = json::array();
+    std::string data;  // the rows' JSON objects, comma-separated
     std::int64_t total = 0;
     // An unknown status matches nothing (the enum cast would fail).
     if (status == nullptr || api::isOneOf(*status, kStatuses)) {
@@ -337,19 +350,31 @@ HttpResponse EmailApi::listEmails(const HttpRequest& request) {
       // One statement (the total is part of the page's): no transaction
       // block, one round trip.
       database_.read([&](pqxx::nontransaction& tx) {
-        data = json::array();
+        data.clear();
         const pqxx::result rows = api::execPrepared(tx, query.page, query.pageParams);
-        if (!rows.empty()) {
-          total = rows[0]["total"].as<std::int64_t>();
-        } else {
+        if (rows.empty()) {
           total = api::execPrepared(tx, query.total, query.totalParams)[0][0].as<std::int64_t>();
+          return;
         }
-        for (const auto& row : rows) data.push_back(emailJson(row, /*withBodies=*/false));
+        total = rows[0]["total"].as<std::int64_t>();
+        const api::RowJsonWriter writer(rows[0], kSummaryJson);
+        for (const auto& row : rows) {
+          if (!data.empty()) data += ',';
+          writer.append(data, row);
+        }
       });
     }
-    return jsonResponse(
-        200,
-        {{"data", std::move(data)}, {"page", page.page}, {"limit", page.limit}, {"total", total}});
+    // Members in key order, as every other answer (nlohmann's).
+    std::string body = "{\"data\":[";
+    body += data;
+    body += "],\"limit\":";
+    api::appendJsonInteger(body, page.limit);
+    body += ",\"page\":";
+    api::appendJsonInteger(body, page.page);
+    body += ",\"total\":";
+    api::appendJsonInteger(body, total);
+    body += '}';
+    return HttpResponse::json(200, std::move(body));
   });
 }
 
@@ -405,7 +430,8 @@ HttpResponse EmailApi::createEmail(const HttpRequest& request) {
       status = value->get<std::string>();
     }
 
-    json email;
+    std::string email;
+    std::int64_t id = 0;
     database_.transaction([&](pqxx::work& tx) {
       static const std::string kInsert =
           "INSERT INTO communication_service.emails (therapist_id, patient_id, betreff, "
@@ -422,26 +448,26 @@ HttpResponse EmailApi::createEmail(const HttpRequest& request) {
       const EmailEventData data = eventData(row);
       outbox_.add(tx, makeEvent("communication.email_created", std::to_string(data.id),
                                 emailEventPayload(data, /*withCommunicationFields=*/false)));
-      email = emailJson(row, /*withBodies=*/true);
+      email = emailJson(row);
+      id = data.id;
     });
-    logger_.info("email created", {{"email_id", std::to_string(email["id"].get<std::int64_t>())},
-                                   {"status", status}});
-    return jsonResponse(201, email);
+    logger_.info("email created", {{"email_id", std::to_string(id)}, {"status", status}});
+    return HttpResponse::json(201, std::move(email));
   });
 }
 
 HttpResponse EmailApi::getEmail(const HttpRequest& request) {
   return api::guarded([&] {
     const std::int32_t id = api::pathId(request, kNotFound);
-    std::optional<json> email;
+    std::optional<std::string> email;
     database_.read([&](pqxx::nontransaction& tx) {
       email.reset();
       static const std::string kSelect =
           "SELECT " + fullColumns() + " FROM communication_service.emails WHERE id = $1";
       const pqxx::result r = api::execPreparedArgs(tx, kSelect, id);
-      if (!r.empty()) email = emailJson(r[0], /*withBodies=*/true);
+      if (!r.empty()) email = emailJson(r[0]);
     });
-    return email ? jsonResponse(200, *email) : HttpResponse::error(404, kNotFound);
+    return email ? HttpResponse::json(200, std::move(*email)) : HttpResponse::error(404, kNotFound);
   });
 }
 
@@ -476,7 +502,7 @@ HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
     const std::optional<std::string> answeredText =
         answered ? std::optional<std::string>(*answered ? "true" : "false") : std::nullopt;
 
-    std::optional<json> email;
+    std::optional<std::string> email;
     std::string newStatus;
     bool conflict = false;
     std::vector<std::int64_t> contacts;  // patient contacts this change caused
@@ -532,7 +558,7 @@ HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
                                   emailEventPayload(data, /*withCommunicationFields=*/true)));
       }
       newStatus = data.status;
-      email = emailJson(row, /*withBodies=*/true);
+      email = emailJson(row);
     });
     if (conflict) return sendingConflict();
     if (!email) return HttpResponse::error(404, kNotFound);
@@ -541,7 +567,7 @@ HttpResponse EmailApi::updateEmail(const HttpRequest& request) {
                    {{"email_id", std::to_string(id)}});
     }
     logger_.info("email updated", {{"email_id", std::to_string(id)}, {"status", newStatus}});
-    return jsonResponse(200, *email);
+    return HttpResponse::json(200, std::move(*email));
   });
 }
 

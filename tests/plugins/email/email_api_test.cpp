@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -394,6 +395,72 @@ TEST_F(EmailApiTest, GetByIdIncludesBodies) {
   EXPECT_TRUE(email["inhalt_html"].is_string());
   EXPECT_TRUE(email["inhalt_text"].is_string());
   EXPECT_EQ(email["betreff"], "Anfrage Therapieplatz");
+}
+
+// Every answer carrying an email is the text nlohmann writes for it
+// (members in key order, the same escapes), with every member: the rows are
+// written straight into the answer, not through nlohmann objects.
+TEST_F(EmailApiTest, AnswersAreExactlyTheJsonTextOfTheirValues) {
+  const std::string text = "\"zitiert\" back\\slash\ttab\x01\x1f\x7f Grüße ☃ 😀 </script>";
+  const auto sameText = [](const HttpResponse& r, const std::string& what) {
+    const json parsed = json::parse(r.body);
+    EXPECT_EQ(r.body, parsed.dump(-1, ' ', false, json::error_handler_t::replace)) << what;
+    return parsed;
+  };
+  const std::vector<std::string> summaryKeys = {
+      "absender_email",      "absender_name",    "antwort_erhalten",
+      "antwortdatum",        "antwortinhalt",    "betreff",
+      "created_at",          "empfaenger_email", "empfaenger_name",
+      "fehlermeldung",       "gesendet_am",      "id",
+      "in_warteschlange_am", "patient_id",       "status",
+      "therapist_id",        "updated_at",       "wiederholungsanzahl"};
+  std::vector<std::string> fullKeys = summaryKeys;
+  fullKeys.insert(fullKeys.end(), {"inhalt_html", "inhalt_text"});
+  std::sort(fullKeys.begin(), fullKeys.end());
+  const auto keys = [](const json& object) {
+    std::vector<std::string> out;
+    for (const auto& [key, value] : object.items()) out.push_back(key);
+    return out;
+  };
+
+  const HttpResponse created =
+      post(emailBody({{"inhalt_text", text}, {"betreff", "Grüße \"ü\" \\ ok"}}));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const json email = sameText(created, "POST");
+  EXPECT_EQ(keys(email), fullKeys);
+  EXPECT_EQ(email["inhalt_text"].get<std::string>().rfind(text, 0), 0u);
+  EXPECT_EQ(email["betreff"], "Grüße \"ü\" \\ ok");
+  EXPECT_TRUE(email["patient_id"].is_null());
+  EXPECT_EQ(email["therapist_id"], 7);
+  EXPECT_EQ(email["antwort_erhalten"], false);
+  EXPECT_EQ(email["wiederholungsanzahl"], 0);
+  const auto id = email["id"].get<std::int64_t>();
+
+  const HttpResponse updated =
+      byId("PUT", id, json{{"antwort_erhalten", true}, {"antwortinhalt", text}});
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  const json after = sameText(updated, "PUT");
+  EXPECT_EQ(keys(after), fullKeys);
+  EXPECT_EQ(after["antwortinhalt"], text);
+  EXPECT_EQ(after["antwort_erhalten"], true);
+
+  const HttpResponse got = byId("GET", id);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(sameText(got, "GET by id"), after);
+
+  create({{"betreff", "zweite"}});
+  const HttpResponse listed = list({{"limit", "5"}});
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  const json page = sameText(listed, "GET list");
+  EXPECT_EQ(keys(page), (std::vector<std::string>{"data", "limit", "page", "total"}));
+  ASSERT_EQ(page["data"].size(), 2u);
+  EXPECT_EQ(keys(page["data"][1]), summaryKeys);
+  EXPECT_EQ(page["data"][1]["antwortinhalt"], text);
+  EXPECT_EQ(page["data"][0]["betreff"], "zweite");
+  EXPECT_EQ(page["total"], 2);
+
+  const HttpResponse empty = list({{"therapist_id", "999"}});
+  EXPECT_EQ(empty.body, R"({"data":[],"limit":20,"page":1,"total":0})");
 }
 
 // Ids no email can have answer like unknown ones (the original's Flask
