@@ -85,6 +85,11 @@ constexpr auto kDatabaseOptions = optionList(
     Option<DatabaseSettings>::field<&DatabaseSettings::connectTimeout>(
         "connect_timeout_s", "seconds to wait for a connection")
         .range(1, 300),
+    Option<DatabaseSettings>::field<&DatabaseSettings::genericPlans>(
+        "generic_plans",
+        "prepared statements run on one generic plan instead of being planned again at "
+        "every execution (PostgreSQL's plan_cache_mode = force_generic_plan on the pool's "
+        "connections); false = PostgreSQL chooses"),
     Option<DatabaseSettings>::field<&DatabaseSettings::outboxBatchSize>(
         "outbox_batch_size", "outbox rows the relay publishes per pass")
         .range(1, 100000),

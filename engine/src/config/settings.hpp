@@ -49,6 +49,7 @@ struct DatabaseSettings {
   std::string url;                                    ///< libpq URL; empty = none
   int poolSize = 4;                                   ///< connections
   std::chrono::seconds connectTimeout{5};             ///< per connection attempt
+  bool genericPlans = true;                           ///< plan_cache_mode = force_generic_plan
   std::size_t outboxBatchSize = 500;                  ///< relay rows per pass
   std::chrono::milliseconds outboxBackoffMax{10000};  ///< relay pause cap
   int outboxMaxRejections = 5;                        ///< rejections before dead-lettering

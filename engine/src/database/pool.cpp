@@ -32,6 +32,7 @@ PoolSettings poolSettingsFrom(const config::DatabaseSettings& database) {
   settings.size = static_cast<std::size_t>(database.poolSize);
   settings.connectTimeout = database.connectTimeout;
   settings.acquireTimeout = settings.connectTimeout;
+  settings.genericPlans = database.genericPlans;
   return settings;
 }
 
@@ -90,6 +91,17 @@ void ConnectionPool::release(Connection connection) {
 
 ConnectionPool::Connection ConnectionPool::connect() {
   auto connection = std::make_unique<pqxx::connection>(conninfo_);
+  if (settings_.genericPlans) {
+    try {
+      pqxx::nontransaction(*connection).exec0("SET plan_cache_mode = force_generic_plan");
+    } catch (const pqxx::sql_error& e) {
+      // A server before PostgreSQL 12: it plans as it always did.
+      if (logger_ != nullptr && !genericPlansWarned_.exchange(true)) {
+        logger_->warn("database.generic_plans has no effect on this server",
+                      {{"detail", e.what()}});
+      }
+    }
+  }
   std::lock_guard lock(mutex_);
   ++open_;
   return connection;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -23,10 +24,15 @@ struct PoolSettings {
   std::chrono::milliseconds acquireTimeout{5000};  ///< wait for a free connection
   int maxAttempts = 4;                          ///< runs of `work` when connections keep breaking
   std::chrono::milliseconds retryBackoff{100};  ///< first pause between attempts, doubled each time
+  /// Sets plan_cache_mode = force_generic_plan on every connection: the
+  /// prepared statements' plans are made once per connection, not at every
+  /// execution (with a LIMIT $n PostgreSQL otherwise keeps planning the
+  /// API's list queries anew). Servers before 12 lack the setting: a warning.
+  bool genericPlans = true;
 };
 
 /// PoolSettings from the `database:` section (url, pool_size,
-/// connect_timeout_s). The acquire timeout equals the connect timeout.
+/// connect_timeout_s, generic_plans). The acquire timeout equals the connect timeout.
 PoolSettings poolSettingsFrom(const config::DatabaseSettings& database);
 
 /// `url` with libpq's `connect_timeout` set to `timeout` unless the URL
@@ -79,6 +85,7 @@ class ConnectionPool final : public Database {
   PoolSettings settings_;
   std::string conninfo_;
   Logger* logger_;
+  std::atomic<bool> genericPlansWarned_{false};  // the pre-12 warning is given once
   mutable std::mutex mutex_;
   std::condition_variable freed_;
   std::vector<Connection> idle_;  // slots not checked out; null = not opened

@@ -196,11 +196,18 @@ TEST(ParsePipelineTest, MinimalFileGetsEveryDefault) {
   EXPECT_EQ(config.settings.database.url, "");
   EXPECT_EQ(config.settings.database.poolSize, 4);
   EXPECT_EQ(config.settings.database.connectTimeout.count(), 5);
+  EXPECT_TRUE(config.settings.database.genericPlans);
   EXPECT_EQ(config.settings.http.port, 8004);
   EXPECT_EQ(config.settings.http.address, "0.0.0.0");
   EXPECT_TRUE(config.channels.empty());
   EXPECT_TRUE(config.publishers.empty());
   EXPECT_TRUE(config.handlers.empty());
+}
+
+TEST(ParsePipelineTest, GenericPlansCanBeTurnedOff) {
+  const PipelineConfig config = parsePipeline(
+      std::string(kMinimal) + "database: {generic_plans: false}\n", "p.yaml", fakeEnv({}));
+  EXPECT_FALSE(config.settings.database.genericPlans);
 }
 
 TEST(ParsePipelineTest, EveryEngineOptionHasADescription) {

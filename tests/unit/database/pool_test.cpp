@@ -98,6 +98,32 @@ TEST_F(DatabaseTest, ReadRunsEachStatementOnItsOwnAndRetriesABrokenConnection) {
   EXPECT_EQ(seen, 1);
 }
 
+// generic_plans (on by default) sets plan_cache_mode on every connection the
+// pool opens, a replaced one included; off leaves PostgreSQL's choice.
+TEST_F(DatabaseTest, GenericPlansAreSetOnEveryConnectionUnlessTurnedOff) {
+  const auto planCacheMode = [](ConnectionPool& pool) {
+    std::string mode;
+    pool.read([&](pqxx::nontransaction& tx) {
+      mode = tx.exec("SHOW plan_cache_mode")[0][0].as<std::string>();
+    });
+    return mode;
+  };
+  ConnectionPool pool(settings(1));
+  EXPECT_EQ(planCacheMode(pool), "force_generic_plan");
+  server().stop();
+  server().start();
+  EXPECT_EQ(planCacheMode(pool), "force_generic_plan");
+
+  PoolSettings off = settings(1);
+  off.genericPlans = false;
+  ConnectionPool custom(off);
+  EXPECT_EQ(planCacheMode(custom), "auto");
+  EXPECT_TRUE(PoolSettings{}.genericPlans);
+  config::DatabaseSettings section;
+  section.genericPlans = false;
+  EXPECT_FALSE(poolSettingsFrom(section).genericPlans);
+}
+
 TEST_F(DatabaseTest, TwoConnectionsServeEightThreads) {
   ConnectionPool pool(settings(2));
   pool.transaction([](pqxx::work& tx) {
