@@ -163,7 +163,7 @@ void ConnectionPool::run(const std::function<void(Tx& tx)>& work) {
 
 bool ConnectionPool::ping(std::string* error) {
   try {
-    transaction([](pqxx::work& tx) { tx.exec("SELECT 1"); });
+    read([](pqxx::nontransaction& tx) { tx.exec("SELECT 1"); });
     return true;
   } catch (const std::exception& e) {
     if (error != nullptr) *error = e.what();
