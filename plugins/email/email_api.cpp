@@ -440,7 +440,7 @@ HttpResponse EmailApi::createEmail(const HttpRequest& request) {
           "($1::integer, $2::integer, $3, $4, $5, $6, $7, $8, $9, $10::text::public.emailstatus, "
           "CASE WHEN $10::text = 'In_Warteschlange' THEN now() END, now(), now()) RETURNING " +
           fullColumns();
-      const pqxx::row row = api::execPreparedArgs(tx, kInsert, nullable(api::toText(therapist)),
+      const pqxx::row row = commsvc::execPrepared(tx, kInsert, nullable(api::toText(therapist)),
                                                   nullable(api::toText(patient)), betreff, *html,
                                                   *text, empfaengerEmail, empfaengerName,
                                                   absenderEmail, absenderName, status)
@@ -464,7 +464,7 @@ HttpResponse EmailApi::getEmail(const HttpRequest& request) {
       email.reset();
       static const std::string kSelect =
           "SELECT " + fullColumns() + " FROM communication_service.emails WHERE id = $1";
-      const pqxx::result r = api::execPreparedArgs(tx, kSelect, id);
+      const pqxx::result r = commsvc::execPrepared(tx, kSelect, id);
       if (!r.empty()) email = emailJson(r[0]);
     });
     return email ? HttpResponse::json(200, std::move(*email)) : HttpResponse::error(404, kNotFound);

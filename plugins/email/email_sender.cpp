@@ -182,12 +182,13 @@ ClaimResult EmailSender::claim(std::int64_t id) {
   ClaimResult out;
   database_.transaction([&](pqxx::work& tx) {
     out = {};
-    const pqxx::result claimed = tx.exec_params(
-        std::string("UPDATE communication_service.emails SET status = 'Wird_gesendet', "
-                    "updated_at = now() WHERE id = $1 AND status = 'In_Warteschlange' "
-                    "RETURNING ") +
-            kColumns,
-        id);
+    static const std::string kClaim =
+        std::string(
+            "UPDATE communication_service.emails SET status = 'Wird_gesendet', "
+            "updated_at = now() WHERE id = $1 AND status = 'In_Warteschlange' "
+            "RETURNING ") +
+        kColumns;
+    const pqxx::result claimed = commsvc::execPrepared(tx, kClaim, id);
     if (!claimed.empty()) {
       out.status = ClaimStatus::Claimed;
       out.email = rowToEmail(claimed[0]);
@@ -212,12 +213,13 @@ std::vector<ClaimResult> EmailSender::claimAll(const std::vector<std::int64_t>& 
   const std::string idArray = idArrayOf(ids);
   database_.transaction([&](pqxx::work& tx) {
     out.assign(ids.size(), ClaimResult{});
-    const pqxx::result claimed = tx.exec_params(
-        std::string("UPDATE communication_service.emails SET status = 'Wird_gesendet', "
-                    "updated_at = now() WHERE id = ANY($1::integer[]) "
-                    "AND status = 'In_Warteschlange' RETURNING ") +
-            kColumns,
-        idArray);
+    static const std::string kClaimAll =
+        std::string(
+            "UPDATE communication_service.emails SET status = 'Wird_gesendet', "
+            "updated_at = now() WHERE id = ANY($1::integer[]) "
+            "AND status = 'In_Warteschlange' RETURNING ") +
+        kColumns;
+    const pqxx::result claimed = commsvc::execPrepared(tx, kClaimAll, idArray);
     std::unordered_map<std::int64_t, std::size_t> index;
     for (std::size_t i = 0; i < ids.size(); ++i) index.emplace(ids[i], i);
     std::size_t missing = ids.size();
@@ -339,12 +341,12 @@ void EmailSender::renewAll(std::vector<ClaimedEmail>& emails, std::size_t from,
   std::unordered_map<std::int64_t, std::string> renewed;
   database_.transaction([&](pqxx::work& tx) {
     renewed.clear();
-    const pqxx::result r = tx.exec_params(
+    static const std::string kRenew =
         "UPDATE communication_service.emails e SET updated_at = now() "
         "FROM unnest($1::integer[], $2::timestamp[]) AS c(id, claimed_at) "
         "WHERE e.id = c.id AND e.status = 'Wird_gesendet' AND e.updated_at = c.claimed_at "
-        "RETURNING e.id, e.updated_at::text",
-        idArrayOf(ids), ats);
+        "RETURNING e.id, e.updated_at::text";
+    const pqxx::result r = commsvc::execPrepared(tx, kRenew, idArrayOf(ids), ats);
     for (const auto& row : r) renewed.emplace(row[0].as<std::int64_t>(), row[1].as<std::string>());
   });
   const auto now = std::chrono::steady_clock::now();
@@ -416,11 +418,11 @@ void EmailSender::record(const std::vector<ClaimedEmail>& emails,
     if (!delivered.empty()) {
       // Also from In_Warteschlange: a lease recovered meanwhile must not
       // make the delivered email go out again.
-      const pqxx::result r = tx.exec_params(
+      static const std::string kSent =
           "UPDATE communication_service.emails SET status = 'Gesendet', gesendet_am = now(), "
           "fehlermeldung = NULL, updated_at = now() WHERE id = ANY($1::integer[]) "
-          "AND status IN ('Wird_gesendet', 'In_Warteschlange') RETURNING id",
-          idArrayOf(delivered));
+          "AND status IN ('Wird_gesendet', 'In_Warteschlange') RETURNING id";
+      const pqxx::result r = commsvc::execPrepared(tx, kSent, idArrayOf(delivered));
       for (const auto& row : r) sent.insert(row[0].as<std::int64_t>());
     }
     std::vector<Event> events;  // email.sent of each email recorded Gesendet, in order

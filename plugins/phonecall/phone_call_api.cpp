@@ -254,16 +254,16 @@ HttpResponse PhoneCallApi::list(const HttpRequest& request) {
     database_.read([&](pqxx::nontransaction& tx) {
       data = json::array();
       // Prepared: the SQL text depends only on which filters are given.
-      total =
-          tx.exec_prepared(api::prepared(tx, std::string("SELECT count(*) FROM ") + kTable + where),
-                           pqxx::prepare::make_dynamic_params(filterParams))
-              .at(0)[0]
-              .as<std::int64_t>();
+      total = tx.exec_prepared(
+                    commsvc::prepared(tx, std::string("SELECT count(*) FROM ") + kTable + where),
+                    pqxx::prepare::make_dynamic_params(filterParams))
+                  .at(0)[0]
+                  .as<std::int64_t>();
       const pqxx::result rows = tx.exec_prepared(
-          api::prepared(tx, std::string("SELECT ") + kColumns + " FROM " + kTable + where +
-                                " ORDER BY geplantes_datum DESC, geplante_zeit DESC, id DESC "
-                                "LIMIT " +
-                                limitRef + "::bigint OFFSET " + offsetRef + "::bigint"),
+          commsvc::prepared(tx, std::string("SELECT ") + kColumns + " FROM " + kTable + where +
+                                    " ORDER BY geplantes_datum DESC, geplante_zeit DESC, id DESC "
+                                    "LIMIT " +
+                                    limitRef + "::bigint OFFSET " + offsetRef + "::bigint"),
           pqxx::prepare::make_dynamic_params(pageParams));
       for (const auto& row : rows) data.push_back(rowToJson(row));
     });

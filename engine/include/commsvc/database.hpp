@@ -1,7 +1,10 @@
 #pragma once
 
+#include <cstdio>
 #include <functional>
 #include <pqxx/pqxx>
+#include <string>
+#include <utility>
 
 namespace commsvc {
 
@@ -28,5 +31,26 @@ class Database {
   /// transaction(). Same broken-connection retry and exceptions.
   virtual void read(const std::function<void(pqxx::nontransaction& tx)>& work) = 0;
 };
+
+/// The name under which `sql` is a prepared statement of the transaction's
+/// connection: defined there on first use, prepared by PostgreSQL on its
+/// first execution, then reused (parsed once per connection, and planned
+/// once with database.generic_plans); a replaced connection prepares it
+/// again. The name comes from the SQL text alone, so every plugin library
+/// and the engine agree on it without sharing state.
+inline std::string prepared(pqxx::transaction_base& tx, const std::string& sql) {
+  char name[48];
+  std::snprintf(name, sizeof name, "commsvc_%016zx_%zu", std::hash<std::string>{}(sql), sql.size());
+  tx.conn().prepare(name, sql);  // a no-op when the connection knows it already
+  return name;
+}
+
+/// Runs `sql` as a prepared statement (see prepared()) with the parameters
+/// `args`, as tx.exec_params takes them (nullptr is NULL). For statements
+/// run often; give the same text each time (e.g. a static const string).
+template <typename... Args>
+pqxx::result execPrepared(pqxx::transaction_base& tx, const std::string& sql, Args&&... args) {
+  return tx.exec_prepared(prepared(tx, sql), std::forward<Args>(args)...);
+}
 
 }  // namespace commsvc

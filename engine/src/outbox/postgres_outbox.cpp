@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "commsvc/clock.hpp"
+#include "commsvc/database.hpp"
 #include "commsvc/uuid.hpp"
 #include "outbox/relay.hpp"
 
@@ -110,15 +111,17 @@ void appendElement(std::string& array, std::string_view text) {
 std::int64_t PostgresOutbox::add(pqxx::work& tx, const Event& event) {
   const Event stored = normalized(event);
   const std::string envelope = toEnvelopeJson(stored);
+  static const std::string kInsert =
+      "INSERT INTO public.commsvc_outbox (publisher, event_id, event_type,"
+      " event_version, event_timestamp, producer, event_key, payload, headers,"
+      " envelope)"
+      " VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, decode($9, 'hex'), $10)"
+      " RETURNING id";
   const auto id =
-      tx.exec_params1(
-            "INSERT INTO public.commsvc_outbox (publisher, event_id, event_type,"
-            " event_version, event_timestamp, producer, event_key, payload, headers,"
-            " envelope)"
-            " VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, decode($9, 'hex'), $10)"
-            " RETURNING id",
-            publisher_, stored.id, stored.type, stored.version, stored.timestamp, stored.producer,
-            stored.key, stored.payload, encodeHeaders(stored.headers), envelope)[0]
+      commsvc::execPrepared(tx, kInsert, publisher_, stored.id, stored.type, stored.version,
+                            stored.timestamp, stored.producer, stored.key, stored.payload,
+                            encodeHeaders(stored.headers), envelope)
+          .at(0)[0]
           .as<std::int64_t>();
   if (relay_ != nullptr) relay_->wake();
   return id;
@@ -148,7 +151,7 @@ std::vector<std::int64_t> PostgresOutbox::addAll(pqxx::work& tx, const std::vect
     appendElement(columns[8], toEnvelopeJson(stored));
   }
   for (auto& c : columns) c += '}';
-  const pqxx::result rows = tx.exec_params(
+  static const std::string kInsertAll =
       "INSERT INTO public.commsvc_outbox (publisher, event_id, event_type, event_version,"
       " event_timestamp, producer, event_key, payload, headers, envelope)"
       " SELECT $1, e.id::uuid, e.type, e.version, e.ts, e.producer, e.key, e.payload,"
@@ -156,9 +159,10 @@ std::vector<std::int64_t> PostgresOutbox::addAll(pqxx::work& tx, const std::vect
       " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
       " $8::text[], $9::text[], $10::text[]) WITH ORDINALITY"
       " AS e(id, type, version, ts, producer, key, payload, headers, envelope, n)"
-      " ORDER BY e.n RETURNING id",
-      publisher_, columns[0], columns[1], columns[2], columns[3], columns[4], columns[5],
-      columns[6], columns[7], columns[8]);
+      " ORDER BY e.n RETURNING id";
+  const pqxx::result rows =
+      commsvc::execPrepared(tx, kInsertAll, publisher_, columns[0], columns[1], columns[2],
+                            columns[3], columns[4], columns[5], columns[6], columns[7], columns[8]);
   for (const auto& row : rows) ids.push_back(row[0].as<std::int64_t>());
   std::sort(ids.begin(), ids.end());  // serial ids follow the insert order
   if (relay_ != nullptr) relay_->wake();

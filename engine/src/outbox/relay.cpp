@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "commsvc/backoff.hpp"
+#include "commsvc/database.hpp"
 #include "commsvc/uuid.hpp"
 #include "outbox/postgres_outbox.hpp"
 
@@ -266,12 +267,13 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
                                           target.name)[0]
                               .as<double>());
     }
-    const auto rows = tx.exec_params(
+    static const std::string kUnpublished =
         "SELECT id, event_id::text, event_type, event_version, event_timestamp, producer,"
         " event_key, payload, encode(headers, 'hex'), rejections"
         " FROM public.commsvc_outbox WHERE publisher = $1 AND published_at IS NULL"
-        " ORDER BY id LIMIT $2",
-        target.name, static_cast<long long>(settings_.batchSize));
+        " ORDER BY id LIMIT $2";
+    const auto rows = commsvc::execPrepared(tx, kUnpublished, target.name,
+                                            static_cast<long long>(settings_.batchSize));
     result.selected = rows.size();
     for (const auto& row : rows) {
       ids.push_back(row[0].as<long long>());
@@ -390,13 +392,14 @@ void OutboxRelay::markResults(const Marks& marks) {
   database_.transaction([&](pqxx::work& tx) {
     if (!marks.done.empty()) {
       if (settings_.retention.count() > 0) {
-        tx.exec_params(
+        static const std::string kPublished =
             "UPDATE public.commsvc_outbox SET published_at = now(), attempts = attempts + 1"
-            " WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
-            bigintArray(marks.done));
+            " WHERE id = ANY($1::bigint[]) AND published_at IS NULL";
+        commsvc::execPrepared(tx, kPublished, bigintArray(marks.done));
       } else {
-        tx.exec_params("DELETE FROM public.commsvc_outbox WHERE id = ANY($1::bigint[])",
-                       bigintArray(marks.done));
+        static const std::string kDelete =
+            "DELETE FROM public.commsvc_outbox WHERE id = ANY($1::bigint[])";
+        commsvc::execPrepared(tx, kDelete, bigintArray(marks.done));
       }
     }
     if (!marks.failed.empty()) {

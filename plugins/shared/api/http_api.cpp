@@ -58,21 +58,9 @@ std::string QueryFilter::param(std::string value) {
   return "$" + std::to_string(params_.size());
 }
 
-std::string prepared(pqxx::transaction_base& tx, const std::string& sql) {
-  // A name derived from the SQL text alone: each plugin library holds its
-  // own copy of this code and they share the pool's connections, so a
-  // per-process counter would give two statements one name. 64 bits of
-  // hash and the length tell the few dozen statements apart.
-  char name[48];
-  std::snprintf(name, sizeof name, "commsvc_%016zx_%zu", std::hash<std::string>{}(sql), sql.size());
-  // A no-op when this connection knows the statement already.
-  tx.conn().prepare(name, sql);
-  return name;
-}
-
 pqxx::result execPrepared(pqxx::transaction_base& tx, const std::string& sql,
                           const std::vector<std::string>& params) {
-  return tx.exec_prepared(prepared(tx, sql), pqxx::prepare::make_dynamic_params(params));
+  return tx.exec_prepared(commsvc::prepared(tx, sql), pqxx::prepare::make_dynamic_params(params));
 }
 
 HttpResponse jsonResponse(int status, const json& body) {

@@ -185,21 +185,8 @@ class QueryFilter {
   std::vector<std::string> params_;
 };
 
-/// The name under which `sql` is a prepared statement of the transaction's
-/// connection (defined there on first use, prepared by PostgreSQL on first
-/// execution; a replaced connection prepares it again).
-std::string prepared(pqxx::transaction_base& tx, const std::string& sql);
-
-/// Runs `sql` as a prepared statement with the parameters `args` (as
-/// tx.exec_params takes them; nullptr is NULL).
-template <typename... Args>
-pqxx::result execPreparedArgs(pqxx::transaction_base& tx, const std::string& sql, Args&&... args) {
-  return tx.exec_prepared(prepared(tx, sql), std::forward<Args>(args)...);
-}
-
-/// Runs `sql` as a prepared statement of the transaction's connection
-/// (prepared there on first use, then reused; a replaced connection
-/// prepares it again) with the text parameters `params`.
+/// Runs `sql` as a prepared statement (commsvc::prepared) with the text
+/// parameters `params` (a list whose length depends on the filters given).
 pqxx::result execPrepared(pqxx::transaction_base& tx, const std::string& sql,
                           const std::vector<std::string>& params);
 
