@@ -124,6 +124,31 @@ TEST_F(DatabaseTest, GenericPlansAreSetOnEveryConnectionUnlessTurnedOff) {
   EXPECT_FALSE(poolSettingsFrom(section).genericPlans);
 }
 
+// commsvc::execPrepared prepares a statement once per connection (by a name
+// from its text) and reuses it; a replaced connection prepares it again.
+TEST_F(DatabaseTest, PreparedStatementsArePreparedOncePerConnection) {
+  ConnectionPool pool(settings(1));
+  static const std::string kDouble = "SELECT $1::int * 2";
+  using Seen = std::pair<std::int64_t, std::int64_t>;  // result, statements
+  const auto run = [&](int value) {
+    std::int64_t doubled = 0, statements = 0;
+    pool.read([&](pqxx::nontransaction& tx) {
+      doubled = commsvc::execPrepared(tx, kDouble, value)[0][0].as<std::int64_t>();
+      doubled = commsvc::execPrepared(tx, kDouble, value)[0][0].as<std::int64_t>();
+      statements =
+          tx.exec_params("SELECT count(*) FROM pg_prepared_statements WHERE statement = $1",
+                         kDouble)[0][0]
+              .as<std::int64_t>();
+    });
+    return Seen(doubled, statements);
+  };
+  EXPECT_EQ(run(21), Seen(42, 1));
+  EXPECT_EQ(run(5), Seen(10, 1));
+  server().stop();
+  server().start();
+  EXPECT_EQ(run(7), Seen(14, 1));
+}
+
 TEST_F(DatabaseTest, TwoConnectionsServeEightThreads) {
   ConnectionPool pool(settings(2));
   pool.transaction([](pqxx::work& tx) {
