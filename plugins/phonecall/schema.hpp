@@ -86,6 +86,14 @@ SELECT public.commsvc_ensure_enum('public', 'telefonanrufstatus',
 SELECT public.commsvc_ensure_index('communication_service.telefonanrufe',
   'ix_telefonanrufe_geplant_id', 'btree (geplantes_datum DESC, geplante_zeit DESC, id DESC)');
 )sql"},
+    {4, "index in the list order after the status filter",
+     R"sql(
+-- With generic plans (database.generic_plans) the planner cannot see that a
+-- status is rare; this index serves `status = $n` in the list order either way.
+SELECT public.commsvc_ensure_index('communication_service.telefonanrufe',
+  'ix_telefonanrufe_status_geplant_id',
+  'btree (status, geplantes_datum DESC, geplante_zeit DESC, id DESC)');
+)sql"},
 };
 
 }  // namespace commsvc::plugins::phonecall

@@ -211,7 +211,8 @@ class AdoptedService {
   int port_ = 0;
 };
 
-/// The indexes in the lists' orders (email schema 4, phonecall schema 3):
+/// The indexes in the lists' orders (email schema 4, phonecall schemas 3
+/// and 4):
 /// added to every database, adopted or not.
 const std::set<std::string> kListIndexes = {
     "emails ix_emails_created_at_id btree (created_at DESC NULLS LAST, id DESC)",
@@ -221,7 +222,9 @@ const std::set<std::string> kListIndexes = {
     "emails ix_emails_therapist_id_created_at btree (therapist_id, created_at DESC NULLS LAST, id "
     "DESC)",
     "telefonanrufe ix_telefonanrufe_geplant_id btree (geplantes_datum DESC, geplante_zeit DESC, id "
-    "DESC)"};
+    "DESC)",
+    "telefonanrufe ix_telefonanrufe_status_geplant_id btree (status, geplantes_datum DESC, "
+    "geplante_zeit DESC, id DESC)"};
 
 /// Migrates a database holding the original's layout and rows twice and
 /// checks what the issue asks: exit 0, then nothing pending, rows equal,

@@ -87,9 +87,9 @@ constexpr auto kDatabaseOptions = optionList(
         .range(1, 300),
     Option<DatabaseSettings>::field<&DatabaseSettings::genericPlans>(
         "generic_plans",
-        "prepared statements run on one generic plan instead of being planned again at "
-        "every execution (PostgreSQL's plan_cache_mode = force_generic_plan on the pool's "
-        "connections); false = PostgreSQL chooses"),
+        "statements with parameters (prepared or not) run on a generic plan instead of being "
+        "planned again at every execution (PostgreSQL's plan_cache_mode = force_generic_plan "
+        "on the pool's connections); false = PostgreSQL chooses per execution"),
     Option<DatabaseSettings>::field<&DatabaseSettings::outboxBatchSize>(
         "outbox_batch_size", "outbox rows the relay publishes per pass")
         .range(1, 100000),

@@ -93,8 +93,11 @@ ConnectionPool::Connection ConnectionPool::connect() {
   auto connection = std::make_unique<pqxx::connection>(conninfo_);
   if (settings_.genericPlans) {
     try {
-      pqxx::nontransaction(*connection).exec0("SET plan_cache_mode = force_generic_plan");
+      // Through set_variable, so that libpqxx sets it again when it
+      // reconnects this connection by itself.
+      connection->set_variable("plan_cache_mode", "force_generic_plan");
     } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() != "42704") throw;  // not "unrecognized configuration parameter"
       // A server before PostgreSQL 12: it plans as it always did.
       if (logger_ != nullptr && !genericPlansWarned_.exchange(true)) {
         logger_->warn("database.generic_plans has no effect on this server",

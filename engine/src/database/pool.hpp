@@ -24,10 +24,12 @@ struct PoolSettings {
   std::chrono::milliseconds acquireTimeout{5000};  ///< wait for a free connection
   int maxAttempts = 4;                          ///< runs of `work` when connections keep breaking
   std::chrono::milliseconds retryBackoff{100};  ///< first pause between attempts, doubled each time
-  /// Sets plan_cache_mode = force_generic_plan on every connection: the
-  /// prepared statements' plans are made once per connection, not at every
-  /// execution (with a LIMIT $n PostgreSQL otherwise keeps planning the
-  /// API's list queries anew). Servers before 12 lack the setting: a warning.
+  /// Sets plan_cache_mode = force_generic_plan on every connection: every
+  /// statement with parameters (exec_params too) runs on a generic plan, so
+  /// a prepared one is planned once per connection, not at every execution
+  /// (with LIMIT $n PostgreSQL otherwise keeps planning the API's list
+  /// queries anew); filters on skewed columns need an index in the order
+  /// they serve. Servers before 12 lack the setting: a warning.
   bool genericPlans = true;
 };
 
