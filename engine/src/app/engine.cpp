@@ -78,6 +78,8 @@ runtime::ConsumerLoopSettings consumerLoopSettings(const config::Settings& setti
   out.commitInterval = settings.kafka.commitInterval;
   out.pollBatch = settings.kafka.pollBatch;
   out.shutdownTimeout = settings.engine.shutdownTimeout;
+  out.pauseAfter = settings.engine.pauseAfter;
+  out.maxBacklogWait = settings.engine.maxBacklogWait;
   return out;
 }
 
@@ -254,7 +256,7 @@ struct Engine::State {
   Gauge* lastReloadOk = nullptr;
 
   EngineServices services() {
-    return {metrics,       *logger, kafka, database.get(), relaySettings(settings.database),
+    return {metrics,        *logger,       kafka, database.get(), relaySettings(settings.database),
             producer.get(), listener.get()};
   }
   std::shared_ptr<RunningPipeline> current() const {

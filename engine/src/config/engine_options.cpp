@@ -43,7 +43,17 @@ constexpr auto kEngineOptions = optionList(
         "reload_timeout_ms",
         "bound of a pipeline reload (SIGHUP, POST /admin/reload): building the new pipeline "
         "and waiting for the old one's records, jobs and outbox")
-        .range(1000, 600000));
+        .range(1000, 600000),
+    Option<EngineSettings>::field<&EngineSettings::pauseAfter>(
+        "pause_after_ms",
+        "how long max_in_flight may stay reached before the partitions are paused (a pause "
+        "drops librdkafka's prefetched records, fetched again on resume)")
+        .range(50, 600000),
+    Option<EngineSettings>::field<&EngineSettings::maxBacklogWait>(
+        "max_backlog_wait_ms",
+        "the longest the prefetched records may take to work through at the current rate "
+        "before the partitions are paused (bounds how long a rebalance waits behind them)")
+        .range(100, 3600000));
 
 constexpr auto kKafkaOptions = optionList(
     Option<KafkaSettings>::field<&KafkaSettings::brokers>(

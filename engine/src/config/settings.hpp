@@ -27,6 +27,8 @@ struct EngineSettings {
   std::vector<std::string> pluginDirs;                ///< extra plugin directories, as written
   std::string serviceName = "communication-service";  ///< producer name on events
   std::chrono::milliseconds reloadTimeout{30000};     ///< bound of one pipeline reload
+  std::chrono::milliseconds pauseAfter{500};          ///< full window before pausing
+  std::chrono::milliseconds maxBacklogWait{5000};     ///< prefetch drain bound before pausing
 };
 
 /// `kafka:`

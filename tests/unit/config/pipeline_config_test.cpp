@@ -183,6 +183,8 @@ TEST(ParsePipelineTest, MinimalFileGetsEveryDefault) {
   EXPECT_EQ(config.settings.engine.retryBackoffMax.count(), 10000);
   EXPECT_TRUE(config.settings.engine.pluginDirs.empty());
   EXPECT_EQ(config.settings.engine.serviceName, "communication-service");
+  EXPECT_EQ(config.settings.engine.pauseAfter.count(), 500);
+  EXPECT_EQ(config.settings.engine.maxBacklogWait.count(), 5000);
   EXPECT_EQ(config.settings.kafka.topic, "communication-events");
   EXPECT_EQ(config.settings.kafka.group, "communication-service");
   EXPECT_EQ(config.settings.kafka.deadLetterTopic, "communication-events.dlq");
@@ -202,6 +204,17 @@ TEST(ParsePipelineTest, MinimalFileGetsEveryDefault) {
   EXPECT_TRUE(config.channels.empty());
   EXPECT_TRUE(config.publishers.empty());
   EXPECT_TRUE(config.handlers.empty());
+}
+
+TEST(ParsePipelineTest, ConsumerPauseThresholdsAreOptions) {
+  const PipelineConfig config = parsePipeline(
+      std::string(kMinimal) + "engine: {pause_after_ms: 2000, max_backlog_wait_ms: 800}\n",
+      "p.yaml", fakeEnv({}));
+  EXPECT_EQ(config.settings.engine.pauseAfter.count(), 2000);
+  EXPECT_EQ(config.settings.engine.maxBacklogWait.count(), 800);
+  const std::string problems =
+      joined(problemsOf(std::string(kMinimal) + "engine: {pause_after_ms: 10}\n"));
+  EXPECT_NE(problems.find("pause_after_ms"), std::string::npos) << problems;
 }
 
 TEST(ParsePipelineTest, GenericPlansCanBeTurnedOff) {
