@@ -117,10 +117,13 @@ void Listener::loop() {
     try {
       pqxx::connection connection(conninfo_);
       std::map<std::string, std::unique_ptr<Receiver>> receivers;
+      std::uint64_t listenedUpTo = 0;  // nextId_ when the channels were last read
       const auto listenToAll = [&] {
         std::set<std::string> channels;
         {
           std::lock_guard lock(mutex_);
+          if (nextId_ == listenedUpTo) return;  // no subscription since
+          listenedUpTo = nextId_;
           for (const auto& [id, s] : subscriptions_) channels.insert(s.channel);
         }
         for (const auto& channel : channels) {
