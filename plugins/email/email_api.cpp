@@ -7,6 +7,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -160,8 +161,9 @@ bool isIsoTimestamp(std::string_view text) {
   return digits(text, at, 2, offsetMinutes) && offsetMinutes <= 59 && at == text.size();
 }
 
-// An email's members in API answers (the list leaves the bodies out).
-constexpr api::JsonColumn kSummaryJson[] = {
+// An email's members in API answers; the bodies come last, as the list
+// leaves them out (kSummaryJson).
+constexpr api::JsonColumn kEmailJson[] = {
     {"id", JsonKind::Integer},
     {"therapist_id", JsonKind::Integer},
     {"patient_id", JsonKind::Integer},
@@ -180,21 +182,16 @@ constexpr api::JsonColumn kSummaryJson[] = {
     {"wiederholungsanzahl", JsonKind::Integer},
     {"created_at", JsonKind::Text},
     {"updated_at", JsonKind::Text},
-};
-constexpr api::JsonColumn kBodyJson[] = {
     {"inhalt_html", JsonKind::Text},
     {"inhalt_text", JsonKind::Text},
 };
+constexpr std::span<const api::JsonColumn> kSummaryJson =
+    std::span(kEmailJson).first(std::size(kEmailJson) - 2);
 
 // An email (bodies included) as the JSON text of the API's answers.
 std::string emailJson(const pqxx::row& row) {
-  static const std::vector<api::JsonColumn> kColumns = [] {
-    std::vector<api::JsonColumn> columns(std::begin(kSummaryJson), std::end(kSummaryJson));
-    columns.insert(columns.end(), std::begin(kBodyJson), std::end(kBodyJson));
-    return columns;
-  }();
   std::string out;
-  api::RowJsonWriter(row, kColumns).append(out, row);
+  api::RowJsonWriter(row, kEmailJson).append(out, row);
   return out;
 }
 
