@@ -10,6 +10,7 @@
 namespace commsvc::kafka {
 namespace {
 
+// clang-format off
 /// Defaults applied before the user's properties (which may override them).
 /// The prefetch limits are raised: with librdkafka's defaults the consumer
 /// stalls whenever 100k messages / 64 MB are queued (see ENV-NOTES).
@@ -17,18 +18,25 @@ namespace {
 /// requests in order: an offset commit queued behind a long-polling fetch
 /// waits for it, and the engine's in-flight window only moves on commits
 /// (bench: 100 ms -> 41k records/s, 10 ms -> 750k records/s).
+/// fetch.max.bytes is 1 MB instead of 50 MB: smaller fetch answers reach the
+/// poll sooner, and their buffers are reused from the heap instead of fresh
+/// mmapped (page-faulted) memory for each (bench: 416k-649k -> 540k-750k
+/// records/s). It is left out when the user sets message.max.bytes, which
+/// it must not be below (librdkafka then sizes it itself).
 const Properties kConsumerDefaults = {
     {"auto.offset.reset", "earliest"},
     {"enable.partition.eof", "false"},
     {"queued.min.messages", "1000000"},
     {"queued.max.messages.kbytes", "262144"},
     {"fetch.wait.max.ms", "10"},
+    {"fetch.max.bytes", "1048576"},
     {"socket.timeout.ms", "30000"},
     {"socket.connection.setup.timeout.ms", "10000"},
     {"session.timeout.ms", "45000"},
     {"max.poll.interval.ms", "300000"},
     {"reconnect.backoff.max.ms", "5000"},
 };
+// clang-format on
 
 /// Defaults applied before the user's properties when the source has
 /// metrics: librdkafka's statistics, parsed for consumer_lag.
@@ -306,6 +314,12 @@ KafkaSource::KafkaSource(const Properties& properties, std::string topic,
     : impl_(new Impl(listener, logger, std::move(topic), metrics)) {
   try {
     Properties all = kConsumerDefaults;
+    const bool messageSizeSet =
+        std::any_of(properties.begin(), properties.end(),
+                    [](const auto& property) { return property.first == "message.max.bytes"; });
+    if (messageSizeSet) {
+      std::erase_if(all, [](const auto& property) { return property.first == "fetch.max.bytes"; });
+    }
     if (metrics != nullptr) {
       all.insert(all.end(), kStatisticsDefaults.begin(), kStatisticsDefaults.end());
     }
@@ -376,8 +390,21 @@ std::size_t KafkaSource::poll(std::vector<Record>& out, std::size_t max,
   if (max == 0) return 0;
   auto& batch = impl_->batch;
   if (batch.size() < max) batch.resize(max);
-  const ssize_t n = rd_kafka_consume_batch_queue(
-      impl_->queue.get(), static_cast<int>(timeout.count()), batch.data(), max);
+  // rd_kafka_consume_batch_queue waits until the batch is full or the
+  // timeout passes: records already there would wait with it. So take what
+  // is there without waiting, and only when nothing is, wait for one record
+  // and take what came with it.
+  rd_kafka_queue_t* queue = impl_->queue.get();
+  ssize_t n = rd_kafka_consume_batch_queue(queue, 0, batch.data(), max);
+  if (n == 0 && timeout.count() > 0) {
+    if (rd_kafka_message_t* first =
+            rd_kafka_consume_queue(queue, static_cast<int>(timeout.count()))) {
+      batch[0] = first;
+      const ssize_t more =
+          max > 1 ? rd_kafka_consume_batch_queue(queue, 0, batch.data() + 1, max - 1) : 0;
+      n = 1 + std::max<ssize_t>(more, 0);
+    }
+  }
   if (n < 0) {
     impl_->logger.error("kafka poll failed", {{"error", rd_kafka_err2str(rd_kafka_last_error())}});
     return 0;

@@ -115,6 +115,26 @@ TEST(KafkaRoundTripTest, KeysHeadersAndOrderSurvive) {
   EXPECT_EQ(source.poll(none, 10, 10ms), 0u);
 }
 
+TEST(KafkaRoundTripTest, APollReturnsWhatIsThereWithoutWaitingForAFullBatch) {
+  EmbeddedBroker broker(1, {{"few", 1}});
+  testing::CaptureLogger logger;
+  RawProducer producer({{"bootstrap.servers", broker.bootstrapServers()}}, logger);
+  produce(producer, "few", 5, 5);
+
+  RecordingListener listener;
+  KafkaSource source(consumerProps(broker, "few-group"), "few", listener, logger);
+  // Room for 1000, 5 there: the poll returns them once they arrive (after
+  // the group join, a few seconds), not when its 20 s are over.
+  std::vector<Record> records;
+  const auto start = std::chrono::steady_clock::now();
+  source.poll(records, 1000, 20s);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(records.empty());
+  EXPECT_LT(waited, 15s);
+  const auto rest = pollFor(source, 5 - records.size(), 10s);
+  EXPECT_EQ(records.size() + rest.size(), 5u);
+}
+
 TEST(KafkaRoundTripTest, CommittedOffsetIsWhereTheGroupResumes) {
   EmbeddedBroker broker(1, {{"commits", 1}});
   testing::CaptureLogger logger;
@@ -208,6 +228,22 @@ TEST(KafkaSourceTest, ForcedPropertiesWarnAndBadPropertiesThrow) {
     warned |= line.find("enable.auto.commit") != std::string::npos;
   }
   EXPECT_TRUE(warned);
+}
+
+TEST(KafkaSourceTest, AMessageSizeAboveTheFetchDefaultIsAccepted) {
+  // The source's fetch.max.bytes default (1 MB) must not be below
+  // message.max.bytes, or librdkafka refuses the configuration.
+  testing::CaptureLogger logger;
+  RecordingListener listener;
+  EXPECT_NO_THROW(KafkaSource(
+      {{"bootstrap.servers", "127.0.0.1:1"}, {"group.id", "g"}, {"message.max.bytes", "5000000"}},
+      "t", listener, logger));
+  EXPECT_THROW(KafkaSource({{"bootstrap.servers", "127.0.0.1:1"},
+                            {"group.id", "g"},
+                            {"message.max.bytes", "5000000"},
+                            {"fetch.max.bytes", "1048576"}},
+                           "t", listener, logger),
+               std::runtime_error);
 }
 
 }  // namespace
