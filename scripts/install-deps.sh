@@ -10,7 +10,7 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev
   libboost-dev libboost-filesystem-dev
   libgtest-dev libgmock-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev nettle-dev
   nlohmann-json3-dev libsimdjson-dev
   libcli11-dev
   prometheus-cpp-dev

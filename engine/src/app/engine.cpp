@@ -1,7 +1,5 @@
 #include "app/engine.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -16,6 +14,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "app/file_sha256.hpp"
 #include "app/running_pipeline.hpp"
 #include "app/sd_notify.hpp"
 #include "commsvc/json.hpp"
@@ -132,23 +131,6 @@ class KafkaDeadLetterSink final : public runtime::DeadLetterSink {
   kafka::RawProducer& producer_;
   std::string topic_;
 };
-
-/// SHA-256 (hex) of the file at `path`; "" when it cannot be read.
-std::string fileSha256(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) != 1) return "";
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0x0f];
-  }
-  return hex;
-}
 
 /// A listen address "host:port" or "[v6]:port".
 struct ListenAddress {
