@@ -23,7 +23,9 @@ constexpr std::size_t kMaxResponseBytes = 1 << 20;
 constexpr std::size_t kSnippetBytes = 200;
 constexpr const char* kUserAgent = "commsvc-publisher-http/1";
 
-// libcurl's global state, initialised once per process before any handle.
+// libcurl's global state, initialised once per process before the first
+// handle (not before: it initialises OpenSSL, which touches ~2.5 MB of
+// libcrypto that an idle or switched-off publisher does not need).
 void initCurlOnce() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -155,7 +157,6 @@ const char* methodName(HttpMethod method) {
 }
 
 HttpPublisherOptions resolveOptions(const HttpPublisherSettings& settings) {
-  initCurlOnce();
   HttpPublisherOptions options;
   options.settings = settings;
   if (!settings.baseUrl.empty()) options.redactedBaseUrl = checkBaseUrl(settings.baseUrl);
@@ -298,6 +299,7 @@ struct HttpPublisher::Impl {
 
   Connection newConnection() const {
     Connection c;
+    initCurlOnce();
     c.curl.reset(curl_easy_init());
     CURL* curl = c.curl.get();
     if (curl == nullptr) return c;
@@ -429,7 +431,6 @@ HttpPublisher::HttpPublisher(HttpPublisherOptions options, Logger& logger, Metri
                              std::string name)
     : impl_(new Impl(std::move(options), logger, metrics, std::move(name))) {
   std::unique_ptr<Impl> guard(impl_);
-  initCurlOnce();
   for (const std::string& line : impl_->options.headerLines) {
     curl_slist* next = curl_slist_append(impl_->headers.get(), line.c_str());
     if (next == nullptr) throw std::bad_alloc();
