@@ -267,8 +267,11 @@ void Engine::openDatabase(bool migrate) {
   const auto migrations = pluginMigrations(*s.first);
   const config::DatabaseSettings& settings = s.settings.database;
   if (!settings.url.empty()) {
-    s.database = std::make_unique<database::ConnectionPool>(database::poolSettingsFrom(settings),
-                                                            s.logger.get());
+    database::PoolSettings poolSettings = database::poolSettingsFrom(settings);
+    // The relays of this process are woken after commit in-process and tell
+    // other instances themselves (OutboxRelay::committedHere).
+    poolSettings.outboxNotify = false;
+    s.database = std::make_unique<database::ConnectionPool>(poolSettings, s.logger.get());
     if (migrate) {
       database::migrate(*s.database, withEngineMigrations(migrations), s.logger.get());
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 
 #include "commsvc/backoff.hpp"
 #include "database/broken_connection_fix.hpp"
@@ -20,6 +21,37 @@ bool connectionLost(const std::exception& error) {
   return false;
 }
 
+// The hooks of the pool transaction running on this thread (innermost), or
+// null outside one.
+struct CommitHooks {
+  std::vector<std::function<void()>> hooks;
+  CommitHooks* outer = nullptr;
+};
+thread_local CommitHooks* tCommitHooks = nullptr;
+
+// Makes `hooks` the thread's current list for its lifetime.
+struct CommitHooksScope {
+  explicit CommitHooksScope(CommitHooks& hooks) : hooks_(hooks) {
+    hooks_.outer = tCommitHooks;
+    tCommitHooks = &hooks_;
+  }
+  ~CommitHooksScope() { tCommitHooks = hooks_.outer; }
+  CommitHooksScope(const CommitHooksScope&) = delete;
+  CommitHooksScope& operator=(const CommitHooksScope&) = delete;
+
+ private:
+  CommitHooks& hooks_;
+};
+
+void runHooks(std::vector<std::function<void()>>& hooks) {
+  for (auto& hook : hooks) {
+    try {
+      hook();
+    } catch (...) {  // documented: dropped
+    }
+  }
+}
+
 bool isUrl(const std::string& url) {
   return url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
 }
@@ -34,6 +66,15 @@ PoolSettings poolSettingsFrom(const config::DatabaseSettings& database) {
   settings.acquireTimeout = settings.connectTimeout;
   settings.genericPlans = database.genericPlans;
   return settings;
+}
+
+void afterCommit(std::function<void()> hook) {
+  if (tCommitHooks == nullptr) {
+    std::vector<std::function<void()>> now{std::move(hook)};
+    runHooks(now);
+    return;
+  }
+  tCommitHooks->hooks.push_back(std::move(hook));
 }
 
 std::string withConnectTimeout(const std::string& url, std::chrono::seconds timeout) {
@@ -105,6 +146,7 @@ ConnectionPool::Connection ConnectionPool::connect() {
       }
     }
   }
+  if (!settings_.outboxNotify) connection->set_variable("commsvc.outbox_notify", "off");
   std::lock_guard lock(mutex_);
   ++open_;
   return connection;
@@ -141,9 +183,20 @@ void ConnectionPool::run(const std::function<void(Tx& tx)>& work) {
     try {
       if (connection && !connection->is_open()) drop();
       if (!connection) connection = connect();
-      Tx tx(*connection);
-      work(tx);
-      tx.commit();
+      if constexpr (std::is_same_v<Tx, pqxx::work>) {
+        CommitHooks hooks;  // a new list per attempt: a retried run adds its own
+        {
+          CommitHooksScope scope(hooks);
+          Tx tx(*connection);
+          work(tx);
+          tx.commit();
+        }
+        runHooks(hooks.hooks);
+      } else {
+        Tx tx(*connection);
+        work(tx);
+        tx.commit();
+      }
       return;
     } catch (const pqxx::in_doubt_error&) {
       drop();  // the commit's outcome is unknown: never run `work` again

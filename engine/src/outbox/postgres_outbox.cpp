@@ -10,6 +10,7 @@
 #include "commsvc/clock.hpp"
 #include "commsvc/database.hpp"
 #include "commsvc/uuid.hpp"
+#include "database/pool.hpp"
 #include "outbox/relay.hpp"
 
 namespace commsvc::outbox {
@@ -108,6 +109,11 @@ void appendElement(std::string& array, std::string_view text) {
 
 }  // namespace
 
+void PostgresOutbox::wakeRelayAfterCommit() {
+  if (relay_ == nullptr) return;
+  database::afterCommit([relay = relay_, this] { relay->committedHere(publisher_); });
+}
+
 std::int64_t PostgresOutbox::add(pqxx::work& tx, const Event& event) {
   const Event stored = normalized(event);
   const std::string envelope = toEnvelopeJson(stored);
@@ -123,7 +129,7 @@ std::int64_t PostgresOutbox::add(pqxx::work& tx, const Event& event) {
                             encodeHeaders(stored.headers), envelope)
           .at(0)[0]
           .as<std::int64_t>();
-  if (relay_ != nullptr) relay_->wake();
+  wakeRelayAfterCommit();
   return id;
 }
 
@@ -165,7 +171,7 @@ std::vector<std::int64_t> PostgresOutbox::addAll(pqxx::work& tx, const std::vect
                             columns[3], columns[4], columns[5], columns[6], columns[7], columns[8]);
   for (const auto& row : rows) ids.push_back(row[0].as<std::int64_t>());
   std::sort(ids.begin(), ids.end());  // serial ids follow the insert order
-  if (relay_ != nullptr) relay_->wake();
+  wakeRelayAfterCommit();
   return ids;
 }
 

@@ -44,7 +44,8 @@ inline constexpr std::chrono::milliseconds kAwaitPoll{20};
 class PostgresOutbox final : public Outbox {
  public:
   /// Events added go to the publisher named `publisher` (its name in
-  /// pipelines.yaml). `relay` (optional) is woken on add(); `database`
+  /// pipelines.yaml). `relay` (optional) is woken when the transaction that
+  /// added them commits (database::afterCommit); `database`
   /// (optional) serves awaitPublished. Both must outlive this.
   explicit PostgresOutbox(std::string publisher, OutboxRelay* relay = nullptr,
                           Database* database = nullptr);
@@ -67,6 +68,9 @@ class PostgresOutbox final : public Outbox {
   const std::string& publisher() const { return publisher_; }
 
  private:
+  // Wakes relay_ (if any) once the current pool transaction commits.
+  void wakeRelayAfterCommit();
+
   std::string publisher_;
   OutboxRelay* relay_;
   Database* database_;

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
+#include <utility>
 
 #include "commsvc/backoff.hpp"
 #include "commsvc/database.hpp"
 #include "commsvc/uuid.hpp"
+#include "outbox/migrations.hpp"
 #include "outbox/postgres_outbox.hpp"
 
 namespace commsvc::outbox {
@@ -129,6 +131,37 @@ void OutboxRelay::committed() {
   wakeUp_.notify_one();
 }
 
+void OutboxRelay::committedHere(const std::string& publisher) {
+  const bool served = std::any_of(targets_.begin(), targets_.end(),
+                                  [&](const Target& target) { return target.name == publisher; });
+  {
+    std::lock_guard lock(mutex_);
+    notified_ = true;
+    woken_ = true;
+    commitWake_ = true;
+    localCommits_ = true;
+    if (!served) foreignPublisher_ = true;
+  }
+  wakeUp_.notify_one();
+}
+
+bool OutboxRelay::holdsAllLeases() const {
+  const auto now = Clock::now();
+  return std::all_of(targets_.begin(), targets_.end(),
+                     [&](const Target& target) { return now < target.leaseUntil; });
+}
+
+void OutboxRelay::notifyOtherRelays() {
+  try {
+    database_.read([](pqxx::nontransaction& tx) {
+      tx.exec_params("SELECT pg_notify($1, '')", std::string(kOutboxNotifyChannel));
+    });
+  } catch (const std::exception& e) {
+    logger_.warn("outbox: could not notify the other relays; they find the rows by polling",
+                 {{"error", e.what()}});
+  }
+}
+
 void OutboxRelay::stop(Clock::time_point deadline) {
   {
     std::lock_guard lock(mutex_);
@@ -146,12 +179,17 @@ void OutboxRelay::loop() {
   for (;;) {
     bool stopping = false;
     Clock::time_point deadline;
+    bool localCommits = false;
+    bool foreignPublisher = false;
     {
       std::lock_guard lock(mutex_);
       stopping = stopping_;
       deadline = deadline_;
       woken_ = false;
+      localCommits = std::exchange(localCommits_, false);
+      foreignPublisher = std::exchange(foreignPublisher_, false);
     }
+    if (localCommits && (foreignPublisher || !holdsAllLeases())) notifyOtherRelays();
     const auto passStart = Clock::now();
     if (stopping && passStart >= deadline) break;
 

@@ -92,6 +92,15 @@ class OutboxRelay {
   /// every notifiedIdleInterval. Cheap, never blocks.
   void committed();
 
+  /// A transaction of this process that added rows for `publisher`
+  /// committed (PostgresOutbox, through database::afterCommit): as
+  /// committed(). When another relay may have to publish them (this one
+  /// lacks the lease of a publisher, or has no publisher of that name), the
+  /// relay also notifies the outbox channel, once for all such commits
+  /// before its next pass: this process's own transactions do not notify
+  /// (see PoolSettings::outboxNotify). Cheap, never blocks.
+  void committedHere(const std::string& publisher);
+
   /// Publishes what it can until `deadline` (passes keep running while rows
   /// remain and publishers succeed), then stops the thread. Rows left
   /// unpublished stay for the next start. Idempotent; no-op before start().
@@ -148,6 +157,11 @@ class OutboxRelay {
   bool takeLease(pqxx::work& tx, Target& target);
   // Gives up this relay's leases (at stop), so another relay goes on at once.
   void releaseLeases();
+  // True while this relay holds the lease of every publisher it serves.
+  bool holdsAllLeases() const;
+  // Notifies the outbox channel in a statement of its own (other relays
+  // then run a pass); failures are logged, the others' polling covers them.
+  void notifyOtherRelays();
   // Deletes rows published more than `retention` ago.
   void cleanup();
 
@@ -163,8 +177,10 @@ class OutboxRelay {
   std::mutex mutex_;
   std::condition_variable wakeUp_;
   bool woken_ = false;
-  bool commitWake_ = false;  // the last wake was a commit notification: no hint delay
-  bool notified_ = false;    // commit notifications arrive
+  bool commitWake_ = false;        // the last wake was a commit notification: no hint delay
+  bool notified_ = false;          // commit notifications arrive
+  bool localCommits_ = false;      // committedHere() since the last pass began
+  bool foreignPublisher_ = false;  // ... for a publisher this relay does not serve
   bool stopping_ = false;
   std::chrono::steady_clock::time_point hintedAt_{};
   std::chrono::steady_clock::time_point deadline_{};

@@ -124,6 +124,73 @@ TEST_F(DatabaseTest, GenericPlansAreSetOnEveryConnectionUnlessTurnedOff) {
   EXPECT_FALSE(poolSettingsFrom(section).genericPlans);
 }
 
+// outboxNotify false (the engine's pool) sets commsvc.outbox_notify = off,
+// which the outbox trigger reads, on every connection, also after a restart.
+TEST_F(DatabaseTest, OutboxNotifyOffIsSetOnEveryConnection) {
+  const auto outboxNotify = [](ConnectionPool& pool) {
+    std::string value;
+    pool.read([&](pqxx::nontransaction& tx) {
+      const pqxx::field f = tx.exec("SELECT current_setting('commsvc.outbox_notify', true)")[0][0];
+      value = f.is_null() ? "(unset)" : f.as<std::string>();
+    });
+    return value;
+  };
+  PoolSettings off = settings(1);
+  off.outboxNotify = false;
+  ConnectionPool engine(off);
+  EXPECT_EQ(outboxNotify(engine), "off");
+  server().stop();
+  server().start();
+  EXPECT_EQ(outboxNotify(engine), "off");
+  ConnectionPool other(settings(1));
+  EXPECT_NE(outboxNotify(other), "off");
+  EXPECT_TRUE(PoolSettings{}.outboxNotify);
+}
+
+// afterCommit: a hook runs once, after the pool transaction it was added in
+// commits; never for one that rolls back (nor in a later one); at once
+// outside any transaction; an inner transaction's hooks after the inner one.
+TEST_F(DatabaseTest, AfterCommitHooksRunOnlyOnceTheirTransactionCommitted) {
+  ConnectionPool pool(settings(2));
+  int ran = 0;
+  afterCommit([&] { ++ran; });
+  EXPECT_EQ(ran, 1);
+
+  pool.transaction([&](pqxx::work& tx) {
+    tx.exec("SELECT 1");
+    afterCommit([&] { ++ran; });
+    EXPECT_EQ(ran, 1);
+  });
+  EXPECT_EQ(ran, 2);
+
+  EXPECT_THROW(pool.transaction([&](pqxx::work&) {
+    afterCommit([&] { ran += 100; });
+    throw std::runtime_error("rolled back");
+  }),
+               std::runtime_error);
+  EXPECT_THROW(pool.transaction([&](pqxx::work& tx) {
+    afterCommit([&] { ran += 100; });
+    tx.exec("SELECT 1/0");
+  }),
+               pqxx::sql_error);
+  pool.transaction([&](pqxx::work& tx) { tx.exec("SELECT 1"); });
+  EXPECT_EQ(ran, 2);
+
+  std::vector<std::string> order;
+  pool.transaction([&](pqxx::work&) {
+    afterCommit([&] { order.push_back("outer"); });
+    pool.transaction([&](pqxx::work&) { afterCommit([&] { order.push_back("inner"); }); });
+    EXPECT_EQ(order, std::vector<std::string>{"inner"});
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"inner", "outer"}));
+  // Hooks that throw are dropped; the others still run.
+  pool.transaction([&](pqxx::work&) {
+    afterCommit([] { throw std::runtime_error("hook"); });
+    afterCommit([&] { ++ran; });
+  });
+  EXPECT_EQ(ran, 3);
+}
+
 // commsvc::execPrepared prepares a statement once per connection (by a name
 // from its text) and reuses it; a replaced connection prepares it again.
 TEST_F(DatabaseTest, PreparedStatementsArePreparedOncePerConnection) {

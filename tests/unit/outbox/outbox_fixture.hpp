@@ -136,10 +136,14 @@ class OutboxTest : public ::testing::Test {
   }
 
   /// A new pool on the server (a second engine instance gets its own).
-  static std::unique_ptr<database::ConnectionPool> makePool(std::size_t size = 3) {
+  /// `outboxNotify` false: as the engine's pool (its transactions do not
+  /// notify the outbox channel).
+  static std::unique_ptr<database::ConnectionPool> makePool(std::size_t size = 3,
+                                                            bool outboxNotify = true) {
     database::PoolSettings s;
     s.url = server_->url();
     s.size = size;
+    s.outboxNotify = outboxNotify;
     s.connectTimeout = std::chrono::seconds(2);
     s.acquireTimeout = std::chrono::milliseconds(3000);
     s.retryBackoff = std::chrono::milliseconds(50);

@@ -621,20 +621,21 @@ TEST_F(OutboxTest, AwaitPublishedSeesRowsPublishedByAnotherRelay) {
 
 // Woken by commit notifications (the outbox table's trigger through the
 // engine's listener), the relay publishes at once and stops polling on
-// add() hints: with a poll interval of a minute, only committed() can make
-// it publish.
+// hints: with a poll interval of a minute, only committed() can make it
+// publish rows another process added.
 TEST_F(OutboxTest, ACommitNotificationPublishesAtOnceAndReplacesPolling) {
   PublishLog log;
   RecordingPublisher publisher(log);
   RelaySettings settings = fast();
   settings.notifiedIdleInterval = std::chrono::minutes(1);
   OutboxRelay relay(*pool_, {{"events", &publisher}}, logger_, metrics_, settings);
-  PostgresOutbox outbox("events", &relay);
+  PostgresOutbox outbox("events", nullptr);  // rows of another process: no local wake
   relay.start();
   relay.committed();  // notifications arrive from now on
   std::this_thread::sleep_for(100ms);
   const std::vector<Event> first{makeEvent("t", "k", payload(1))};
-  addCommitted(outbox, first);  // its add() hint is ignored now
+  addCommitted(outbox, first);
+  relay.wake();  // a hint: ignored now
   std::this_thread::sleep_for(400ms);
   EXPECT_EQ(log.okEvents().size(), 0u) << "a hint made the relay poll";
   const auto notified = Clock::now();
@@ -645,8 +646,105 @@ TEST_F(OutboxTest, ACommitNotificationPublishesAtOnceAndReplacesPolling) {
   EXPECT_EQ(unpublished("events"), 0);
 }
 
+/// Counts the notifications of kOutboxNotifyChannel on its own connection.
+class ChannelListener {
+ public:
+  explicit ChannelListener(const std::string& url)
+      : connection_(url), receiver_(connection_, kOutboxNotifyChannel) {
+    connection_.get_notifs();
+  }
+  /// Waits up to `limit` for notifications; returns how many came so far.
+  int awaitCount(int atLeast, std::chrono::milliseconds limit) {
+    const auto until = Clock::now() + limit;
+    while (receiver_.count < atLeast && Clock::now() < until) {
+      connection_.await_notification(0, 50000);
+    }
+    return receiver_.count;
+  }
+
+ private:
+  struct Receiver final : pqxx::notification_receiver {
+    using pqxx::notification_receiver::notification_receiver;
+    void operator()(const std::string&, int) override { ++count; }
+    int count = 0;
+  };
+  pqxx::connection connection_;
+  Receiver receiver_;
+};
+
+// In the engine, the pool's transactions do not notify (a notifying
+// transaction commits only after every earlier one's WAL flush): a commit
+// that added rows wakes the process's relay in-process, after the commit.
+// With every poll a minute away and no notification, only that wake can
+// make the relay publish; holding the lease, it tells nobody else.
+TEST_F(OutboxTest, ALocalCommitWakesTheRelayAtOnceWithoutANotification) {
+  auto pool = makePool(3, /*outboxNotify=*/false);
+  PublishLog log;
+  RecordingPublisher publisher(log);
+  RelaySettings settings = fast();
+  settings.idleInterval = std::chrono::minutes(1);
+  settings.notifiedIdleInterval = std::chrono::minutes(1);
+  settings.hintWindow = 0ms;
+  OutboxRelay relay(*pool, {{"events", &publisher}}, logger_, metrics_, settings);
+  PostgresOutbox outbox("events", &relay);
+  relay.start();
+  std::this_thread::sleep_for(300ms);  // the first pass took the lease
+  ChannelListener channel(server_->url());
+
+  // Rolled back: no row, and nothing woken (the relay would find nothing).
+  EXPECT_THROW(pool->transaction([&](pqxx::work& tx) {
+    outbox.add(tx, makeEvent("t", "k", payload(0)));
+    throw std::runtime_error("rolled back");
+  }),
+               std::runtime_error);
+  const auto added = Clock::now();
+  pool->transaction([&](pqxx::work& tx) {
+    outbox.add(tx, makeEvent("t", "k", payload(1)));
+    outbox.add(tx, makeEvent("t", "k", payload(2)));
+  });
+  ASSERT_TRUE(log.waitForOk(2, 10s));
+  EXPECT_LT(Clock::now() - added, 10s);
+  EXPECT_EQ(channel.awaitCount(1, 500ms), 0) << "the transaction or the relay notified";
+  relay.stop(Clock::now() + 1s);
+  EXPECT_EQ(unpublished("events"), 0);
+  EXPECT_EQ(log.okEvents().size(), 2u);
+}
+
+// Another instance's relay holds the lease: a relay whose process added
+// rows tells it with a notification of its own (the adding transaction
+// itself does not notify), so the holder publishes without waiting for its
+// safety poll.
+TEST_F(OutboxTest, ARelayWithoutTheLeaseTellsTheOthersAboutLocalCommits) {
+  PublishLog log;
+  RecordingPublisher holderPublisher(log);
+  RecordingPublisher otherPublisher(log);
+  RelaySettings settings = fast();
+  settings.idleInterval = std::chrono::minutes(1);
+  settings.notifiedIdleInterval = std::chrono::minutes(1);
+  settings.hintWindow = 0ms;
+  auto holderPool = makePool(3, false);
+  OutboxRelay holder(*holderPool, {{"events", &holderPublisher}}, logger_, metrics_, settings);
+  holder.start();
+  std::this_thread::sleep_for(300ms);  // holder has the lease
+  auto otherPool = makePool(3, false);
+  OutboxRelay other(*otherPool, {{"events", &otherPublisher}}, logger_, metrics_, settings);
+  PostgresOutbox outbox("events", &other);
+  other.start();
+  std::this_thread::sleep_for(300ms);
+  ChannelListener channel(server_->url());
+
+  otherPool->transaction([&](pqxx::work& tx) { outbox.add(tx, makeEvent("t", "k", payload(1))); });
+  ASSERT_GE(channel.awaitCount(1, 10s), 1) << "the relay without the lease did not notify";
+  holder.committed();  // what the holder's listener does on that notification
+  ASSERT_TRUE(log.waitForOk(1, 10s));
+  other.stop(Clock::now() + 1s);
+  holder.stop(Clock::now() + 1s);
+  EXPECT_EQ(unpublished("events"), 0);
+}
+
 // The trigger of engine migration 4 notifies kOutboxNotifyChannel once per
-// committed transaction that added rows.
+// committed transaction that added rows (from sessions that did not set
+// commsvc.outbox_notify = off: other tools, plain SQL).
 TEST_F(OutboxTest, AddingRowsNotifiesTheOutboxChannelOnCommit) {
   pqxx::connection listener(server_->url());
   listener.get_notifs();
