@@ -61,6 +61,17 @@ void produce(RawProducer& producer, const std::string& topic, int count, int key
   ASSERT_EQ(ok.load(), count);
 }
 
+/// An embedded broker whose `topic` (one partition) holds `count`
+/// envelopes produced as by produce().
+struct ProducedTopic {
+  ProducedTopic(const std::string& topic, int count, int keys) : broker(1, {{topic, 1}}) {
+    RawProducer producer({{"bootstrap.servers", broker.bootstrapServers()}}, logger);
+    produce(producer, topic, count, keys);
+  }
+  EmbeddedBroker broker;
+  testing::CaptureLogger logger;
+};
+
 /// Polls until `count` records arrived or `limit` passed.
 std::vector<Record> pollFor(KafkaSource& source, std::size_t count,
                             std::chrono::milliseconds limit = 20s) {
@@ -116,13 +127,9 @@ TEST(KafkaRoundTripTest, KeysHeadersAndOrderSurvive) {
 }
 
 TEST(KafkaRoundTripTest, APollReturnsWhatIsThereWithoutWaitingForAFullBatch) {
-  EmbeddedBroker broker(1, {{"few", 1}});
-  testing::CaptureLogger logger;
-  RawProducer producer({{"bootstrap.servers", broker.bootstrapServers()}}, logger);
-  produce(producer, "few", 5, 5);
-
+  ProducedTopic few("few", 5, 5);
   RecordingListener listener;
-  KafkaSource source(consumerProps(broker, "few-group"), "few", listener, logger);
+  KafkaSource source(consumerProps(few.broker, "few-group"), "few", listener, few.logger);
   // Room for 1000, 5 there: the poll returns them once they arrive (after
   // the group join, a few seconds), not when its 20 s are over.
   std::vector<Record> records;
@@ -136,11 +143,9 @@ TEST(KafkaRoundTripTest, APollReturnsWhatIsThereWithoutWaitingForAFullBatch) {
 }
 
 TEST(KafkaRoundTripTest, CommittedOffsetIsWhereTheGroupResumes) {
-  EmbeddedBroker broker(1, {{"commits", 1}});
-  testing::CaptureLogger logger;
-  RawProducer producer({{"bootstrap.servers", broker.bootstrapServers()}}, logger);
-  produce(producer, "commits", 10, 1);
-
+  ProducedTopic commits("commits", 10, 1);
+  EmbeddedBroker& broker = commits.broker;
+  testing::CaptureLogger& logger = commits.logger;
   {
     RecordingListener listener;
     KafkaSource source(consumerProps(broker, "resume-group"), "commits", listener, logger);
