@@ -43,12 +43,10 @@ struct CommitHooksScope {
   CommitHooks& hooks_;
 };
 
-void runHooks(std::vector<std::function<void()>>& hooks) {
-  for (auto& hook : hooks) {
-    try {
-      hook();
-    } catch (...) {  // documented: dropped
-    }
+void runHook(const std::function<void()>& hook) {
+  try {
+    hook();
+  } catch (...) {  // documented: dropped
   }
 }
 
@@ -70,11 +68,10 @@ PoolSettings poolSettingsFrom(const config::DatabaseSettings& database) {
 
 void afterCommit(std::function<void()> hook) {
   if (tCommitHooks == nullptr) {
-    std::vector<std::function<void()>> now{std::move(hook)};
-    runHooks(now);
-    return;
+    runHook(hook);
+  } else {
+    tCommitHooks->hooks.push_back(std::move(hook));
   }
-  tCommitHooks->hooks.push_back(std::move(hook));
 }
 
 std::string withConnectTimeout(const std::string& url, std::chrono::seconds timeout) {
@@ -183,19 +180,20 @@ void ConnectionPool::run(const std::function<void(Tx& tx)>& work) {
     try {
       if (connection && !connection->is_open()) drop();
       if (!connection) connection = connect();
+      const auto runOnce = [&] {
+        Tx tx(*connection);
+        work(tx);
+        tx.commit();
+      };
       if constexpr (std::is_same_v<Tx, pqxx::work>) {
         CommitHooks hooks;  // a new list per attempt: a retried run adds its own
         {
           CommitHooksScope scope(hooks);
-          Tx tx(*connection);
-          work(tx);
-          tx.commit();
+          runOnce();
         }
-        runHooks(hooks.hooks);
+        for (const auto& hook : hooks.hooks) runHook(hook);
       } else {
-        Tx tx(*connection);
-        work(tx);
-        tx.commit();
+        runOnce();
       }
       return;
     } catch (const pqxx::in_doubt_error&) {

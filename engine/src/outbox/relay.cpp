@@ -136,13 +136,10 @@ void OutboxRelay::committedHere(const std::string& publisher) {
                                   [&](const Target& target) { return target.name == publisher; });
   {
     std::lock_guard lock(mutex_);
-    notified_ = true;
-    woken_ = true;
-    commitWake_ = true;
     localCommits_ = true;
     if (!served) foreignPublisher_ = true;
   }
-  wakeUp_.notify_one();
+  committed();
 }
 
 bool OutboxRelay::holdsAllLeases() const {
