@@ -4,10 +4,13 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +34,11 @@ constexpr std::array<std::string_view, 5> kStatuses = {
     "Entwurf", "In_Warteschlange", "Wird_gesendet", "Gesendet", "Fehlgeschlagen"};
 
 constexpr std::size_t kMaxVarchar = 255;
+// POSTs stored in one transaction at most, and such transactions at once
+// (each holds a pooled connection; the rest of the pool stays for the
+// other routes and the sender).
+constexpr std::size_t kMaxCreateBatch = 64;
+constexpr std::size_t kCreateBatchesAtOnce = 2;
 
 #define COMMSVC_TS(column) "to_char(" column ", 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS " column
 
@@ -322,7 +330,91 @@ EmailApi::EmailApi(Database& database, Outbox& outbox, Channel& channel, Logger&
       channel_(channel),
       logger_(logger),
       settings_(std::move(settings)),
-      contact_(std::move(contact)) {}
+      contact_(std::move(contact)),
+      creator_(kMaxCreateBatch, kCreateBatchesAtOnce,
+               [this](std::span<Creator::Entry* const> batch) { storeBatch(batch); }) {}
+
+void EmailApi::storeBatch(std::span<Creator::Entry* const> batch) {
+  try {
+    storeTogether(batch);
+  } catch (const pqxx::sql_error&) {
+    if (batch.size() == 1) throw;
+    // A row was refused (a constraint, a trigger): store each on its own, so
+    // only the POST at fault fails.
+    for (Creator::Entry* entry : batch) {
+      try {
+        storeTogether(std::span<Creator::Entry* const>(&entry, 1));
+      } catch (...) {
+        entry->error = std::current_exception();
+      }
+    }
+  }
+}
+
+void EmailApi::storeTogether(std::span<Creator::Entry* const> batch) {
+  // One text array per column, in batch order; PostgreSQL numbers the rows
+  // in that order (ORDER BY n), so their serial ids follow it too.
+  std::array<std::string, 10> columns;
+  for (auto& c : columns) c = "{";
+  for (const Creator::Entry* entry : batch) {
+    const NewEmail& e = entry->job;
+    e.therapistId ? appendArrayElement(columns[0], std::to_string(*e.therapistId))
+                  : appendArrayNull(columns[0]);
+    e.patientId ? appendArrayElement(columns[1], std::to_string(*e.patientId))
+                : appendArrayNull(columns[1]);
+    appendArrayElement(columns[2], e.betreff);
+    appendArrayElement(columns[3], e.html);
+    appendArrayElement(columns[4], e.text);
+    appendArrayElement(columns[5], e.empfaengerEmail);
+    appendArrayElement(columns[6], e.empfaengerName);
+    appendArrayElement(columns[7], e.absenderEmail);
+    appendArrayElement(columns[8], e.absenderName);
+    appendArrayElement(columns[9], e.status);
+  }
+  for (auto& c : columns) c += '}';
+
+  std::vector<CreatedEmail> created;
+  database_.transaction([&](pqxx::work& tx) {
+    created.clear();
+    static const std::string kInsertAll =
+        "INSERT INTO communication_service.emails (therapist_id, patient_id, betreff, "
+        "inhalt_html, inhalt_text, empfaenger_email, empfaenger_name, absender_email, "
+        "absender_name, status, in_warteschlange_am, created_at, updated_at) "
+        "SELECT e.therapist_id, e.patient_id, e.betreff, e.html, e.text, e.to_email, e.to_name, "
+        "e.from_email, e.from_name, e.status::public.emailstatus, "
+        "CASE WHEN e.status = 'In_Warteschlange' THEN now() END, now(), now() "
+        "FROM unnest($1::integer[], $2::integer[], $3::text[], $4::text[], $5::text[], "
+        "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) WITH ORDINALITY "
+        "AS e(therapist_id, patient_id, betreff, html, text, to_email, to_name, from_email, "
+        "from_name, status, n) ORDER BY e.n RETURNING " +
+        fullColumns();
+    const pqxx::result rows = commsvc::execPrepared(tx, kInsertAll, columns[0], columns[1],
+                                                    columns[2], columns[3], columns[4], columns[5],
+                                                    columns[6], columns[7], columns[8], columns[9]);
+    if (rows.size() != batch.size()) {
+      throw std::logic_error("email insert returned " + std::to_string(rows.size()) + " rows for " +
+                             std::to_string(batch.size()));
+    }
+    // RETURNING need not keep the insertion order; the ids do.
+    std::vector<pqxx::result::size_type> order(rows.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(),
+              [&](pqxx::result::size_type a, pqxx::result::size_type b) {
+                return rows[a]["id"].as<std::int64_t>() < rows[b]["id"].as<std::int64_t>();
+              });
+    std::vector<Event> events;
+    events.reserve(rows.size());
+    for (const auto i : order) {
+      const pqxx::row row = rows[i];
+      const EmailEventData data = eventData(row);
+      events.push_back(makeEvent("communication.email_created", std::to_string(data.id),
+                                 emailEventPayload(data, /*withCommunicationFields=*/false)));
+      created.push_back({data.id, emailJson(row)});
+    }
+    outbox_.addAll(tx, events);
+  });
+  for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(created[i]);
+}
 
 HttpResponse EmailApi::listEmails(const HttpRequest& request) {
   return api::guarded([&] {
@@ -427,29 +519,18 @@ HttpResponse EmailApi::createEmail(const HttpRequest& request) {
       status = value->get<std::string>();
     }
 
-    std::string email;
-    std::int64_t id = 0;
-    database_.transaction([&](pqxx::work& tx) {
-      static const std::string kInsert =
-          "INSERT INTO communication_service.emails (therapist_id, patient_id, betreff, "
-          "inhalt_html, inhalt_text, empfaenger_email, empfaenger_name, absender_email, "
-          "absender_name, status, in_warteschlange_am, created_at, updated_at) VALUES "
-          "($1::integer, $2::integer, $3, $4, $5, $6, $7, $8, $9, $10::text::public.emailstatus, "
-          "CASE WHEN $10::text = 'In_Warteschlange' THEN now() END, now(), now()) RETURNING " +
-          fullColumns();
-      const pqxx::row row = commsvc::execPrepared(tx, kInsert, nullable(api::toText(therapist)),
-                                                  nullable(api::toText(patient)), betreff, *html,
-                                                  *text, empfaengerEmail, empfaengerName,
-                                                  absenderEmail, absenderName, status)
-                                .at(0);
-      const EmailEventData data = eventData(row);
-      outbox_.add(tx, makeEvent("communication.email_created", std::to_string(data.id),
-                                emailEventPayload(data, /*withCommunicationFields=*/false)));
-      email = emailJson(row);
-      id = data.id;
-    });
-    logger_.info("email created", {{"email_id", std::to_string(id)}, {"status", status}});
-    return HttpResponse::json(201, std::move(email));
+    CreatedEmail created = creator_.run({.therapistId = therapist,
+                                         .patientId = patient,
+                                         .betreff = betreff,
+                                         .html = std::move(*html),
+                                         .text = std::move(*text),
+                                         .empfaengerEmail = empfaengerEmail,
+                                         .empfaengerName = empfaengerName,
+                                         .absenderEmail = std::move(absenderEmail),
+                                         .absenderName = absenderName,
+                                         .status = status});
+    logger_.info("email created", {{"email_id", std::to_string(created.id)}, {"status", status}});
+    return HttpResponse::json(201, std::move(created.json));
   });
 }
 

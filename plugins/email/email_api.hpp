@@ -1,11 +1,14 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "combiner.hpp"
 #include "commsvc/channel.hpp"
 #include "commsvc/context.hpp"
 #include "commsvc/database.hpp"
@@ -35,6 +38,26 @@ struct ApiSettings {
   std::string systemNotificationEmail;  ///< where system messages go; empty = not configured
 };
 
+/// An email a POST creates, validated and rendered (bodies with footers).
+struct NewEmail {
+  std::optional<std::int32_t> therapistId;  ///< therapist_id, or nullopt
+  std::optional<std::int32_t> patientId;    ///< patient_id, or nullopt
+  std::string betreff;                      ///< subject
+  std::string html;                         ///< inhalt_html
+  std::string text;                         ///< inhalt_text
+  std::string empfaengerEmail;              ///< recipient address
+  std::string empfaengerName;               ///< recipient name
+  std::string absenderEmail;                ///< sender address
+  std::string absenderName;                 ///< sender name
+  std::string status;                       ///< Entwurf or In_Warteschlange
+};
+
+/// A stored NewEmail: its id and the JSON text the POST answers.
+struct CreatedEmail {
+  std::int64_t id = 0;  ///< the new row's id
+  std::string json;     ///< the email as the API shows it
+};
+
 /// The email routes of SPEC §5 (`/api/emails`, `/api/emails/{id}`,
 /// `/api/system-messages`). Every state change and the event it causes
 /// (`communication.email_created`, `email.sent`, `email.response_received`)
@@ -42,6 +65,10 @@ struct ApiSettings {
 /// 400 `{"message"}` naming the field (starting with the original service's
 /// text where it had one, SPEC §7), unknown ids and ids no email can have
 /// ("abc", "-1") 404 `Email not found`.
+/// POSTs arriving together are stored together: one transaction and one
+/// INSERT for all of them (a lone POST is stored at once); a batch refused
+/// by PostgreSQL is stored again one email at a time, so only the email at
+/// fault fails.
 /// Thread-safe. Database errors propagate (the server answers 500).
 class EmailApi {
  public:
@@ -65,6 +92,9 @@ class EmailApi {
   /// POST /api/system-messages: sends a text to the configured admin address.
   HttpResponse sendSystemMessage(const HttpRequest& request);
 
+  /// POSTs validated and waiting for a batch to store them (for tests).
+  std::size_t postsWaiting() const { return creator_.waiting(); }
+
  private:
   Database& database_;
   Outbox& outbox_;
@@ -72,6 +102,14 @@ class EmailApi {
   Logger& logger_;
   ApiSettings settings_;
   contact::PatientContact contact_;
+  using Creator = api::Combiner<NewEmail, CreatedEmail>;
+  Creator creator_;  // combines concurrent POSTs into batches for storeBatch
+
+  // Stores `batch` together; when PostgreSQL refuses that, each on its own.
+  void storeBatch(std::span<Creator::Entry* const> batch);
+  // Stores `batch` in one transaction (the emails and their
+  // communication.email_created events) and sets each entry's result.
+  void storeTogether(std::span<Creator::Entry* const> batch);
 };
 
 /// The filters of GET /api/emails, each nullopt when not given.

@@ -4,6 +4,7 @@
 #include <functional>
 #include <pqxx/pqxx>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace commsvc {
@@ -51,6 +52,25 @@ inline std::string prepared(pqxx::transaction_base& tx, const std::string& sql) 
 template <typename... Args>
 pqxx::result execPrepared(pqxx::transaction_base& tx, const std::string& sql, Args&&... args) {
   return tx.exec_prepared(prepared(tx, sql), std::forward<Args>(args)...);
+}
+
+/// Appends `text` as one quoted element to `array`, a PostgreSQL array
+/// literal being built: start it with "{", end it with "}", and pass it as
+/// a `$n::text[]` (or other array type) parameter. Any text but NUL fits.
+inline void appendArrayElement(std::string& array, std::string_view text) {
+  if (array.size() > 1) array += ',';
+  array += '"';
+  for (const char c : text) {
+    if (c == '"' || c == '\\') array += '\\';
+    array += c;
+  }
+  array += '"';
+}
+
+/// Appends a NULL element to `array` (see appendArrayElement).
+inline void appendArrayNull(std::string& array) {
+  if (array.size() > 1) array += ',';
+  array += "NULL";
 }
 
 }  // namespace commsvc

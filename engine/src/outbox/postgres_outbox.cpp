@@ -96,17 +96,6 @@ Event normalized(const Event& event) {
   return stored;
 }
 
-// Appends `text` to a PostgreSQL array literal as a quoted element.
-void appendElement(std::string& array, std::string_view text) {
-  if (array.size() > 1) array += ',';
-  array += '"';
-  for (const char c : text) {
-    if (c == '"' || c == '\\') array += '\\';
-    array += c;
-  }
-  array += '"';
-}
-
 }  // namespace
 
 void PostgresOutbox::wakeRelayAfterCommit() {
@@ -146,15 +135,15 @@ std::vector<std::int64_t> PostgresOutbox::addAll(pqxx::work& tx, const std::vect
   for (auto& c : columns) c = "{";
   for (const Event& event : events) {
     const Event stored = normalized(event);
-    appendElement(columns[0], stored.id);
-    appendElement(columns[1], stored.type);
-    appendElement(columns[2], stored.version);
-    appendElement(columns[3], stored.timestamp);
-    appendElement(columns[4], stored.producer);
-    appendElement(columns[5], stored.key);
-    appendElement(columns[6], stored.payload);
-    appendElement(columns[7], encodeHeaders(stored.headers));
-    appendElement(columns[8], toEnvelopeJson(stored));
+    appendArrayElement(columns[0], stored.id);
+    appendArrayElement(columns[1], stored.type);
+    appendArrayElement(columns[2], stored.version);
+    appendArrayElement(columns[3], stored.timestamp);
+    appendArrayElement(columns[4], stored.producer);
+    appendArrayElement(columns[5], stored.key);
+    appendArrayElement(columns[6], stored.payload);
+    appendArrayElement(columns[7], encodeHeaders(stored.headers));
+    appendArrayElement(columns[8], toEnvelopeJson(stored));
   }
   for (auto& c : columns) c += '}';
   static const std::string kInsertAll =

@@ -9,10 +9,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -385,6 +389,159 @@ TEST_F(EmailApiTest, CreateAndUpdateSetTimestampsWithoutColumnDefaults) {
 }
 
 // ---- get, delete ------------------------------------------------------------
+
+// ---- concurrent creation (batched) -----------------------------------------
+
+// Holds a lock on the emails table that blocks every INSERT until release()
+// (or destruction), from a connection of its own.
+class InsertBlocker {
+ public:
+  explicit InsertBlocker(const std::string& url) : connection_(url), tx_(connection_) {
+    tx_.exec("LOCK TABLE communication_service.emails IN SHARE MODE");
+  }
+  void release() { tx_.abort(); }
+
+ private:
+  pqxx::connection connection_;
+  pqxx::work tx_;
+};
+
+class EmailApiBatchTest : public EmailApiTest {
+ protected:
+  void SetUp() override {
+    EmailApiTest::SetUp();
+    api_ = std::make_unique<EmailApi>(*pool_, outbox_, channel_, context_->logger(),
+                                      apiSettings(kAdmin).api);
+  }
+
+  /// Starts a POST of `body` on a thread of its own.
+  std::future<HttpResponse> postAsync(const json& body) {
+    return std::async(std::launch::async, [this, text = body.dump()] {
+      HttpRequest request;
+      request.method = "POST";
+      request.path = "/api/emails";
+      request.body = text;
+      return api_->createEmail(request);
+    });
+  }
+
+  /// Waits until `n` sessions wait for a lock; false after 10 s.
+  bool awaitBlockedInserts(std::int64_t n) {
+    return waitFor([&] {
+      return count(
+                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                 "AND datname = current_database()") >= n;
+    });
+  }
+
+  /// Waits until `n` POSTs wait for a batch; false after 10 s.
+  bool awaitWaitingPosts(std::size_t n) {
+    return waitFor([&] { return api_->postsWaiting() >= n; });
+  }
+
+  static bool waitFor(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+
+  std::unique_ptr<EmailApi> api_;
+};
+
+TEST_F(EmailApiBatchTest, PostsArrivingTogetherAreStoredTogetherEachWithItsOwnRowAndEvent) {
+  InsertBlocker blocker(server_->url());
+  // Two POSTs take the two batch slots and wait for the lock; six more
+  // arrive meanwhile and wait for a slot.
+  std::vector<json> bodies;
+  std::vector<std::future<HttpResponse>> posts;
+  for (int i = 1; i <= 8; ++i) {
+    json extra = {{"betreff", "Anfrage \"" + std::to_string(i) + "\" \\ {a,b} NULL"}};
+    if (i % 2 == 0) extra.update({{"therapist_id", nullptr}, {"patient_id", 100 + i}});
+    if (i % 3 == 0) extra["status"] = "In_Warteschlange";
+    bodies.push_back(emailBody(extra));
+    posts.push_back(postAsync(bodies.back()));
+    if (i == 2) ASSERT_TRUE(awaitBlockedInserts(2));
+  }
+  ASSERT_TRUE(awaitWaitingPosts(6));
+  blocker.release();
+
+  std::map<std::int64_t, json> created;  // by id
+  for (std::size_t i = 0; i < posts.size(); ++i) {
+    const HttpResponse r = posts[i].get();
+    ASSERT_EQ(r.status, 201) << r.body;
+    const json email = parse(r);
+    EXPECT_EQ(email["betreff"], bodies[i]["betreff"]);
+    EXPECT_EQ(email["therapist_id"], bodies[i].value("therapist_id", json()));
+    EXPECT_EQ(email["patient_id"], bodies[i].value("patient_id", json()));
+    EXPECT_EQ(email["status"], bodies[i].value("status", "Entwurf"));
+    EXPECT_EQ(email["in_warteschlange_am"].is_null(), !bodies[i].contains("status"));
+    created[email["id"].get<std::int64_t>()] = email;
+  }
+  ASSERT_EQ(created.size(), 8u);  // eight different ids
+  // What each POST answered is what is stored.
+  for (const auto& [id, email] : created) {
+    EXPECT_EQ(parse(byId("GET", id)), email);
+  }
+  // Three transactions: the two that waited for the lock, and one for the six.
+  EXPECT_EQ(count("SELECT count(DISTINCT created_at) FROM communication_service.emails"), 3);
+  EXPECT_EQ(count("SELECT max(n) FROM (SELECT count(*) AS n FROM communication_service.emails "
+                  "GROUP BY created_at) AS t"),
+            6);
+  // One communication.email_created per email, keyed and filled by its row.
+  const auto events = outbox();
+  ASSERT_EQ(events.size(), 8u);
+  std::set<std::string> keys;
+  for (const auto& event : events) {
+    EXPECT_EQ(event.type, "communication.email_created");
+    const std::int64_t id = event.payload["email_id"].get<std::int64_t>();
+    EXPECT_EQ(event.key, std::to_string(id));
+    ASSERT_EQ(created.count(id), 1u) << event.key;
+    EXPECT_EQ(event.payload["email_data"]["betreff"], created[id]["betreff"]);
+    EXPECT_EQ(event.payload["email_data"]["patient_id"], created[id]["patient_id"]);
+    keys.insert(event.key);
+  }
+  EXPECT_EQ(keys.size(), 8u);
+}
+
+TEST_F(EmailApiBatchTest, ABatchPostgresRefusesIsStoredOneByOneSoOnlyTheFaultyPostFails) {
+  exec(
+      "CREATE OR REPLACE FUNCTION public.test_refuse_boom() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$BEGIN IF NEW.betreff = 'boom' THEN RAISE EXCEPTION 'boom refused'; END IF; "
+      "RETURN NEW; END$$");
+  exec(
+      "CREATE TRIGGER test_refuse_boom BEFORE INSERT ON communication_service.emails "
+      "FOR EACH ROW EXECUTE FUNCTION public.test_refuse_boom()");
+  // The suite's tests share the database: the trigger goes, even on failure.
+  const std::unique_ptr<void, std::function<void(void*)>> dropTrigger(this, [this](void*) {
+    exec("DROP TRIGGER test_refuse_boom ON communication_service.emails");
+  });
+
+  InsertBlocker blocker(server_->url());
+  std::vector<std::future<HttpResponse>> posts;
+  for (const char* betreff : {"first", "second", "ok-a", "boom", "ok-b"}) {
+    posts.push_back(postAsync(emailBody({{"betreff", betreff}})));
+    if (posts.size() == 2) ASSERT_TRUE(awaitBlockedInserts(2));
+  }
+  ASSERT_TRUE(awaitWaitingPosts(3));
+  blocker.release();
+
+  for (std::size_t i : {0u, 1u, 2u, 4u}) {
+    const HttpResponse r = posts[i].get();
+    EXPECT_EQ(r.status, 201) << i << ": " << r.body;
+  }
+  try {
+    const HttpResponse r = posts[3].get();
+    ADD_FAILURE() << "boom was answered " << r.status << ": " << r.body;
+  } catch (const pqxx::sql_error& e) {
+    EXPECT_NE(std::string(e.what()).find("boom refused"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM communication_service.emails"), 4);
+  EXPECT_EQ(count("SELECT count(*) FROM communication_service.emails WHERE betreff = 'boom'"), 0);
+  EXPECT_EQ(outbox().size(), 4u);
+}
 
 TEST_F(EmailApiTest, GetByIdIncludesBodies) {
   const auto id = create();
