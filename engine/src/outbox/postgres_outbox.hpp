@@ -39,7 +39,7 @@ inline constexpr std::chrono::milliseconds kAwaitPoll{20};
 
 /// The Outbox handed to plugins for one publisher: add() writes the event
 /// as a row of commsvc_outbox for that publisher, in the caller's
-/// transaction, and hints the relay that work is coming. Thread-safe
+/// transaction, and wakes the relay once that transaction commits. Thread-safe
 /// (keeps no state besides its names).
 class PostgresOutbox final : public Outbox {
  public:

@@ -111,22 +111,11 @@ void OutboxRelay::start() {
   thread_ = std::thread([this] { loop(); });
 }
 
-void OutboxRelay::wake() {
-  {
-    std::lock_guard lock(mutex_);
-    if (notified_) return;
-    woken_ = true;
-    hintedAt_ = Clock::now();
-  }
-  wakeUp_.notify_one();
-}
-
 void OutboxRelay::committed() {
   {
     std::lock_guard lock(mutex_);
     notified_ = true;
     woken_ = true;
-    commitWake_ = true;
   }
   wakeUp_.notify_one();
 }
@@ -251,17 +240,10 @@ void OutboxRelay::loop() {
 
     std::unique_lock lock(mutex_);
     if (stopping_ != stopping) continue;  // stop requested during the pass
-    const bool hinted = !notified_ && Clock::now() - hintedAt_ < settings_.hintWindow;
     const auto idle = notified_ ? settings_.notifiedIdleInterval : settings_.idleInterval;
-    auto until = std::min(next, passStart + (hinted ? settings_.hintInterval : idle));
+    auto until = std::min(next, passStart + idle);
     if (stopping_) until = std::min(until, deadline_);
-    if (!woken_) commitWake_ = false;
     wakeUp_.wait_until(lock, until, [&] { return woken_ || stopping_ != stopping; });
-    if (woken_ && !commitWake_ && stopping_ == stopping) {
-      // A hint: the row is probably not committed yet; poll soon, not at once.
-      const auto earliest = std::min(until, passStart + settings_.hintInterval);
-      wakeUp_.wait_until(lock, earliest, [&] { return stopping_ != stopping; });
-    }
   }
   releaseLeases();
   logger_.debug("outbox relay stopped");

@@ -22,10 +22,9 @@ namespace commsvc::outbox {
 
 /// How an OutboxRelay polls, batches, waits and backs off.
 struct RelaySettings {
-  std::size_t batchSize = 500;                 ///< rows per pass at most
-  std::chrono::milliseconds idleInterval{50};  ///< poll interval when nothing was hinted
-  std::chrono::milliseconds hintInterval{5};   ///< poll interval shortly after an add()
-  std::chrono::milliseconds hintWindow{500};   ///< how long an add() hint lasts
+  std::size_t batchSize = 500;  ///< rows per pass at most
+  /// Poll interval until commit notifications arrive (committed()).
+  std::chrono::milliseconds idleInterval{50};
   /// Poll interval once commit notifications arrive (committed()): only a
   /// safety net then.
   std::chrono::milliseconds notifiedIdleInterval{1000};
@@ -81,15 +80,10 @@ class OutboxRelay {
   /// Starts the relay thread; the first pass runs at once. Once only.
   void start();
 
-  /// Hints that rows were added (PostgresOutbox::add calls it, before the
-  /// commit): the relay polls every hintInterval for a while. Cheap, never
-  /// blocks. Ignored once commit notifications arrive (committed()).
-  void wake();
-
   /// A transaction that added rows committed (the outbox table's
   /// notification, from any instance): the relay runs a pass at once. From
-  /// the first call on, add() hints are ignored and the relay polls only
-  /// every notifiedIdleInterval. Cheap, never blocks.
+  /// the first call on, it polls only every notifiedIdleInterval. Cheap,
+  /// never blocks.
   void committed();
 
   /// A transaction of this process that added rows for `publisher`
@@ -177,12 +171,10 @@ class OutboxRelay {
   std::mutex mutex_;
   std::condition_variable wakeUp_;
   bool woken_ = false;
-  bool commitWake_ = false;        // the last wake was a commit notification: no hint delay
   bool notified_ = false;          // commit notifications arrive
   bool localCommits_ = false;      // committedHere() since the last pass began
   bool foreignPublisher_ = false;  // ... for a publisher this relay does not serve
   bool stopping_ = false;
-  std::chrono::steady_clock::time_point hintedAt_{};
   std::chrono::steady_clock::time_point deadline_{};
   std::thread thread_;
 

@@ -210,7 +210,7 @@ TEST_F(OutboxTest, PublishesSoonAfterCommit) {
     ASSERT_TRUE(log.waitForOk(static_cast<std::size_t>(i + 1), 2s));
     latencies.push_back(
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - committedAt).count());
-    std::this_thread::sleep_for(i % 2 == 0 ? 20ms : 700ms);  // inside and outside the hint window
+    std::this_thread::sleep_for(i % 2 == 0 ? 20ms : 700ms);  // soon after a pass, and long after
   }
   std::sort(latencies.begin(), latencies.end());
   RecordProperty("max_latency_ms", static_cast<int>(latencies.back()));
@@ -620,8 +620,8 @@ TEST_F(OutboxTest, AwaitPublishedSeesRowsPublishedByAnotherRelay) {
 }
 
 // Woken by commit notifications (the outbox table's trigger through the
-// engine's listener), the relay publishes at once and stops polling on
-// hints: with a poll interval of a minute, only committed() can make it
+// engine's listener), the relay publishes at once and stops polling often:
+// with a poll interval of a minute, only committed() can make it
 // publish rows another process added.
 TEST_F(OutboxTest, ACommitNotificationPublishesAtOnceAndReplacesPolling) {
   PublishLog log;
@@ -635,9 +635,8 @@ TEST_F(OutboxTest, ACommitNotificationPublishesAtOnceAndReplacesPolling) {
   std::this_thread::sleep_for(100ms);
   const std::vector<Event> first{makeEvent("t", "k", payload(1))};
   addCommitted(outbox, first);
-  relay.wake();  // a hint: ignored now
   std::this_thread::sleep_for(400ms);
-  EXPECT_EQ(log.okEvents().size(), 0u) << "a hint made the relay poll";
+  EXPECT_EQ(log.okEvents().size(), 0u) << "the relay polled";
   const auto notified = Clock::now();
   relay.committed();
   ASSERT_TRUE(log.waitForOk(1, 5s));
@@ -684,7 +683,6 @@ TEST_F(OutboxTest, ALocalCommitWakesTheRelayAtOnceWithoutANotification) {
   RelaySettings settings = fast();
   settings.idleInterval = std::chrono::minutes(1);
   settings.notifiedIdleInterval = std::chrono::minutes(1);
-  settings.hintWindow = 0ms;
   OutboxRelay relay(*pool, {{"events", &publisher}}, logger_, metrics_, settings);
   PostgresOutbox outbox("events", &relay);
   relay.start();
@@ -721,7 +719,6 @@ TEST_F(OutboxTest, ARelayWithoutTheLeaseTellsTheOthersAboutLocalCommits) {
   RelaySettings settings = fast();
   settings.idleInterval = std::chrono::minutes(1);
   settings.notifiedIdleInterval = std::chrono::minutes(1);
-  settings.hintWindow = 0ms;
   auto holderPool = makePool(3, false);
   OutboxRelay holder(*holderPool, {{"events", &holderPublisher}}, logger_, metrics_, settings);
   holder.start();
