@@ -50,6 +50,13 @@ class Combiner {
   /// rethrows its error.
   Result run(Job job) {
     Waiter self{{std::move(job), std::nullopt, nullptr}};
+    // Room for a batch this caller may lead, taken before anything is
+    // shared: nothing below allocates, so no exception can strand a job
+    // taken from the queue (its caller would wait forever).
+    std::vector<Waiter*> batch;
+    std::vector<Entry*> entries;
+    batch.reserve(maxBatch_);
+    entries.reserve(maxBatch_);
     std::unique_lock lock(mutex_);
     waiting_.push_back(&self);
     while (!self.done) {
@@ -58,10 +65,10 @@ class Combiner {
         continue;
       }
       ++running_;
-      const std::vector<Waiter*> batch = takeBatch(self);
+      takeBatch(self, batch, entries);
       wakeNextLeader();  // more waiting than one batch takes
       lock.unlock();
-      runTaken(batch);
+      runTaken(entries);
       lock.lock();
       for (Waiter* waiter : batch) {
         waiter->done = true;
@@ -94,10 +101,11 @@ class Combiner {
     if (running_ < maxRunning_ && !waiting_.empty()) waiting_.front()->wake.notify_one();
   }
 
-  // Under the lock: `self` (when still waiting) and then the oldest waiting
-  // jobs, at most maxBatch_, removed from waiting_.
-  std::vector<Waiter*> takeBatch(Waiter& self) {
-    std::vector<Waiter*> batch;
+  // Under the lock: fills `batch` (and `entries`, their entries) with
+  // `self` when still waiting and then the oldest waiting jobs, at most
+  // maxBatch_ (their capacity), removed from waiting_.
+  void takeBatch(Waiter& self, std::vector<Waiter*>& batch, std::vector<Entry*>& entries) {
+    batch.clear();
     const auto own = std::find(waiting_.begin(), waiting_.end(), &self);
     if (own != waiting_.end()) {
       batch.push_back(&self);
@@ -107,14 +115,12 @@ class Combiner {
       batch.push_back(waiting_.front());
       waiting_.pop_front();
     }
-    return batch;
+    entries.clear();
+    for (Waiter* waiter : batch) entries.push_back(&waiter->entry);
   }
 
-  // Without the lock: runs `batch` and makes sure each entry has an outcome.
-  void runTaken(const std::vector<Waiter*>& batch) {
-    std::vector<Entry*> entries;
-    entries.reserve(batch.size());
-    for (Waiter* waiter : batch) entries.push_back(&waiter->entry);
+  // Without the lock: runs `entries` and makes sure each has an outcome.
+  void runTaken(const std::vector<Entry*>& entries) {
     std::exception_ptr failure;
     try {
       runBatch_(std::span<Entry* const>(entries));
@@ -122,15 +128,16 @@ class Combiner {
       failure = std::current_exception();
     }
     for (Entry* entry : entries) {
-      if (entry->result || entry->error) continue;
-      entry->error =
-          failure ? failure : std::make_exception_ptr(std::logic_error("batch left a job unrun"));
+      if (!entry->result && !entry->error) entry->error = failure ? failure : unrun_;
     }
   }
 
   const std::size_t maxBatch_;
   const std::size_t maxRunning_;
   const RunBatch runBatch_;
+  // The error of a job its batch left without an outcome (made up front).
+  const std::exception_ptr unrun_ =
+      std::make_exception_ptr(std::logic_error("batch left a job unrun"));
   mutable std::mutex mutex_;
   std::deque<Waiter*> waiting_;  // guarded by mutex_
   std::size_t running_ = 0;      // batches running; guarded by mutex_
