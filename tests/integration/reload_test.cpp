@@ -24,16 +24,20 @@ using json = nlohmann::json;
 constexpr int kEmails = 600;
 constexpr int kBatches = 6;
 
-/// Queues `n` emails (subject "reload-<id>") and returns their ids.
+/// Queues `n` emails (subject "reload-<id>") and returns their ids. Each
+/// counts as retried once a moment ago, so the queue processor (woken by the
+/// insert) leaves them to their retry backoff (30 s by default) and they go
+/// out through the send_email events the test produces around each reload;
+/// otherwise the processor could drain all of them before the first reload.
 std::vector<std::int64_t> queueEmails(const std::string& url, int n) {
   pqxx::connection c(url);
   pqxx::work tx(c);
   const auto rows = tx.exec_params(
       "INSERT INTO communication_service.emails (patient_id, betreff, inhalt_html, inhalt_text,"
       " empfaenger_email, empfaenger_name, absender_email, absender_name, status,"
-      " in_warteschlange_am, created_at, updated_at)"
+      " wiederholungsanzahl, in_warteschlange_am, created_at, updated_at)"
       " SELECT 7, 'reload', '<p>Hallo</p>', 'Hallo', 'p' || g || '@example.org', 'P', "
-      "'praxis@example.org', 'Praxis', 'In_Warteschlange', now(), now(), now()"
+      "'praxis@example.org', 'Praxis', 'In_Warteschlange', 1, now(), now(), now()"
       " FROM generate_series(1, $1) AS g RETURNING id",
       n);
   tx.exec("UPDATE communication_service.emails SET betreff = 'reload-' || id");
