@@ -25,9 +25,12 @@ N_LATENCY=${BENCH_LATENCY_EMAILS:-20}          # queue: emails queued one at a t
 LATENCY_TIMEOUT=${BENCH_LATENCY_TIMEOUT:-5}    # queue: cap per email, s
 QUEUE_INTERVAL=${EMAIL_QUEUE_CHECK_INTERVAL_SECONDS:-60}  # as pipelines.yaml's default
 DURATION=${BENCH_DURATION:-10}                 # rest: seconds per wrk run
+CONNECTIONS=${BENCH_CONNECTIONS:-8}            # rest: wrk connections (1: latency alone)
 SETTLE=${BENCH_SETTLE:-5}                      # idle: seconds after start
 ENGINE_RUNS=${BENCH_ENGINE_RUNS:-5}
 OUT=${BENCH_OUT:-}
+# BENCH_PG_OPTS: extra PostgreSQL server options, e.g.
+# "-c shared_preload_libraries=pg_stat_statements" to see where its time goes.
 
 TMP=""
 PG_PID="" PG_DATA="" PGBIN="" PG_PORT=""
@@ -116,7 +119,7 @@ start_postgres() {
   as_postgres "$PGBIN/initdb" -D "$PG_DATA" -A trust -U postgres -E UTF8 --no-locale \
     >"$TMP/postgres/initdb.log" 2>&1 || { cat "$TMP/postgres/initdb.log" >&2; return 1; }
   as_postgres "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$TMP/postgres/server.log" -w -t 30 \
-    -o "-p $PG_PORT -k $TMP/postgres/sock -c listen_addresses=127.0.0.1" start >/dev/null ||
+    -o "-p $PG_PORT -k $TMP/postgres/sock -c listen_addresses=127.0.0.1 ${BENCH_PG_OPTS:-}" start >/dev/null ||
     { tail -n 20 "$TMP/postgres/server.log" >&2; return 1; }
   PG_PID=$(head -n 1 "$PG_DATA/postmaster.pid")
   "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres commsvc
@@ -418,7 +421,7 @@ wrk_run() {
   shift 2
   local out=$TMP/wrk-$name.out
   watch_all
-  wrk -t 2 -c 8 -d "${DURATION}s" --timeout 10s --latency "$@" "$url" >"$out" 2>&1
+  wrk -t 2 -c "$CONNECTIONS" -d "${DURATION}s" --timeout 10s --latency "$@" "$url" >"$out" 2>&1
   local rc=$?
   watch_stop
   ((rc == 0)) || { fail rest "$name: wrk exited $rc: $(tail -n 2 "$out")"; return 1; }
