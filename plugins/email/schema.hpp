@@ -195,6 +195,26 @@ CREATE TRIGGER commsvc_email_queued
   FOR EACH ROW WHEN (NEW.status = 'In_Warteschlange')
   EXECUTE FUNCTION communication_service.commsvc_email_queued_notify();
 )sql"},
+    {6, "a claim handed back to the queue does not notify the queue processor",
+     R"sql(
+-- Wird_gesendet -> In_Warteschlange is a sender handing its claim back (the
+-- channel is unavailable, a transient failure waits for its backoff, a
+-- stale claim is recovered): no new work, and waking the processor for it
+-- would claim and hand back the same emails in a loop for the whole of a
+-- mail server outage. The queue check interval retries them. Everything
+-- else that makes an email In_Warteschlange still notifies.
+DROP TRIGGER IF EXISTS commsvc_email_queued ON communication_service.emails;
+CREATE TRIGGER commsvc_email_queued
+  AFTER INSERT ON communication_service.emails
+  FOR EACH ROW WHEN (NEW.status = 'In_Warteschlange')
+  EXECUTE FUNCTION communication_service.commsvc_email_queued_notify();
+DROP TRIGGER IF EXISTS commsvc_email_requeued ON communication_service.emails;
+CREATE TRIGGER commsvc_email_requeued
+  AFTER UPDATE OF status ON communication_service.emails
+  FOR EACH ROW WHEN (NEW.status = 'In_Warteschlange'
+                     AND OLD.status IS DISTINCT FROM 'Wird_gesendet')
+  EXECUTE FUNCTION communication_service.commsvc_email_queued_notify();
+)sql"},
 };
 
 }  // namespace commsvc::plugins::email

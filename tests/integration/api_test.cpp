@@ -18,20 +18,22 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
+// A draft (a queued email would be sent by the queue processor meanwhile,
+// and the PUT to Gesendet below would race it).
 TEST(Api, EmailLifecycleOverHttpPublishesItsEvents) {
   ApiService api;
   auto [created, email] = api.call("POST", "/api/emails", R"({
       "betreff": "Ihr Therapieplatz", "empfaenger_email": "t@example.org",
       "empfaenger_name": "Dr. T", "therapist_id": 11,
-      "inhalt_markdown": "# Hallo\n\nSiehe https://example.org und **bitte** antworten.",
-      "status": "In_Warteschlange"})");
+      "inhalt_markdown": "# Hallo\n\nSiehe https://example.org und **bitte** antworten."})");
   ASSERT_EQ(created, 201) << email.dump();
   const long id = email.at("id").get<long>();
   const std::string key = std::to_string(id);
   EXPECT_NE(email.at("inhalt_html").get<std::string>().find("<h1>Hallo</h1>"), std::string::npos);
   EXPECT_NE(email.at("inhalt_html").get<std::string>().find("href=\"https://example.org\""),
             std::string::npos);
-  EXPECT_FALSE(email.at("in_warteschlange_am").is_null());
+  EXPECT_TRUE(email.at("in_warteschlange_am").is_null());
+  EXPECT_EQ(email.at("status"), "Entwurf");
 
   const auto createdEvents = api.events("communication.email_created", key, 1);
   ASSERT_EQ(createdEvents.size(), 1u);
@@ -68,6 +70,20 @@ TEST(Api, EmailLifecycleOverHttpPublishesItsEvents) {
   auto [gone, goneBody] = api.call("GET", "/api/emails/" + key);
   EXPECT_EQ(gone, 404);
   EXPECT_EQ(goneBody.at("message"), "Email not found");
+
+  // Created queued: stamped and sent at once, without an event.
+  auto [queuedStatus, queued] = api.call("POST", "/api/emails", R"({
+      "betreff": "Erinnerung", "empfaenger_email": "t@example.org",
+      "empfaenger_name": "Dr. T", "therapist_id": 11, "inhalt_markdown": "Hallo",
+      "status": "In_Warteschlange"})");
+  ASSERT_EQ(queuedStatus, 201) << queued.dump();
+  EXPECT_FALSE(queued.at("in_warteschlange_am").is_null());
+  const std::string queuedKey = std::to_string(queued.at("id").get<long>());
+  EXPECT_TRUE(waitFor(
+      [&] { return api.call("GET", "/api/emails/" + queuedKey).second.at("status") == "Gesendet"; },
+      20s))
+      << api.log();
+  EXPECT_EQ(api.sink_->count(), 1u);
 }
 
 // The platform's callers queue emails over HTTP and send no event: the

@@ -76,20 +76,25 @@ class EmailService {
   }
 
   /// Inserts an email and returns its id. Queued emails get in_warteschlange_am.
+  /// The insert wakes the queue processor, which sends a queued email at once;
+  /// `attempts` > 0 counts it as tried that often a moment ago, so the
+  /// processor leaves it to its retry backoff (30 s) and a send_email event
+  /// is what sends it.
   long insertEmail(const std::string& status, const std::string& subject = "Ihr Termin",
                    const std::string& to = "patient@example.org",
-                   std::optional<long> therapistId = std::nullopt, long patientId = 7) {
+                   std::optional<long> therapistId = std::nullopt, long patientId = 7,
+                   int attempts = 0) {
     pqxx::connection c(postgres_.url());
     pqxx::work tx(c);
     const auto row = tx.exec_params1(
         "INSERT INTO communication_service.emails (therapist_id, patient_id, betreff, "
         "inhalt_html, inhalt_text, empfaenger_email, empfaenger_name, absender_email, "
-        "absender_name, status, in_warteschlange_am) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-        "$9, $10::public.emailstatus, CASE WHEN $10 = 'In_Warteschlange' THEN "
-        "now() ELSE NULL END) RETURNING id",
+        "absender_name, status, in_warteschlange_am, wiederholungsanzahl) VALUES ($1, $2, $3, "
+        "$4, $5, $6, $7, $8, $9, $10::public.emailstatus, CASE WHEN $10 = 'In_Warteschlange' "
+        "THEN now() ELSE NULL END, $11) RETURNING id",
         therapistId, therapistId ? std::optional<long>() : std::optional<long>(patientId), subject,
         "<p>Guten Tag, <b>Frau Müller</b></p>", "Guten Tag, Frau Müller", to, "Frau Müller",
-        "praxis@example.org", "Praxis Dr. Öz", status);
+        "praxis@example.org", "Praxis Dr. Öz", status, attempts);
     tx.commit();
     return row[0].as<long>();
   }
@@ -162,7 +167,8 @@ std::string header(const std::string& message, const std::string& name) {
 TEST(Email, AnEventForAQueuedEmailDeliversOneMessageAndPublishesEmailSent) {
   EmailService svc("email-one");
   Process& engine = svc.startEngine("engine", "queue_check_interval_s: 3600");
-  const long id = svc.insertEmail("In_Warteschlange", "Termin bestätigt", "patient@example.org");
+  const long id = svc.insertEmail("In_Warteschlange", "Termin bestätigt", "patient@example.org",
+                                  std::nullopt, 7, /*attempts=*/1);
   svc.sendEmailEvents({id});
 
   ASSERT_TRUE(waitFor([&] { return svc.sink_.count() == 1; }, 30s)) << engine.log();
@@ -206,6 +212,8 @@ TEST(Email, AnEventForAQueuedEmailDeliversOneMessageAndPublishesEmailSent) {
   EXPECT_EQ(event.at("payload"), expected) << event.dump();
   EXPECT_EQ(event.at("producer"), "communication-service");
   EXPECT_EQ(event.at("eventId").get<std::string>().size(), 36u);
+  EXPECT_EQ(engine.log().find("email queue run"), std::string::npos)
+      << "the event sent it, not the queue processor: " << engine.log();
   engine.signal(SIGTERM);
   EXPECT_EQ(engine.wait(15s), 0) << engine.log();
 }
@@ -263,13 +271,15 @@ TEST(Email, SmtpPermanentFailureMarksTheEmailFailedWithTheServerText) {
   EmailService svc("email-5xx",
                    {"--always-fail-code", "550", "--fail-text", "5.1.1 mailbox unavailable"});
   Process& engine = svc.startEngine("engine", "queue_check_interval_s: 3600");
-  const long id = svc.insertEmail("In_Warteschlange");
+  const long id = svc.insertEmail("In_Warteschlange", "Ihr Termin", "patient@example.org",
+                                  std::nullopt, 7, /*attempts=*/1);
   svc.sendEmailEvents({id});
   ASSERT_TRUE(waitFor([&] { return svc.column(id, "status") == "Fehlgeschlagen"; }, 30s))
       << engine.log();
   EXPECT_NE(svc.column(id, "fehlermeldung").find("mailbox unavailable"), std::string::npos)
       << svc.column(id, "fehlermeldung");
-  EXPECT_EQ(svc.column(id, "wiederholungsanzahl"), "1");
+  EXPECT_EQ(svc.column(id, "wiederholungsanzahl"), "2") << "a permanent failure counts once";
+  EXPECT_EQ(engine.log().find("email queue run"), std::string::npos) << engine.log();
   EXPECT_EQ(svc.sink_.count(), 0u);
 }
 
@@ -286,9 +296,11 @@ TEST(Email, SmtpTransientFailuresAreRetriedAndCounted) {
 TEST(Email, CrLfInASubjectOrRecipientIsRefusedBeforeAnythingIsSent) {
   EmailService svc("email-crlf");
   Process& engine = svc.startEngine("engine", "queue_check_interval_s: 3600");
-  const long subject = svc.insertEmail("In_Warteschlange", "Hallo\r\nBcc: victim@example.org");
+  const long subject = svc.insertEmail("In_Warteschlange", "Hallo\r\nBcc: victim@example.org",
+                                       "patient@example.org", std::nullopt, 7, /*attempts=*/1);
   const long recipient =
-      svc.insertEmail("In_Warteschlange", "Hallo", "a@example.org\r\nRCPT TO:<b@example.org>");
+      svc.insertEmail("In_Warteschlange", "Hallo", "a@example.org\r\nRCPT TO:<b@example.org>",
+                      std::nullopt, 7, /*attempts=*/1);
   svc.sendEmailEvents({subject, recipient});
   ASSERT_TRUE(waitFor(
       [&] {
@@ -299,6 +311,45 @@ TEST(Email, CrLfInASubjectOrRecipientIsRefusedBeforeAnythingIsSent) {
       << engine.log();
   EXPECT_EQ(svc.sink_.count(), 0u);
   EXPECT_FALSE(svc.column(subject, "fehlermeldung").empty());
+  EXPECT_EQ(engine.log().find("email queue run"), std::string::npos) << engine.log();
+}
+
+// An unavailable channel (421) hands the email back to the queue without
+// counting an attempt. That must not wake the queue processor again: it
+// would claim and hand back the same email in a loop for the whole outage
+// (migration 6). The email stays sendable: an event sends it once the
+// mail server is back.
+TEST(Email, AnUnavailableChannelHoldsTheEmailWithoutSpinningTheQueueProcessor) {
+  EmailService svc("email-421");
+  svc.sink_.setFaults(R"({"fail_code": 421})");
+  Process& engine = svc.startEngine("engine", "queue_check_interval_s: 3600");
+  const long id = svc.insertEmail("In_Warteschlange");  // wakes the processor
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return svc.column(id, "status") == "In_Warteschlange" &&
+               !svc.column(id, "fehlermeldung").empty();
+      },
+      20s))
+      << engine.log();
+  std::this_thread::sleep_for(3s);
+  const auto runs = [&] {
+    const std::string log = engine.log();
+    std::size_t n = 0;
+    for (auto at = log.find("email queue run"); at != std::string::npos;
+         at = log.find("email queue run", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_LE(runs(), 2u) << "the processor kept claiming the held email: " << engine.log();
+  EXPECT_EQ(svc.column(id, "status"), "In_Warteschlange");
+  EXPECT_EQ(svc.column(id, "wiederholungsanzahl"), "0") << "an outage is not an attempt";
+
+  svc.sink_.setFaults("{}");
+  svc.sendEmailEvents({id});
+  ASSERT_TRUE(waitFor([&] { return svc.column(id, "status") == "Gesendet"; }, 30s))
+      << engine.log();
+  EXPECT_EQ(svc.sink_.count(), 1u);
 }
 
 TEST(Email, KillNineMidBatchThenRestartSendsEveryQueuedEmailOnceTheLeasePasses) {
