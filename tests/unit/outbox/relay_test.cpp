@@ -475,14 +475,21 @@ TEST_F(OutboxTest, RetriesWhenTheDatabaseIsDownAndLosesNothing) {
   addCommitted(outbox, {makeEvent("t", "1", "{}")});
   server_->stop();
   relay.start();
-  std::this_thread::sleep_for(500ms);
+  // The database stays down until a pass has failed (past the pool's own
+  // reconnect attempts), however long the first pass takes to start.
+  const auto passFailed = [&] {
+    const auto lines = logger_.lines();
+    return std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
+      return l.find("outbox pass failed") != std::string::npos;
+    });
+  };
+  const auto deadline = Clock::now() + 20s;
+  while (!passFailed() && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(passFailed()) << "no pass failed while the database was down";
+  EXPECT_EQ(log.okEvents().size(), 0u);
   server_->start();
   ASSERT_TRUE(log.waitForOk(1, 10s));
   relay.stop(Clock::now() + 1s);
-  const auto lines = logger_.lines();
-  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
-    return l.find("outbox pass failed") != std::string::npos;
-  }));
 }
 
 namespace commsvc::outbox {
