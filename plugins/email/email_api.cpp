@@ -215,6 +215,33 @@ EmailEventData eventData(const pqxx::row& row) {
 
 std::string fullColumns() { return std::string(kBodyColumns) + kSummaryColumns; }
 
+// True when `row` holds what `email` asked to store. A batch's rows are
+// matched to its POSTs by id order; this check makes a mismatch (a trigger
+// of the platform's that rewrites ids or values) an error instead of one
+// POST answering with another's row.
+bool storedAsAsked(const pqxx::row& row, const NewEmail& email) {
+  const auto sameId = [&](const char* column, const std::optional<std::int32_t>& value) {
+    return row[column].is_null() ? !value : value && row[column].as<std::int64_t>() == *value;
+  };
+  const auto sameText = [&](const char* column, const std::string& value) {
+    const pqxx::field field = row[column];
+    return !field.is_null() && std::string_view(field.c_str(), field.size()) == value;
+  };
+  return sameId("therapist_id", email.therapistId) && sameId("patient_id", email.patientId) &&
+         sameText("betreff", email.betreff) && sameText("inhalt_html", email.html) &&
+         sameText("inhalt_text", email.text) &&
+         sameText("empfaenger_email", email.empfaengerEmail) &&
+         sameText("empfaenger_name", email.empfaengerName) &&
+         sameText("absender_email", email.absenderEmail) &&
+         sameText("absender_name", email.absenderName) && sameText("status", email.status);
+}
+
+/// A batch whose rows did not come back as its POSTs asked (see
+/// storedAsAsked): rolled back, then each POST is stored on its own.
+struct BatchMismatch : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 std::string htmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -337,10 +364,16 @@ EmailApi::EmailApi(Database& database, Outbox& outbox, Channel& channel, Logger&
 void EmailApi::storeBatch(std::span<Creator::Entry* const> batch) {
   try {
     storeTogether(batch);
-  } catch (const pqxx::sql_error&) {
-    if (batch.size() == 1) throw;
-    // A row was refused (a constraint, a trigger): store each on its own, so
-    // only the POST at fault fails.
+  } catch (const std::exception& e) {
+    // A row was refused (a constraint, a trigger), the batch lost a deadlock
+    // or serialization conflict, or its rows did not come back as asked:
+    // store each on its own, so only the POST at fault fails. Not for a
+    // lost connection or a commit in doubt (rows may exist: never twice).
+    const bool perEntry = dynamic_cast<const pqxx::sql_error*>(&e) != nullptr ||
+                          dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr ||
+                          dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr ||
+                          dynamic_cast<const BatchMismatch*>(&e) != nullptr;
+    if (!perEntry || batch.size() == 1) throw;
     for (Creator::Entry* entry : batch) {
       try {
         storeTogether(std::span<Creator::Entry* const>(&entry, 1));
@@ -353,7 +386,8 @@ void EmailApi::storeBatch(std::span<Creator::Entry* const> batch) {
 
 void EmailApi::storeTogether(std::span<Creator::Entry* const> batch) {
   // One text array per column, in batch order; PostgreSQL numbers the rows
-  // in that order (ORDER BY n), so their serial ids follow it too.
+  // in that order (ORDER BY n), so their serial ids follow it too; each row
+  // is checked against its POST (storedAsAsked) before it is answered.
   std::array<std::string, 10> columns;
   for (auto& c : columns) c = "{";
   for (const Creator::Entry* entry : batch) {
@@ -392,8 +426,8 @@ void EmailApi::storeTogether(std::span<Creator::Entry* const> batch) {
                                                     columns[2], columns[3], columns[4], columns[5],
                                                     columns[6], columns[7], columns[8], columns[9]);
     if (rows.size() != batch.size()) {
-      throw std::logic_error("email insert returned " + std::to_string(rows.size()) + " rows for " +
-                             std::to_string(batch.size()));
+      throw BatchMismatch("email insert returned " + std::to_string(rows.size()) + " rows for " +
+                          std::to_string(batch.size()));
     }
     // RETURNING need not keep the insertion order; the ids do.
     std::vector<pqxx::result::size_type> order(rows.size());
@@ -404,8 +438,11 @@ void EmailApi::storeTogether(std::span<Creator::Entry* const> batch) {
               });
     std::vector<Event> events;
     events.reserve(rows.size());
-    for (const auto i : order) {
-      const pqxx::row row = rows[i];
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      const pqxx::row row = rows[order[k]];
+      if (batch.size() > 1 && !storedAsAsked(row, batch[k]->job)) {
+        throw BatchMismatch("a batched email row does not hold what its POST asked to store");
+      }
       const EmailEventData data = eventData(row);
       events.push_back(makeEvent("communication.email_created", std::to_string(data.id),
                                  emailEventPayload(data, /*withCommunicationFields=*/false)));

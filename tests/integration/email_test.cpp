@@ -347,8 +347,7 @@ TEST(Email, AnUnavailableChannelHoldsTheEmailWithoutSpinningTheQueueProcessor) {
 
   svc.sink_.setFaults("{}");
   svc.sendEmailEvents({id});
-  ASSERT_TRUE(waitFor([&] { return svc.column(id, "status") == "Gesendet"; }, 30s))
-      << engine.log();
+  ASSERT_TRUE(waitFor([&] { return svc.column(id, "status") == "Gesendet"; }, 30s)) << engine.log();
   EXPECT_EQ(svc.sink_.count(), 1u);
 }
 

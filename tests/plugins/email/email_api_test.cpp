@@ -543,6 +543,57 @@ TEST_F(EmailApiBatchTest, ABatchPostgresRefusesIsStoredOneByOneSoOnlyTheFaultyPo
   EXPECT_EQ(outbox().size(), 4u);
 }
 
+// A batch's rows are matched to its POSTs by id order. A trigger of the
+// platform's that numbers rows its own way (here: counting down) breaks that
+// order: the batch is then stored one by one, and no POST answers with
+// another's row.
+TEST_F(EmailApiBatchTest, RowsNotNumberedInOrderAreStoredOneByOneNeverSwapped) {
+  exec("CREATE SEQUENCE public.test_down_ids INCREMENT BY -1 START WITH 900000 MAXVALUE 900000");
+  exec(
+      "CREATE OR REPLACE FUNCTION public.test_down_id() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$BEGIN NEW.id := nextval('public.test_down_ids'); RETURN NEW; END$$");
+  exec(
+      "CREATE TRIGGER test_down_id BEFORE INSERT ON communication_service.emails "
+      "FOR EACH ROW EXECUTE FUNCTION public.test_down_id()");
+  const std::unique_ptr<void, std::function<void(void*)>> dropTrigger(this, [this](void*) {
+    exec("DROP TRIGGER test_down_id ON communication_service.emails");
+    exec("DROP FUNCTION public.test_down_id()");
+    exec("DROP SEQUENCE public.test_down_ids");
+  });
+
+  InsertBlocker blocker(server_->url());
+  std::vector<std::string> subjects = {"eins", "zwei", "drei", "vier", "fuenf"};
+  std::vector<std::future<HttpResponse>> posts;
+  for (const auto& betreff : subjects) {
+    posts.push_back(postAsync(
+        emailBody({{"betreff", betreff}, {"empfaenger_email", betreff + "@example.org"}})));
+    if (posts.size() == 2) ASSERT_TRUE(awaitBlockedInserts(2));
+  }
+  ASSERT_TRUE(awaitWaitingPosts(3));
+  blocker.release();
+
+  std::set<std::int64_t> ids;
+  for (std::size_t i = 0; i < posts.size(); ++i) {
+    const HttpResponse r = posts[i].get();
+    ASSERT_EQ(r.status, 201) << r.body;
+    const json email = parse(r);
+    EXPECT_EQ(email["betreff"], subjects[i]);
+    EXPECT_EQ(email["empfaenger_email"], subjects[i] + "@example.org");
+    const std::int64_t id = email["id"].get<std::int64_t>();
+    EXPECT_EQ(parse(byId("GET", id)), email) << "answered with another POST's row";
+    ids.insert(id);
+  }
+  EXPECT_EQ(ids.size(), 5u);
+  EXPECT_EQ(count("SELECT count(*) FROM communication_service.emails"), 5);
+  const auto events = outbox();
+  ASSERT_EQ(events.size(), 5u);
+  for (const auto& event : events) {
+    const std::int64_t id = event.payload["email_id"].get<std::int64_t>();
+    EXPECT_EQ(event.key, std::to_string(id));
+    EXPECT_EQ(event.payload["email_data"]["betreff"], parse(byId("GET", id))["betreff"]);
+  }
+}
+
 TEST_F(EmailApiTest, GetByIdIncludesBodies) {
   const auto id = create();
   const HttpResponse r = byId("GET", id);
