@@ -332,16 +332,8 @@ TEST(Email, AnUnavailableChannelHoldsTheEmailWithoutSpinningTheQueueProcessor) {
       20s))
       << engine.log();
   std::this_thread::sleep_for(3s);
-  const auto runs = [&] {
-    const std::string log = engine.log();
-    std::size_t n = 0;
-    for (auto at = log.find("email queue run"); at != std::string::npos;
-         at = log.find("email queue run", at + 1)) {
-      ++n;
-    }
-    return n;
-  };
-  EXPECT_LE(runs(), 2u) << "the processor kept claiming the held email: " << engine.log();
+  EXPECT_LE(occurrences(engine.log(), "email queue run"), 2u)
+      << "the processor kept claiming the held email: " << engine.log();
   EXPECT_EQ(svc.column(id, "status"), "In_Warteschlange");
   EXPECT_EQ(svc.column(id, "wiederholungsanzahl"), "0") << "an outage is not an attempt";
 

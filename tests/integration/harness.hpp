@@ -115,6 +115,8 @@ void writeFile(const std::filesystem::path& path, const std::string& text);
 std::string readFile(const std::filesystem::path& path);
 /// The complete (newline-terminated) lines of `path` (none when missing).
 std::vector<std::string> readLines(const std::filesystem::path& path);
+/// How often `needle` occurs in `text` (e.g. a line in a process's log).
+std::size_t occurrences(const std::string& text, const std::string& needle);
 /// Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 /// Runs a command to completion (stdout captured); returns exit code and output.

@@ -67,13 +67,6 @@ std::map<std::int64_t, int> deliveries(const std::filesystem::path& file) {
   return out;
 }
 
-/// How often `needle` occurs in `text`.
-std::size_t occurrences(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
 /// The value of a metric line `name` in the /metrics text, -1 when absent.
 double metric(const std::string& text, const std::string& name) {
   const auto at = text.find("\n" + name + " ");
