@@ -9,11 +9,12 @@
 #include <fstream>
 #include <future>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "app/engine.hpp"
+#include "app/malloc_arenas.hpp"
 #include "app/pipeline.hpp"
 #include "commsvc/event.hpp"
 #include "kafka/embedded_broker.hpp"
@@ -31,7 +32,7 @@ namespace {
 using namespace commsvc;
 
 std::atomic<bool> gStop{false};
-std::mutex gEngineMutex;           // held while SIGHUP reloads gEngine
+std::mutex gEngineMutex;         // held while SIGHUP reloads gEngine
 app::Engine* gEngine = nullptr;  // the running engine, for SIGHUP
 
 /// Blocks SIGTERM/SIGINT/SIGHUP in every thread and handles them on a
@@ -203,6 +204,7 @@ int runBroker(int partitions, std::vector<std::string> topics, const std::string
 }  // namespace
 
 int main(int argc, char** argv) {
+  commsvc::app::capMallocArenas();  // before any thread starts
   CLI::App cli{"commsvc: a plugin-based event-processing engine (communication service)"};
   cli.set_version_flag("--version", std::string("commsvc ") + COMMSVC_VERSION);
   cli.require_subcommand(1);

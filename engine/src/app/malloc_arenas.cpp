@@ -1,0 +1,20 @@
+#include "app/malloc_arenas.hpp"
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+
+namespace commsvc::app {
+
+std::size_t mallocArenaCap(unsigned cores) { return std::max(2U, cores); }
+
+std::size_t capMallocArenas() {
+  if (std::getenv("MALLOC_ARENA_MAX") != nullptr) return 0;
+  const std::size_t cap = mallocArenaCap(std::thread::hardware_concurrency());
+  mallopt(M_ARENA_MAX, static_cast<int>(cap));
+  return cap;
+}
+
+}  // namespace commsvc::app

@@ -1,0 +1,23 @@
+#pragma once
+
+// glibc's malloc gives threads that allocate at the same time arenas of
+// their own, up to 8 per core, and memory freed in one arena serves only
+// that arena. With the engine's ~40 threads (workers, HTTP, librdkafka)
+// that scatters a burst's memory over up to 16 arenas on 2 cores (issue 11:
+// 1.7 MB more resident after the Kafka benchmark than with 2 arenas).
+
+#include <cstddef>
+
+namespace commsvc::app {
+
+/// The arena cap for a machine with `cores` cores: one per core, at least
+/// 2 (so two threads rarely wait for each other's allocation).
+std::size_t mallocArenaCap(unsigned cores);
+
+/// Caps glibc's malloc arenas at mallocArenaCap(cores of this machine),
+/// unless the environment sets MALLOC_ARENA_MAX (glibc's own knob, which
+/// wins). Call first thing in main(), before any thread starts. Returns the
+/// cap set, or 0 when the environment's is left in force.
+std::size_t capMallocArenas();
+
+}  // namespace commsvc::app
