@@ -27,9 +27,10 @@ class Database {
 
   /// Runs `work` on a pooled connection outside a transaction block: each
   /// statement commits on its own. For a read that is one statement (an
-  /// API list or lookup) it saves the BEGIN and COMMIT round trips of
-  /// transaction(). Statements that must commit together belong in
-  /// transaction(). Same broken-connection retry and exceptions.
+  /// API list or lookup), or a single write that may run twice without
+  /// harm, it saves the BEGIN and COMMIT round trips of transaction().
+  /// Statements that must commit together belong in transaction(). Same
+  /// broken-connection retry (`work` may run again) and exceptions.
   virtual void read(const std::function<void(pqxx::nontransaction& tx)>& work) = 0;
 };
 

@@ -262,20 +262,12 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
     return result;
   }
 
-  // 1. Lease and rows, in a transaction without side effects (the pool may
-  //    run it again after a broken connection).
+  // 1. Lease and rows, without side effects (the pool may run it again
+  //    after a broken connection).
   std::vector<Event> events;
   std::vector<long long> ids;
   std::vector<int> rejections;
-  database_.transaction([&](pqxx::work& tx) {
-    result = PassResult{};
-    events.clear();
-    ids.clear();
-    rejections.clear();
-    if (Clock::now() + kLeaseRenewal >= target.leaseUntil) {
-      result.locked = takeLease(tx, target);
-      if (!result.locked) return;  // another relay is publishing this publisher's rows
-    }
+  const auto select = [&](pqxx::transaction_base& tx) {
     result.locked = true;
     if (Clock::now() - target.backlogAt >= std::chrono::seconds(1)) {
       target.backlogAt = Clock::now();
@@ -305,7 +297,27 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
       event.headers = decodeHeaders(row[8].as<std::string>());
       rejections.push_back(row[9].as<int>());
     }
-  });
+  };
+  const auto restart = [&] {
+    result = PassResult{};
+    events.clear();
+    ids.clear();
+    rejections.clear();
+  };
+  if (Clock::now() + kLeaseRenewal >= target.leaseUntil) {
+    database_.transaction([&](pqxx::work& tx) {
+      restart();
+      if (!takeLease(tx, target)) return;  // another relay is publishing this publisher's rows
+      select(tx);
+    });
+  } else {
+    // The lease holds for a while yet: the reads need no transaction block,
+    // which saves the BEGIN and COMMIT round trips of every pass.
+    database_.read([&](pqxx::nontransaction& tx) {
+      restart();
+      select(tx);
+    });
+  }
   if (!result.locked || events.empty()) return result;
 
   // 2. Publish, outside any transaction, and wait for the reports.
@@ -406,7 +418,7 @@ void OutboxRelay::awaitMarks(std::uint64_t seen, Clock::time_point until) {
 }
 
 void OutboxRelay::markResults(const Marks& marks) {
-  database_.transaction([&](pqxx::work& tx) {
+  const auto mark = [&](pqxx::transaction_base& tx) {
     if (!marks.done.empty()) {
       if (settings_.retention.count() > 0) {
         static const std::string kPublished =
@@ -438,7 +450,14 @@ void OutboxRelay::markResults(const Marks& marks) {
           " dead_lettered_at = now() WHERE id = $1 AND published_at IS NULL",
           id, error);
     }
-  });
+  };
+  if (marks.failed.empty() && marks.rejected.empty() && marks.deadLetters.empty()) {
+    // Only published rows: one statement, which may run twice (a broken
+    // connection) without harm, so no transaction block and its round trips.
+    database_.read([&](pqxx::nontransaction& tx) { mark(tx); });
+  } else {
+    database_.transaction([&](pqxx::work& tx) { mark(tx); });
+  }
   {
     std::lock_guard lock(marksMutex_);
     ++marksWritten_;
