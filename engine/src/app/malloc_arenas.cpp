@@ -8,7 +8,7 @@
 
 namespace commsvc::app {
 
-std::size_t mallocArenaCap(unsigned cores) { return std::max(2U, cores); }
+std::size_t mallocArenaCap(unsigned cores) { return std::max(4U, 2 * cores); }
 
 std::size_t capMallocArenas() {
   if (std::getenv("MALLOC_ARENA_MAX") != nullptr) return 0;

@@ -4,14 +4,15 @@
 // their own, up to 8 per core, and memory freed in one arena serves only
 // that arena. With the engine's ~40 threads (workers, HTTP, librdkafka)
 // that scatters a burst's memory over up to 16 arenas on 2 cores (issue 11:
-// 1.7 MB more resident after the Kafka benchmark than with 2 arenas).
+// 1.4-1.7 MB more resident after the Kafka benchmark than with 2-4 arenas;
+// with 2, threads waited for each other's allocations: +3 % CPU per POST).
 
 #include <cstddef>
 
 namespace commsvc::app {
 
-/// The arena cap for a machine with `cores` cores: one per core, at least
-/// 2 (so two threads rarely wait for each other's allocation).
+/// The arena cap for a machine with `cores` cores: two per core, at least
+/// 4 (so threads rarely wait for each other's allocation).
 std::size_t mallocArenaCap(unsigned cores);
 
 /// Caps glibc's malloc arenas at mallocArenaCap(cores of this machine),

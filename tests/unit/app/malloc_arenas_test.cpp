@@ -35,16 +35,16 @@ std::size_t arenas() {
   return count;
 }
 
-TEST(MallocArenas, OnePerCoreAndAtLeastTwo) {
-  EXPECT_EQ(mallocArenaCap(0), 2U);  // hardware_concurrency() may not know
-  EXPECT_EQ(mallocArenaCap(1), 2U);
-  EXPECT_EQ(mallocArenaCap(2), 2U);
-  EXPECT_EQ(mallocArenaCap(16), 16U);
+TEST(MallocArenas, TwoPerCoreAndAtLeastFour) {
+  EXPECT_EQ(mallocArenaCap(0), 4U);  // hardware_concurrency() may not know
+  EXPECT_EQ(mallocArenaCap(1), 4U);
+  EXPECT_EQ(mallocArenaCap(2), 4U);
+  EXPECT_EQ(mallocArenaCap(16), 32U);
 }
 
 // Runs in a process of its own (ctest runs each test alone), before any
-// other thread allocated. Without the cap each of the 12 threads below
-// gets an arena of its own (glibc allows 8 per core).
+// other thread allocated. Without the cap each of the threads below gets
+// an arena of its own (glibc allows 8 per core).
 TEST(MallocArenas, ThreadsAllocatingAtOnceShareTheCappedArenas) {
   ::unsetenv("MALLOC_ARENA_MAX");
   const std::size_t cap = capMallocArenas();
