@@ -16,9 +16,10 @@ namespace commsvc::app {
 std::size_t mallocArenaCap(unsigned cores);
 
 /// Caps glibc's malloc arenas at mallocArenaCap(cores of this machine),
-/// unless the environment sets MALLOC_ARENA_MAX (glibc's own knob, which
-/// wins). Call first thing in main(), before any thread starts. Returns the
-/// cap set, or 0 when the environment's is left in force.
+/// unless the environment sets MALLOC_ARENA_MAX or a GLIBC_TUNABLES
+/// arena_max (glibc's own knobs, which win). Call first thing in main(),
+/// before any thread starts. Returns the cap set, or 0 when none was (the
+/// environment's is left in force, or the allocator is not glibc's).
 std::size_t capMallocArenas();
 
 }  // namespace commsvc::app

@@ -304,19 +304,30 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
     ids.clear();
     rejections.clear();
   };
-  if (Clock::now() + kLeaseRenewal >= target.leaseUntil) {
-    database_.transaction([&](pqxx::work& tx) {
-      restart();
-      if (!takeLease(tx, target)) return;  // another relay is publishing this publisher's rows
-      select(tx);
-    });
-  } else {
+  const auto leaseRunningOut = [&] { return Clock::now() + kLeaseRenewal >= target.leaseUntil; };
+  bool renew = leaseRunningOut();
+  if (!renew) {
     // The lease holds for a while yet: the reads need no transaction block,
-    // which saves the BEGIN and COMMIT round trips of every pass.
+    // which saves the BEGIN and COMMIT round trips of every pass. Checked
+    // again on every run: the pool may have waited for a connection or
+    // reconnected since.
     database_.read([&](pqxx::nontransaction& tx) {
       restart();
-      select(tx);
+      renew = leaseRunningOut();
+      if (!renew) select(tx);
     });
+  }
+  if (renew) {
+    try {
+      database_.transaction([&](pqxx::work& tx) {
+        restart();
+        if (!takeLease(tx, target)) return;  // another relay is publishing this publisher's rows
+        select(tx);
+      });
+    } catch (...) {
+      target.leaseUntil = {};  // the renewal may not have committed
+      throw;
+    }
   }
   if (!result.locked || events.empty()) return result;
 
@@ -341,6 +352,7 @@ OutboxRelay::PassResult OutboxRelay::pass(Target& target, Clock::time_point wait
     try {
       database_.transaction([&](pqxx::work& tx) { takeLease(tx, target); });
     } catch (const std::exception& e) {
+      target.leaseUntil = {};  // the renewal may not have committed
       logger_.debug("could not renew the outbox lease", {{"error", e.what()}});
     }
   }
