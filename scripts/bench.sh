@@ -26,7 +26,7 @@ LATENCY_TIMEOUT=${BENCH_LATENCY_TIMEOUT:-5}    # queue: cap per email, s
 QUEUE_INTERVAL=${EMAIL_QUEUE_CHECK_INTERVAL_SECONDS:-60}  # as pipelines.yaml's default
 DURATION=${BENCH_DURATION:-10}                 # rest: seconds per wrk run
 CONNECTIONS=${BENCH_CONNECTIONS:-8}            # rest: wrk connections (1: latency alone)
-SETTLE=${BENCH_SETTLE:-5}                      # idle: seconds after start
+SETTLE=${BENCH_SETTLE:-5}                      # idle: seconds after start; kafka: after the burst
 ENGINE_RUNS=${BENCH_ENGINE_RUNS:-5}
 OUT=${BENCH_OUT:-}
 # BENCH_PG_OPTS: extra PostgreSQL server options, e.g.
@@ -369,6 +369,12 @@ section_kafka() {
   emit "kafka machine_busy=$(calc "${W[cpu_ms.machine]} / ${W[elapsed_ms]}" %.2f) cores"
   emit "kafka rss_peak=$(mb "${W[rss_peak_kb.service]}") MB"
   emit "kafka threads_peak=${W[threads_peak.service]} count"
+  # What stays resident once the burst is over and the service quiet (the
+  # heap trimmer hands freed memory back within a few seconds).
+  sleep "$SETTLE"
+  emit "kafka rss_quiet=$(mb "$(awk '/^VmRSS:/ { print $2 }' "/proc/$SVC_PID/status")") MB" \
+    "anon=$(mb "$(awk '/^RssAnon:/ { print $2 }' "/proc/$SVC_PID/status")") MB" \
+    "file=$(mb "$(awk '/^RssFile:/ { print $2 }' "/proc/$SVC_PID/status")") MB after_s=$SETTLE"
 }
 
 section_queue() {

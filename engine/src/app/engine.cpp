@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "app/file_sha256.hpp"
+#include "app/heap_trim.hpp"
 #include "app/running_pipeline.hpp"
 #include "app/sd_notify.hpp"
 #include "commsvc/json.hpp"
@@ -36,6 +37,9 @@ namespace commsvc::app {
 namespace {
 
 using namespace std::chrono_literals;
+
+// How often HeapTrimmer looks for freed memory to hand back.
+constexpr auto kTrimInterval = std::chrono::seconds(2);
 
 kafka::Properties toProperties(const std::map<std::string, std::string>& map) {
   return {map.begin(), map.end()};
@@ -620,8 +624,17 @@ RunResult Engine::run(const std::atomic<bool>& stop) {
   // stay alive until both are done.
   std::atomic<bool> consumerEnded{false};
   std::thread httpStopper([&] {
+    // Until then, every few seconds: memory a burst left free goes back.
+    HeapTrimmer trimmer;
+    auto nextTrim = std::chrono::steady_clock::now() + kTrimInterval;
     while (!stop.load() && !consumerEnded.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      const auto now = std::chrono::steady_clock::now();
+      if (now < nextTrim) continue;
+      nextTrim = now + kTrimInterval;
+      if (const std::size_t back = trimmer.check(); back > 0) {
+        s.logger->debug("heap trimmed", {{"returned_kb", std::to_string(back / 1024)}});
+      }
     }
     notifyStopping();
     if (s.admin) s.admin->stop(std::chrono::milliseconds(1000));

@@ -1,0 +1,60 @@
+#include "app/heap_trim.hpp"
+
+#include <malloc.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace commsvc::app {
+namespace {
+
+// CPU time of the whole process so far.
+std::chrono::nanoseconds processCpu() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return {};
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+}  // namespace
+
+std::size_t residentAnonymousBytes() {
+  std::FILE* file = std::fopen("/proc/self/statm", "r");
+  if (file == nullptr) return 0;
+  unsigned long size = 0, resident = 0, shared = 0;
+  const int read = std::fscanf(file, "%lu %lu %lu", &size, &resident, &shared);
+  std::fclose(file);
+  if (read != 3 || shared > resident) return 0;
+  return static_cast<std::size_t>(resident - shared) *
+         static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+bool trimDue(const HeapTrimSettings& settings, double busy, std::size_t anon,
+             std::size_t baseline) {
+  return busy <= settings.maxBusy && anon >= baseline + settings.minGrowth;
+}
+
+HeapTrimmer::HeapTrimmer(HeapTrimSettings settings)
+    : settings_(settings),
+      baseline_(residentAnonymousBytes()),
+      wall_(std::chrono::steady_clock::now()),
+      cpu_(processCpu()) {}
+
+std::size_t HeapTrimmer::check() {
+  const auto wall = std::chrono::steady_clock::now();
+  const auto cpu = processCpu();
+  const double seconds = std::chrono::duration<double>(wall - wall_).count();
+  const double busy = std::chrono::duration<double>(cpu - cpu_).count() / std::max(seconds, 1e-3);
+  wall_ = wall;
+  cpu_ = cpu;
+  const std::size_t before = residentAnonymousBytes();
+  baseline_ = std::min(baseline_, before);  // shrank by itself: growth counts from here
+  if (!trimDue(settings_, busy, before, baseline_)) return 0;
+  malloc_trim(0);
+  const std::size_t after = residentAnonymousBytes();
+  baseline_ = after;
+  return before > after ? before - after : 0;
+}
+
+}  // namespace commsvc::app
