@@ -77,9 +77,15 @@ long consumeBurst(std::size_t maxInFlight, long records, std::string* metricsOut
     while (handler.count.load() < records && Clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (metricsOut != nullptr) {  // a statistics round or two after the commits
-      while (metrics.renderText().find("consumer_lag{") == std::string::npos &&
-             Clock::now() < until) {
+    // Statistics rounds after the commits, until both partitions' gauges
+    // are there: a round may carry one partition's lag before the other's.
+    if (metricsOut != nullptr) {
+      const auto lagOfBoth = [&] {
+        const std::string text = metrics.renderText();
+        return text.find("consumer_lag{partition=\"0\"}") != std::string::npos &&
+               text.find("consumer_lag{partition=\"1\"}") != std::string::npos;
+      };
+      while (!lagOfBoth() && Clock::now() < until) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     }
