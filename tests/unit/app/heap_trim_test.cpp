@@ -46,26 +46,39 @@ TEST(HeapTrim, ResidentAnonymousMemoryFollowsTouchedAllocations) {
   EXPECT_GE(residentAnonymousBytes(), before + 15 * kMiB);
 }
 
-// A burst of small blocks of which every 16th stays alive: glibc keeps the
-// freed ones in between (no top of the heap to shrink) until a trim.
+// A burst of 32 MB in 512-byte blocks of which every 16th stays alive
+// (until destruction): glibc keeps the freed ones in between, with no top
+// of the heap to shrink, until a trim.
+class FragmentedBurst {
+ public:
+  FragmentedBurst() {
+    std::vector<void*> blocks(64 * 1024);  // all allocated before any is freed
+    for (void*& block : blocks) {
+      block = std::malloc(512);
+      std::memset(block, 1, 512);
+    }
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      if (i % 16 == 15) {
+        kept_.push_back(blocks[i]);
+      } else {
+        std::free(blocks[i]);
+      }
+    }
+  }
+  ~FragmentedBurst() {
+    for (void* block : kept_) std::free(block);
+  }
+  FragmentedBurst(const FragmentedBurst&) = delete;
+  FragmentedBurst& operator=(const FragmentedBurst&) = delete;
+
+ private:
+  std::vector<void*> kept_;
+};
+
 TEST(HeapTrim, AQuietCheckAfterABurstGivesTheFreedMemoryBack) {
   if (!kGlibcMalloc) GTEST_SKIP() << "the sanitizer's allocator, not glibc's";
   HeapTrimmer trimmer({.minGrowth = 2 * kMiB, .maxBusy = 0.5});
-  std::vector<void*> blocks(64 * 1024);
-  for (void*& b : blocks) {
-    b = std::malloc(512);
-    std::memset(b, 1, 512);
-  }
-  std::vector<void*> kept;
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    if (i % 16 == 15) {
-      kept.push_back(blocks[i]);
-    } else {
-      std::free(blocks[i]);
-    }
-  }
-  blocks.clear();
-  blocks.shrink_to_fit();
+  const FragmentedBurst burst;
   const std::size_t grown = residentAnonymousBytes();
 
   std::this_thread::sleep_for(std::chrono::milliseconds(600));  // quiet
@@ -73,18 +86,12 @@ TEST(HeapTrim, AQuietCheckAfterABurstGivesTheFreedMemoryBack) {
   EXPECT_GE(back, 8 * kMiB);
   EXPECT_LE(residentAnonymousBytes(), grown - 8 * kMiB);
   EXPECT_EQ(trimmer.check(), 0U);  // nothing grew since
-  for (void* b : kept) std::free(b);
 }
 
 TEST(HeapTrim, NoTrimWhileTheProcessIsBusy) {
   if (!kGlibcMalloc) GTEST_SKIP() << "the sanitizer's allocator, not glibc's";
   HeapTrimmer trimmer({.minGrowth = 2 * kMiB, .maxBusy = 0.02});
-  std::vector<void*> blocks(64 * 1024);
-  for (void*& b : blocks) b = std::malloc(512);
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    std::memset(blocks[i], 1, 512);
-    if (i % 16 != 15) std::free(blocks[i]);
-  }
+  const FragmentedBurst burst;
   const std::size_t grown = residentAnonymousBytes();
   // Two threads spinning: far above 0.02 cores however loaded the machine.
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
@@ -98,7 +105,6 @@ TEST(HeapTrim, NoTrimWhileTheProcessIsBusy) {
   for (auto& s : spinners) s.join();
   EXPECT_EQ(trimmer.check(), 0U);
   EXPECT_GE(residentAnonymousBytes() + kMiB, grown);
-  for (std::size_t i = 15; i < blocks.size(); i += 16) std::free(blocks[i]);
 }
 
 }  // namespace
