@@ -24,7 +24,7 @@ root=$PWD
 
 seconds=${1:-600}
 [ $# -eq 0 ] || shift
-all_targets=(envelope email_api phonecall_api http_route markdown html_text mime pipeline_config)
+all_targets=(envelope email_api phonecall_api http_route markdown html_text mime smtp_reply pipeline_config)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 

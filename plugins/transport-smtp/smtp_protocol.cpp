@@ -1,0 +1,76 @@
+#include "smtp_protocol.hpp"
+
+namespace commsvc::plugins::transport_smtp {
+namespace {
+
+// The code of a reply line, or -1 when it does not start with three digits
+// followed by a space, a hyphen or the line's end.
+int lineCode(std::string_view line) {
+  if (line.size() < 3) return -1;
+  int code = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (line[i] < '0' || line[i] > '9') return -1;
+    code = code * 10 + (line[i] - '0');
+  }
+  if (line.size() > 3 && line[3] != ' ' && line[3] != '-') return -1;
+  return code;
+}
+
+}  // namespace
+
+ReplyParse parseReply(std::string_view input, SmtpReply& reply, std::size_t& consumed) {
+  std::size_t start = 0;
+  int code = -1;
+  for (std::size_t lines = 0; lines < kMaxReplyLines; ++lines) {
+    const std::size_t end = input.find('\n', start);
+    if (end == std::string_view::npos) {
+      return input.size() - start >= kMaxReplyLine ? ReplyParse::Malformed : ReplyParse::Incomplete;
+    }
+    if (end + 1 - start > kMaxReplyLine) return ReplyParse::Malformed;
+    std::string_view line = input.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const int lineCodeValue = lineCode(line);
+    if (lineCodeValue < 0 || (code >= 0 && lineCodeValue != code)) return ReplyParse::Malformed;
+    code = lineCodeValue;
+    start = end + 1;
+    if (line.size() == 3 || line[3] == ' ') {
+      reply.code = code;
+      reply.lastLine.assign(line);
+      consumed = start;
+      return ReplyParse::Complete;
+    }
+  }
+  return ReplyParse::Malformed;
+}
+
+bool offersPipelining(std::string_view line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ')) {
+    line.remove_suffix(1);
+  }
+  constexpr std::string_view kKeyword = "PIPELINING";
+  if (line.size() != 4 + kKeyword.size() || lineCode(line) != 250) return false;
+  for (std::size_t i = 0; i < kKeyword.size(); ++i) {
+    char c = line[4 + i];
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (c != kKeyword[i]) return false;
+  }
+  return true;
+}
+
+std::string dataPayload(std::string_view message) {
+  std::string out;
+  out.reserve(message.size() + message.size() / 64 + 8);
+  bool lineStart = true;
+  for (char c : message) {
+    if (lineStart && c == '.') out += '.';
+    out += c;
+    lineStart = c == '\n';
+  }
+  if (!message.empty() && !(message.size() >= 2 && message.substr(message.size() - 2) == "\r\n")) {
+    out += "\r\n";
+  }
+  out += ".\r\n";
+  return out;
+}
+
+}  // namespace commsvc::plugins::transport_smtp
