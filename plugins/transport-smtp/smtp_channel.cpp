@@ -1,14 +1,17 @@
 #include "smtp_channel.hpp"
 
 #include <curl/curl.h>
+#include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <string_view>
 #include <utility>
 
 #include "commsvc/config.hpp"
+#include "smtp_protocol.hpp"
 
 namespace commsvc::plugins::transport_smtp {
 namespace {
@@ -37,68 +40,64 @@ long replyCodeOf(std::string_view line) {
   return code;
 }
 
-// True for the commands of session setup, before any message is named.
-bool isSessionCommand(std::string_view verb) {
-  return verb.empty() || verb == "EHLO" || verb == "HELO" || verb == "STARTTLS" || verb == "AUTH";
+// True for a reply that refuses the session, whatever the command: 421
+// closing, 530 authentication required, 534/535/538 authentication.
+bool refusesSession(int code) {
+  return code == 421 || code == 530 || code == 534 || code == 535 || code == 538;
 }
 
-// True when a failed transfer is the channel's fault rather than the
-// message's: the session could not be set up (connect, TLS, greeting,
-// EHLO, STARTTLS, AUTH), or the server said so whatever the command (421
-// closing, 530 authentication required, 534/535/538 authentication).
-bool isSessionFailure(CURLcode rc, long code, std::string_view stage, std::string_view command) {
-  if (code == 421 || code == 530 || code == 534 || code == 535 || code == 538) return true;
-  switch (rc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_LOGIN_DENIED:
-    case CURLE_USE_SSL_FAILED:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_AUTH_ERROR:
-      return true;
-    default:
-      break;
+// Poll timeouts are whole milliseconds: a deadline less than 1 ms away
+// waits 1 ms rather than spinning.
+int millisecondsUntil(std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return static_cast<int>(std::clamp<std::int64_t>(left.count() + 1, 0, 600000));
+}
+
+// Waits until `socket` is ready for `events` (POLLIN/POLLOUT); false when
+// the deadline passed first.
+bool waitFor(curl_socket_t socket, short events, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const int wait = millisecondsUntil(deadline);
+    if (wait == 0) return false;
+    pollfd entry{socket, events, 0};
+    const int ready = ::poll(&entry, 1, wait);
+    if (ready > 0) return true;  // ready, or an error/hang-up the next call reports
+    if (ready < 0 && errno != EINTR) return true;
   }
-  if (code >= 400) return isSessionCommand(stage);
-  // No error reply: a connection that broke or timed out before the
-  // message was named is the session's failure too.
-  return isSessionCommand(command);
 }
 
-// Frees a curl_slist.
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
+// The three-digit verbs of a mail transaction, for details and stages.
+constexpr std::string_view kMail = "MAIL";
+constexpr std::string_view kRcpt = "RCPT";
+constexpr std::string_view kData = "DATA";
+constexpr std::string_view kEndOfData = "end of data";
 
 }  // namespace
 
-// One pooled curl easy handle with the state its callbacks use. The handle
-// keeps its connection open between transfers.
+// One pooled connection: a curl easy handle that set the session up
+// (CURLOPT_CONNECT_ONLY: connect, TLS, greeting, EHLO, STARTTLS, AUTH) and
+// keeps it open; the mail transactions then run over it through
+// curl_easy_send/curl_easy_recv, pipelined when the server offers it.
 struct SmtpChannel::Handle {
+  /// How an exchange over the set-up session ended.
+  enum class Io { Ok, TimedOut, Closed, Failed };
+
   CURL* curl = nullptr;
-  bool used = false;       // a transfer ran on it before
+  bool connected = false;   // the session is set up and in sync
+  bool pipelining = false;  // the server's last EHLO offered PIPELINING
+  curl_socket_t socket = CURL_SOCKET_BAD;
+  std::string inbox;  // bytes read, not yet taken as replies
+  // Session setup, as seen through the debug callback:
   std::string lastReply;   // last reply line read from the server
-  std::string errorReply;  // last 4xx/5xx reply line (QUIT's 221 may follow it)
-  std::string command;     // verb of the last command sent in this transfer ("" = none yet)
+  std::string errorReply;  // last 4xx/5xx reply line
+  std::string command;     // verb of the last command sent ("" = none yet)
   std::string errorStage;  // `command` when errorReply came ("" = the greeting)
   char errorBuffer[CURL_ERROR_SIZE] = {};
-  const std::string* upload = nullptr;  // the message being sent
-  std::size_t uploadOffset = 0;
 
-  // CURLOPT_READFUNCTION: hands out the next bytes of `upload`.
-  static std::size_t read(char* buffer, std::size_t size, std::size_t count, void* user) {
-    auto* self = static_cast<Handle*>(user);
-    const std::size_t left = self->upload->size() - self->uploadOffset;
-    const std::size_t n = std::min(left, size * count);
-    std::memcpy(buffer, self->upload->data() + self->uploadOffset, n);
-    self->uploadOffset += n;
-    return n;
-  }
-
-  // CURLOPT_DEBUGFUNCTION: keeps the last server reply line and the verb
-  // of the last command sent (never its arguments: AUTH carries secrets).
+  // CURLOPT_DEBUGFUNCTION during session setup: keeps the last server reply
+  // line, the verb of the last command sent (never its arguments: AUTH
+  // carries secrets) and whether the last EHLO offered PIPELINING.
   static int debug(CURL* /*curl*/, curl_infotype type, char* data, std::size_t size, void* user) {
     auto* self = static_cast<Handle*>(user);
     if (type == CURLINFO_HEADER_OUT) {
@@ -114,10 +113,18 @@ struct SmtpChannel::Handle {
       for (std::string_view known : kVerbs) {
         if (verb == known) self->command = verb;
       }
+      if (self->command == "EHLO" || self->command == "HELO") self->pipelining = false;
       return 0;
     }
     if (type != CURLINFO_HEADER_IN) return 0;
     std::string_view text(data, size);
+    // Possibly several lines: each EHLO line may name an extension.
+    for (std::string_view rest = text; !rest.empty();) {
+      const std::size_t end = rest.find('\n');
+      const std::string_view line = rest.substr(0, end);
+      if (self->command == "EHLO" && offersPipelining(line)) self->pipelining = true;
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    }
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
     const auto lineStart = text.find_last_of('\n');
     if (lineStart != std::string_view::npos) text.remove_prefix(lineStart + 1);
@@ -129,10 +136,119 @@ struct SmtpChannel::Handle {
     }
     return 0;
   }
+
+  // Sends all of `bytes`.
+  Io sendAll(std::string_view bytes, std::chrono::steady_clock::time_point deadline,
+             std::string& error);
+  // Reads the next whole reply into `reply`.
+  Io readReply(SmtpReply& reply, std::chrono::steady_clock::time_point deadline,
+               std::string& error);
+  // True when a session that sat idle can still be used.
+  bool stillOpen();
+  // Ends the session (with QUIT when `sayQuit` and it is in sync) and frees
+  // the curl handle; the Handle can open a new session.
+  void close(bool sayQuit);
 };
 
+SmtpChannel::Handle::Io SmtpChannel::Handle::sendAll(std::string_view bytes,
+                                                     std::chrono::steady_clock::time_point deadline,
+                                                     std::string& error) {
+  while (!bytes.empty()) {
+    std::size_t sent = 0;
+    const CURLcode rc = curl_easy_send(curl, bytes.data(), bytes.size(), &sent);
+    if (rc == CURLE_AGAIN) {
+      if (!waitFor(socket, POLLOUT, deadline)) return Io::TimedOut;
+      continue;
+    }
+    if (rc != CURLE_OK) {
+      error = curl_easy_strerror(rc);
+      return Io::Failed;
+    }
+    bytes.remove_prefix(sent);
+  }
+  return Io::Ok;
+}
+
+// Parses only when a line end arrived, so a server dribbling bytes costs one
+// scan per line, not per byte.
+SmtpChannel::Handle::Io SmtpChannel::Handle::readReply(
+    SmtpReply& reply, std::chrono::steady_clock::time_point deadline, std::string& error) {
+  bool lineEnded = inbox.find('\n') != std::string::npos;
+  for (;;) {
+    if (lineEnded) {
+      std::size_t consumed = 0;
+      switch (parseReply(inbox, reply, consumed)) {
+        case ReplyParse::Complete:
+          inbox.erase(0, consumed);
+          return Io::Ok;
+        case ReplyParse::Malformed:
+          error = "malformed reply";
+          return Io::Failed;
+        case ReplyParse::Incomplete:
+          break;
+      }
+    }
+    if (inbox.size() > kMaxReplyLine * kMaxReplyLines) {
+      error = "reply too long";
+      return Io::Failed;
+    }
+    char buffer[16384];
+    std::size_t received = 0;
+    const CURLcode rc = curl_easy_recv(curl, buffer, sizeof(buffer), &received);
+    if (rc == CURLE_AGAIN) {
+      if (!waitFor(socket, POLLIN, deadline)) return Io::TimedOut;
+      continue;
+    }
+    if (rc != CURLE_OK) {
+      error = curl_easy_strerror(rc);
+      return Io::Failed;
+    }
+    if (received == 0) return Io::Closed;
+    const std::string_view chunk(buffer, received);
+    lineEnded = chunk.find('\n') != std::string_view::npos;
+    inbox.append(chunk);
+  }
+}
+
+// Nothing may have arrived on an idle session: a server closing one sends
+// 421 and hangs up. A TLS record that carries no data (a session ticket)
+// leaves it usable.
+bool SmtpChannel::Handle::stillOpen() {
+  if (!inbox.empty()) return false;
+  pollfd entry{socket, POLLIN, 0};
+  if (::poll(&entry, 1, 0) == 0) return true;
+  char byte = 0;
+  std::size_t received = 0;
+  return curl_easy_recv(curl, &byte, 1, &received) == CURLE_AGAIN;
+}
+
+void SmtpChannel::Handle::close(bool sayQuit) {
+  if (sayQuit && connected) {
+    // A polite end, briefly bounded: the answer is not awaited long.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    std::string ignored;
+    SmtpReply reply;
+    if (sendAll("QUIT\r\n", deadline, ignored) == Io::Ok) readReply(reply, deadline, ignored);
+  }
+  if (curl != nullptr) curl_easy_cleanup(curl);
+  curl = nullptr;
+  connected = false;
+  pipelining = false;
+  socket = CURL_SOCKET_BAD;
+  inbox.clear();
+}
+
+namespace {
+
+// "server replied to RCPT: 550 5.1.1 No such user"
+std::string repliedText(std::string_view verb, const SmtpReply& reply) {
+  return "server replied to " + std::string(verb) + ": " + reply.lastLine;
+}
+
+}  // namespace
+
 void SmtpChannel::HandleDeleter::operator()(Handle* handle) const {
-  if (handle->curl != nullptr) curl_easy_cleanup(handle->curl);
+  handle->close(true);
   delete handle;
 }
 
@@ -172,20 +288,22 @@ SmtpChannel::~SmtpChannel() = default;
 
 std::string SmtpChannel::url() const { return url_; }
 
-SmtpChannel::HandlePtr SmtpChannel::createHandle() const {
-  HandlePtr handle(new Handle);
+DeliveryResult SmtpChannel::openSession(Handle& handle,
+                                        std::chrono::steady_clock::time_point deadline) const {
   initCurlOnce();
-  handle->curl = curl_easy_init();
-  if (handle->curl == nullptr) return nullptr;
-  CURL* curl = handle->curl;
+  handle.curl = curl_easy_init();
+  if (handle.curl == nullptr) return DeliveryResult::transient("curl_easy_init failed");
+  CURL* curl = handle.curl;
   curl_easy_setopt(curl, CURLOPT_URL, url_.c_str());
+  // Only the session setup: the transactions run over the kept connection.
+  curl_easy_setopt(curl, CURLOPT_CONNECT_ONLY, 1L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(settings_.connectTimeout.count()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.timeout.count()));
+  // The setup takes its share of the attempt's time; the transaction the rest.
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(std::max(1, millisecondsUntil(deadline))));
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-  // Also bounds the QUIT exchange when a pooled handle is closed (libcurl's
-  // default waits up to 120 s for a reply); whole seconds, at least one.
   curl_easy_setopt(
       curl, CURLOPT_SERVER_RESPONSE_TIMEOUT,
       static_cast<long>(std::max<std::int64_t>(1, (settings_.timeout.count() + 999) / 1000)));
@@ -198,15 +316,36 @@ SmtpChannel::HandlePtr SmtpChannel::createHandle() const {
     curl_easy_setopt(curl, CURLOPT_USERNAME, settings_.username.c_str());
     curl_easy_setopt(curl, CURLOPT_PASSWORD, settings_.password.c_str());
   }
-  curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(curl, CURLOPT_READFUNCTION, &Handle::read);
-  curl_easy_setopt(curl, CURLOPT_READDATA, handle.get());
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, handle->errorBuffer);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, handle.errorBuffer);
   // Verbose output goes only to the debug callback, which keeps the replies.
   curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, &Handle::debug);
-  curl_easy_setopt(curl, CURLOPT_DEBUGDATA, handle.get());
+  curl_easy_setopt(curl, CURLOPT_DEBUGDATA, &handle);
   curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
-  return handle;
+
+  handle.lastReply.clear();
+  handle.errorReply.clear();
+  handle.command.clear();
+  handle.errorStage.clear();
+  handle.errorBuffer[0] = '\0';
+  const CURLcode rc = curl_easy_perform(curl);
+  curl_socket_t socket = CURL_SOCKET_BAD;
+  if (rc == CURLE_OK && curl_easy_getinfo(curl, CURLINFO_ACTIVESOCKET, &socket) == CURLE_OK &&
+      socket != CURL_SOCKET_BAD) {
+    handle.socket = socket;
+    handle.connected = true;
+    return DeliveryResult::delivered();
+  }
+  // Everything before the first MAIL is the session's: its failure is the
+  // channel's, whatever the server said.
+  std::string detail;
+  const std::string& reply = handle.errorReply.empty() ? handle.lastReply : handle.errorReply;
+  if (!reply.empty()) detail = "server replied: " + reply + "; ";
+  detail += "curl: ";
+  detail += handle.errorBuffer[0] != '\0' ? handle.errorBuffer : curl_easy_strerror(rc);
+  const std::string& stage = handle.errorReply.empty() ? handle.command : handle.errorStage;
+  return DeliveryResult::channelFailure(
+      "SMTP session failed" +
+      (stage.empty() ? std::string(" (connect/greeting)") : " at " + stage) + ": " + detail);
 }
 
 SmtpChannel::HandlePtr SmtpChannel::checkout() {
@@ -220,14 +359,7 @@ SmtpChannel::HandlePtr SmtpChannel::checkout() {
     return handle;
   }
   ++created_;
-  lock.unlock();
-  HandlePtr handle = createHandle();
-  if (!handle) {
-    lock.lock();
-    --created_;
-    available_.notify_one();
-  }
-  return handle;
+  return HandlePtr(new Handle);
 }
 
 void SmtpChannel::checkin(HandlePtr handle) {
@@ -239,55 +371,121 @@ void SmtpChannel::checkin(HandlePtr handle) {
 }
 
 DeliveryResult SmtpChannel::send(Handle& handle, const MimeMessage& mime) {
-  CURL* curl = handle.curl;
-  const std::string from = "<" + mime.envelopeFrom + ">";
-  std::unique_ptr<curl_slist, SlistDeleter> recipients(
-      curl_slist_append(nullptr, ("<" + mime.envelopeTo + ">").c_str()));
-  curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from.c_str());
-  curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, recipients.get());
-  curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(mime.data.size()));
+  // A kept session the server closed meanwhile fails before it accepted
+  // anything; nothing was delivered then, so one retry on a fresh session
+  // is safe. Each attempt (session setup included) is bounded by the timeout.
+  for (int attempt = 0;; ++attempt) {
+    const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
+    bool reused = handle.connected;
+    if (reused && !handle.stillOpen()) {
+      handle.close(false);
+      reused = false;
+    }
+    if (!handle.connected) {
+      DeliveryResult opened = openSession(handle, deadline);
+      if (!opened.ok()) {
+        handle.close(false);
+        return opened;
+      }
+    }
+    bool retryable = false;
+    DeliveryResult result = transact(handle, mime, deadline, retryable);
+    if (!handle.connected) handle.close(false);
+    if (result.ok() || !reused || !retryable || attempt > 0) return result;
+  }
+}
 
-  CURLcode rc = CURLE_OK;
-  long code = 0;
-  // A kept connection the server closed meanwhile fails before any reply;
-  // nothing was sent then, so one retry on a fresh connection is safe.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    const bool reused = handle.used;
-    handle.used = true;
-    handle.upload = &mime.data;
-    handle.uploadOffset = 0;
-    handle.lastReply.clear();
-    handle.errorReply.clear();
-    handle.command.clear();
-    handle.errorStage.clear();
-    handle.errorBuffer[0] = '\0';
-    rc = curl_easy_perform(curl);
-    code = replyCodeOf(handle.errorReply);
-    if (code == 0) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    const bool noReply = handle.lastReply.empty();
-    if (!(reused && noReply &&
-          (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING))) {
-      break;
+DeliveryResult SmtpChannel::transact(Handle& handle, const MimeMessage& mime,
+                                     std::chrono::steady_clock::time_point deadline,
+                                     bool& retryable) {
+  using Io = Handle::Io;
+  std::string error;
+  std::string_view stage = kMail;
+  // An exchange that broke: the session is out of sync and is dropped.
+  const auto broken = [&](Io io) {
+    handle.connected = false;
+    const std::string what = io == Io::TimedOut ? "timed out waiting for the reply to "
+                             : io == Io::Closed ? "connection closed by the server during "
+                                                : "connection failed during ";
+    return DeliveryResult::transient("SMTP " + what + std::string(stage) +
+                                     (error.empty() ? "" : ": " + error));
+  };
+  // A refusal: the server's reply decides. The transaction is reset when
+  // `reset` (or the session dropped) so the next message starts clean.
+  const auto refused = [&](std::string_view verb, const SmtpReply& reply, bool reset) {
+    const std::string detail = repliedText(verb, reply);
+    if (refusesSession(reply.code)) {
+      handle.connected = false;
+      return DeliveryResult::channelFailure("SMTP session failed at " + std::string(verb) + ": " +
+                                            detail);
+    }
+    if (reset && handle.connected) {
+      SmtpReply rset;
+      std::string ignored;
+      if (handle.sendAll("RSET\r\n", deadline, ignored) != Io::Ok ||
+          handle.readReply(rset, deadline, ignored) != Io::Ok || rset.code / 100 != 2) {
+        handle.connected = false;
+      }
+    }
+    if (reply.code >= 500 && reply.code <= 599) return DeliveryResult::permanent(detail);
+    return DeliveryResult::transient(detail);
+  };
+
+  const std::string mail = "MAIL FROM:<" + mime.envelopeFrom + ">\r\n";
+  const std::string rcpt = "RCPT TO:<" + mime.envelopeTo + ">\r\n";
+  const std::string data = "DATA\r\n";
+  const std::string* commands[3] = {&mail, &rcpt, &data};
+  constexpr std::string_view kVerbs[3] = {kMail, kRcpt, kData};
+  constexpr int kExpectedClass[3] = {2, 2, 3};  // 250, 250, 354
+  // RFC 2920: with PIPELINING the envelope and DATA go in one write and the
+  // three replies are read after it; without, each command waits for its reply.
+  const bool pipelined = handle.pipelining;
+  if (pipelined) {
+    if (Io io = handle.sendAll(mail + rcpt + data, deadline, error); io != Io::Ok) {
+      retryable = true;
+      return broken(io);
     }
   }
-  curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, nullptr);
-  handle.upload = nullptr;
-
-  if (rc == CURLE_OK) return DeliveryResult::delivered();
-
-  std::string detail;
-  const std::string& reply = handle.errorReply.empty() ? handle.lastReply : handle.errorReply;
-  if (!reply.empty()) detail = "server replied: " + reply + "; ";
-  detail += "curl: ";
-  detail += handle.errorBuffer[0] != '\0' ? handle.errorBuffer : curl_easy_strerror(rc);
-  if (isSessionFailure(rc, code, handle.errorStage, handle.command)) {
-    const std::string& stage = handle.errorReply.empty() ? handle.command : handle.errorStage;
-    return DeliveryResult::channelFailure(
-        "SMTP session failed" +
-        (stage.empty() ? std::string(" (connect/greeting)") : " at " + stage) + ": " + detail);
+  int refusedAt = -1;  // the first command whose reply refused
+  SmtpReply replies[3];
+  for (int i = 0; i < 3; ++i) {
+    stage = kVerbs[i];
+    Io io = pipelined ? Io::Ok : handle.sendAll(*commands[i], deadline, error);
+    if (io == Io::Ok) io = handle.readReply(replies[i], deadline, error);
+    if (io != Io::Ok) {
+      // Broken before the server accepted anything: nothing was delivered.
+      retryable = i == 0 || (i == 1 && replies[0].code == 421);
+      if (refusedAt < 0) return broken(io);
+      handle.connected = false;  // a refusal, then the server hung up
+      return refused(kVerbs[refusedAt], replies[refusedAt], false);
+    }
+    if (i == 0 && replies[0].code == 421) retryable = true;  // a closing session's goodbye
+    if (replies[i].code / 100 != kExpectedClass[i] && refusedAt < 0) {
+      refusedAt = i;
+      if (!pipelined || refusesSession(replies[i].code)) break;
+    }
   }
-  if (code >= 500 && code <= 599) return DeliveryResult::permanent(std::move(detail));
-  return DeliveryResult::transient(std::move(detail));
+  if (refusedAt >= 0) {
+    if (pipelined && refusedAt < 2 && replies[2].code == 354) {
+      // DATA accepted although the envelope was not: end an empty message.
+      SmtpReply ignored;
+      if (handle.sendAll(".\r\n", deadline, error) != Io::Ok ||
+          handle.readReply(ignored, deadline, error) != Io::Ok) {
+        handle.connected = false;
+      }
+      return refused(kVerbs[refusedAt], replies[refusedAt], false);
+    }
+    return refused(kVerbs[refusedAt], replies[refusedAt], true);
+  }
+
+  stage = kEndOfData;
+  if (Io io = handle.sendAll(dataPayload(mime.data), deadline, error); io != Io::Ok) {
+    return broken(io);
+  }
+  SmtpReply ending;
+  if (Io io = handle.readReply(ending, deadline, error); io != Io::Ok) return broken(io);
+  if (ending.code / 100 != 2) return refused(kEndOfData, ending, false);
+  return DeliveryResult::delivered();
 }
 
 DeliveryResult SmtpChannel::deliver(const Message& message) {

@@ -9,9 +9,11 @@ Run with /usr/bin/python3 (Debian's python3-aiosmtpd). Examples:
 
 Each accepted message is written to DIR/msg-NNNN.eml (the raw DATA bytes,
 written atomically) with DIR/msg-NNNN.env holding "MAIL FROM" and the
-recipients and whether TLS was used ("TLS:yes"). The number of TCP connections seen is kept in
---connections-file (rewritten atomically on each new connection) so tests
-can check connection reuse. With --port 0 the kernel picks a free port; it
+recipients and whether TLS was used ("TLS:yes"), plus "PIPELINED:yes" when the
+client sent RCPT in the same write as MAIL (RFC 2920 pipelining, which the
+sink offers in its EHLO reply unless --no-pipelining). The number of TCP
+connections seen is kept in --connections-file (rewritten atomically on each
+new connection) so tests can check connection reuse. With --port 0 the kernel picks a free port; it
 is printed on stdout and written to --port-file. SIGTERM/SIGINT stop it
 cleanly (exit 0). --tls starttls|implicit serves TLS with a fresh self-signed
 certificate (made with the openssl CLI) unless --tls-cert/--tls-key are given;
@@ -165,7 +167,18 @@ class SinkHandler:
                 return f"{code} {faults.get('fail_text', self.args.fail_text)}"
         return None
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        """aiosmtpd's EHLO reply, with PIPELINING unless --no-pipelining (aiosmtpd
+        reads pipelined commands either way)."""
+        session.host_name = hostname
+        if not self.args.no_pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        # Pipelined: the commands after MAIL already wait in the read buffer.
+        pending = bytes(getattr(getattr(server, "_reader", None), "_buffer", b""))
+        envelope.pipelined = pending.upper().startswith(b"RCPT")
         verdict = self._controlled(server, "mail")
         if verdict == "drop":
             raise ConnectionDropped()
@@ -209,7 +222,8 @@ class SinkHandler:
         write_atomically(base + ".env",
                          "MAIL FROM:" + str(envelope.mail_from) + "\n" +
                          "".join("RCPT TO:" + r + "\n" for r in envelope.rcpt_tos) +
-                         f"TLS:{'yes' if tls else 'no'}\n")
+                         f"TLS:{'yes' if tls else 'no'}\n" +
+                         ("PIPELINED:yes\n" if getattr(envelope, "pipelined", False) else ""))
         write_atomically(base + ".eml", envelope.original_content or b"")
         self.journal("stored", code=250, content=envelope.original_content)
         return f"250 OK queued as {self.stored}"
@@ -261,6 +275,8 @@ def parse_args(argv):
                         help="wait this long before answering each DATA (a slow server)")
     parser.add_argument("--idle-timeout", type=float, default=300,
                         help="close a connection idle for this many seconds")
+    parser.add_argument("--no-pipelining", action="store_true",
+                        help="do not offer PIPELINING in the EHLO reply")
     parser.add_argument("--auth", help="require AUTH with USER:PASSWORD (plain text allowed)")
     parser.add_argument("--tls", choices=["none", "starttls", "implicit"], default="none",
                         help="offer and require STARTTLS, or speak TLS from the first byte")

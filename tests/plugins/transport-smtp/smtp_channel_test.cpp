@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -68,7 +70,7 @@ TEST_F(SmtpChannelTest, DeliversOneMessageWithHeadersAndBothParts) {
   const auto messages = sink.messages();
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(sink.envelopes()[0],
-            "MAIL FROM:service@example.net\nRCPT TO:user1@example.com\nTLS:no\n");
+            "MAIL FROM:service@example.net\nRCPT TO:user1@example.com\nTLS:no\nPIPELINED:yes\n");
   const Entity email = parseEntity(messages[0]);
   EXPECT_EQ(email.header("from"), "\"Kommunikation\" <service@example.net>");
   EXPECT_EQ(decodeHeaderWords(email.header("to")), "Jürgen Nummer 1");
@@ -100,6 +102,63 @@ TEST_F(SmtpChannelTest, HugeSingleLineBodyPassesAServerThatRefusesLongLines) {
   ASSERT_EQ(parts.size(), 2u);
   EXPECT_EQ(decodeQuotedPrintable(parts[0].body), message.textBody);
   EXPECT_EQ(decodeQuotedPrintable(parts[1].body), message.htmlBody);
+}
+
+// Lines starting with a dot are doubled on the wire and undoubled by the
+// server; a lone dot must not end the message early.
+TEST_F(SmtpChannelTest, LinesStartingWithADotArriveIntact) {
+  SmtpSinkProcess sink;
+  SmtpChannel channel(settingsFor(sink.port()), logger_, metrics_);
+  Message message = messageNumber(1);
+  message.textBody = "Zeile\n.\n.punkt am Anfang\n..zwei\nEnde\n";
+  message.htmlBody.clear();
+
+  const auto result = channel.deliver(message);
+  ASSERT_TRUE(result.ok()) << result.detail;
+  ASSERT_EQ(sink.messages().size(), 1u);
+  const Entity email = parseEntity(sink.messages()[0]);
+  EXPECT_EQ(decodeQuotedPrintable(email.body),
+            "Zeile\r\n.\r\n.punkt am Anfang\r\n..zwei\r\nEnde\r\n");
+}
+
+// Without PIPELINING offered, each command waits for its reply; the
+// messages arrive the same, over one kept connection.
+TEST_F(SmtpChannelTest, ServerWithoutPipeliningGetsOneCommandAtATime) {
+  SmtpSinkProcess sink({"--no-pipelining"});
+  SmtpChannel channel(settingsFor(sink.port()), logger_, metrics_);
+  for (int n = 1; n <= 3; ++n) {
+    const auto result = channel.deliver(messageNumber(n));
+    ASSERT_TRUE(result.ok()) << result.detail;
+  }
+  const auto envelopes = sink.envelopes();
+  ASSERT_EQ(envelopes.size(), 3u);
+  EXPECT_EQ(envelopes[2], "MAIL FROM:service@example.net\nRCPT TO:user3@example.com\nTLS:no\n");
+  EXPECT_EQ(sink.connections(), 1);
+}
+
+// A refused recipient ends that message's transaction only: the session is
+// reset and the next message goes over the same connection, pipelined or not.
+TEST_F(SmtpChannelTest, RefusedRecipientLeavesTheSessionUsable) {
+  for (const bool pipelining : {true, false}) {
+    std::vector<std::string> args = {"--fail-first", "1",    "--fail-code", "550",
+                                     "--fail-on",    "rcpt", "--fail-text", "5.1.1 No such user"};
+    if (!pipelining) args.push_back("--no-pipelining");
+    SmtpSinkProcess sink(args);
+    SmtpSettings settings = settingsFor(sink.port());
+    settings.poolSize = 1;
+    SmtpChannel channel(settings, logger_, metrics_);
+
+    const auto refused = channel.deliver(messageNumber(1));
+    EXPECT_EQ(refused.status, Status::PermanentFailure) << pipelining;
+    EXPECT_NE(refused.detail.find("RCPT: 550 5.1.1 No such user"), std::string::npos)
+        << refused.detail;
+    const auto next = channel.deliver(messageNumber(2));
+    EXPECT_TRUE(next.ok()) << pipelining << ": " << next.detail;
+    ASSERT_EQ(sink.envelopes().size(), 1u) << pipelining;
+    EXPECT_NE(sink.envelopes()[0].find("RCPT TO:user2@example.com"), std::string::npos);
+    EXPECT_EQ(sink.connections(), 1) << pipelining;
+    EXPECT_TRUE(channel.state().ready) << "a refused message is not the channel's failure";
+  }
 }
 
 TEST_F(SmtpChannelTest, InvalidHeadersFailPermanentlyWithoutAnyConnection) {
@@ -160,6 +219,7 @@ TEST_F(SmtpChannelTest, Reply4xxIsTransientAndARetrySucceeds) {
   const auto third = channel.deliver(messageNumber(1));
   EXPECT_TRUE(third.ok()) << third.detail;
   EXPECT_EQ(sink.messages().size(), 1u);
+  EXPECT_EQ(sink.connections(), 1) << "a refused message keeps the session";
   EXPECT_EQ(metrics_.counterValue("smtp_failures_total"), 2);
   EXPECT_EQ(metrics_.counterValue("smtp_messages_sent_total"), 1);
 }
@@ -198,6 +258,33 @@ TEST_F(SmtpChannelTest, ConnectionClosedByTheServerWhileIdleIsReplaced) {
   EXPECT_TRUE(second.ok()) << second.detail;
   EXPECT_EQ(sink.messages().size(), 2u);
   EXPECT_EQ(sink.connections(), 2);
+}
+
+// 421 to the first command on a kept session is the server closing it (an
+// idle timeout racing the next message): nothing was accepted, so it is
+// retried once on a fresh session, whose 421 then is the channel's failure.
+TEST_F(SmtpChannelTest, Reply421OnAKeptSessionIsRetriedOnceOnAFreshOne) {
+  const std::filesystem::path control = std::filesystem::temp_directory_path() /
+                                        ("smtp-control-" + std::to_string(::getpid()) + ".json");
+  std::filesystem::remove(control);
+  SmtpSinkProcess sink({"--control", control.string()});
+  SmtpSettings settings = settingsFor(sink.port());
+  settings.poolSize = 1;
+  SmtpChannel channel(settings, logger_, metrics_);
+  const auto first = channel.deliver(messageNumber(1));
+  ASSERT_TRUE(first.ok()) << first.detail;
+
+  {
+    const std::filesystem::path staged = control.string() + ".new";
+    std::ofstream(staged) << R"({"fail_code": 421, "fail_on": "mail", "fail_text": "4.4.2 bye"})";
+    std::filesystem::rename(staged, control);  // the sink sees the new file at once
+  }
+  const auto refused = channel.deliver(messageNumber(2));
+  EXPECT_EQ(refused.status, Status::ChannelFailure);
+  EXPECT_NE(refused.detail.find("MAIL: 421 4.4.2 bye"), std::string::npos) << refused.detail;
+  EXPECT_EQ(sink.connections(), 2) << "one retry, on a fresh session";
+  EXPECT_EQ(sink.messages().size(), 1u);
+  std::filesystem::remove(control);
 }
 
 TEST_F(SmtpChannelTest, AuthenticatesWithUsernameAndPassword) {
