@@ -30,14 +30,18 @@ std::size_t residentAnonymousBytes() {
          static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 }
 
-bool trimDue(const HeapTrimSettings& settings, double busy, std::size_t anon,
-             std::size_t baseline) {
-  return busy <= settings.maxBusy && anon >= baseline + settings.minGrowth;
+std::size_t heapFreeBytes() { return mallinfo2().fordblks; }
+
+bool trimDue(const HeapTrimSettings& settings, double busy, std::size_t anonGrowth,
+             std::size_t freeGrowth) {
+  return busy <= settings.maxBusy &&
+         (anonGrowth >= settings.minGrowth || freeGrowth >= settings.minGrowth);
 }
 
 HeapTrimmer::HeapTrimmer(HeapTrimSettings settings)
     : settings_(settings),
-      baseline_(residentAnonymousBytes()),
+      anonBaseline_(residentAnonymousBytes()),
+      freeLow_(heapFreeBytes()),
       wall_(std::chrono::steady_clock::now()),
       cpu_(processCpu()) {}
 
@@ -49,11 +53,15 @@ std::size_t HeapTrimmer::check() {
   wall_ = wall;
   cpu_ = cpu;
   const std::size_t before = residentAnonymousBytes();
-  baseline_ = std::min(baseline_, before);  // shrank by itself: growth counts from here
-  if (!trimDue(settings_, busy, before, baseline_)) return 0;
+  const std::size_t free = heapFreeBytes();  // walks the free lists: every few seconds only
+  // Shrank by itself / reused: growth counts from here.
+  anonBaseline_ = std::min(anonBaseline_, before);
+  freeLow_ = std::min(freeLow_, free);
+  if (!trimDue(settings_, busy, before - anonBaseline_, free - freeLow_)) return 0;
   malloc_trim(0);
   const std::size_t after = residentAnonymousBytes();
-  baseline_ = after;
+  anonBaseline_ = after;
+  freeLow_ = heapFreeBytes();
   return before > after ? before - after : 0;
 }
 
