@@ -7,11 +7,12 @@ and drives the email queue over HTTP, for scripts/bench.sh.
     mailsink.py wait DIR TARGET TIMEOUT_S
         waits until DIR holds TARGET messages; prints
         reached=0|1 count=N done_ns=<epoch ns of the last arrival>
-    mailsink.py queue BASE_URL DIR IDS_FILE TIMEOUT_S
-        PUTs status In_Warteschlange for every id (one kept-alive
-        connection), then waits until each id's message is in DIR or the
-        timeout; prints put_ok= put_failed= put_s= first_put_ns=
-        arrived= last_arrival_ns= (arrival = the file's mtime)
+    mailsink.py queue BASE_URL DIR IDS_FILE TIMEOUT_S [CONNECTIONS]
+        PUTs status In_Warteschlange for every id over CONNECTIONS (default
+        1) kept-alive connections at once, then waits until each id's
+        message is in DIR or the timeout; prints put_ok= put_failed= put_s=
+        first_put_ns= last_put_ns= arrived= last_arrival_ns= (arrival = the
+        file's mtime)
     mailsink.py latency BASE_URL DIR IDS_FILE TIMEOUT_EACH_S
         for each id in turn: PUT In_Warteschlange, wait until its message is
         in DIR (at most TIMEOUT_EACH_S); prints one line per id and
@@ -27,6 +28,7 @@ import math
 import os
 import re
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -119,20 +121,31 @@ def cmd_wait(directory, target, timeout_s):
     print(f"reached={int(count >= int(target))} count={count} done_ns={sink.last_ns}")
 
 
-def cmd_queue(base_url, directory, ids_file, timeout_s):
+def cmd_queue(base_url, directory, ids_file, timeout_s, connections="1"):
     ids = read_ids(ids_file)
     sink = Sink(directory)
     sink.refresh()
     before = set(sink.arrivals)
-    conn = http_connection(base_url)
-    ok = failed = 0
+    n = max(1, int(connections))
+    statuses = []  # appended from the PUT threads (list.append is atomic)
+
+    def put_share(share):
+        conn = http_connection(base_url)
+        for email_id in share:
+            statuses.append(put_queued(conn, email_id))
+        conn.close()
+
+    # Each connection takes every n-th id, so the queue fills in id order.
+    threads = [threading.Thread(target=put_share, args=(ids[k::n],)) for k in range(n)]
     first_put_ns = time.time_ns()
-    for email_id in ids:
-        if put_queued(conn, email_id) == 200:
-            ok += 1
-        else:
-            failed += 1
-    put_s = (time.time_ns() - first_put_ns) / 1e9
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    last_put_ns = time.time_ns()
+    ok = sum(1 for s in statuses if s == 200)
+    failed = len(statuses) - ok
+    put_s = (last_put_ns - first_put_ns) / 1e9
     wanted = set(ids) - before
     deadline = time.monotonic() + float(timeout_s)
     while time.monotonic() < deadline and not wanted <= set(sink.arrivals):
@@ -140,7 +153,8 @@ def cmd_queue(base_url, directory, ids_file, timeout_s):
         sink.refresh()
     arrived = [sink.arrivals[i] for i in wanted if i in sink.arrivals]
     print(f"put_ok={ok} put_failed={failed} put_s={put_s:.3f} first_put_ns={first_put_ns} "
-          f"arrived={len(arrived)} last_arrival_ns={max(arrived, default=0)}")
+          f"last_put_ns={last_put_ns} arrived={len(arrived)} "
+          f"last_arrival_ns={max(arrived, default=0)}")
 
 
 def cmd_latency(base_url, directory, ids_file, timeout_each_s):
@@ -170,12 +184,13 @@ def cmd_latency(base_url, directory, ids_file, timeout_each_s):
 
 
 def main():
-    commands = {"count": (cmd_count, 1), "wait": (cmd_wait, 3), "queue": (cmd_queue, 4),
-                "latency": (cmd_latency, 4)}
+    # name: (function, fewest arguments, most arguments)
+    commands = {"count": (cmd_count, 1, 1), "wait": (cmd_wait, 3, 3),
+                "queue": (cmd_queue, 4, 5), "latency": (cmd_latency, 4, 4)}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
-    fn, nargs = commands[sys.argv[1]]
-    if len(sys.argv) != 2 + nargs:
+    fn, fewest, most = commands[sys.argv[1]]
+    if not fewest <= len(sys.argv) - 2 <= most:
         sys.exit(__doc__)
     fn(*sys.argv[2:])
 

@@ -20,6 +20,7 @@ TOPIC=communication-events
 N_EMAILS=${BENCH_EMAILS:-5000}                 # kafka: emails sent through send_email
 KAFKA_TIMEOUT=${BENCH_KAFKA_TIMEOUT:-300}      # kafka: cap on the wait, s
 N_QUEUE=${BENCH_QUEUE_EMAILS:-1000}            # queue: emails queued by PUT
+QUEUE_CONNECTIONS=${BENCH_QUEUE_CONNECTIONS:-8}  # queue: PUT connections at once
 QUEUE_TIMEOUT=${BENCH_QUEUE_TIMEOUT:-120}      # queue: cap on the drain, s
 N_LATENCY=${BENCH_LATENCY_EMAILS:-20}          # queue: emails queued one at a time
 LATENCY_TIMEOUT=${BENCH_LATENCY_TIMEOUT:-5}    # queue: cap per email, s
@@ -382,15 +383,16 @@ section_queue() {
   local ids=$TMP/queue-ids out
   insert_emails "$N_QUEUE" Entwurf Queue >"$ids" || { fail queue "insert failed"; return; }
   watch_all
-  out=$($PY bench/mailsink.py queue "$BASE_URL" "$SINK_DIR" "$ids" "$QUEUE_TIMEOUT")
+  out=$($PY bench/mailsink.py queue "$BASE_URL" "$SINK_DIR" "$ids" "$QUEUE_TIMEOUT" \
+    "$QUEUE_CONNECTIONS")
   watch_stop
   [[ -n "$out" ]] || { fail queue "mailsink.py queue gave no result"; return; }
   local put_ok=${out#put_ok=} put_s=${out#*put_s=} first=${out#*first_put_ns=}
-  local arrived=${out#*arrived=} last=${out#*last_arrival_ns=}
+  local arrived=${out#*arrived=} last=${out#*last_arrival_ns=} last_put=${out#*last_put_ns=}
   put_ok=${put_ok%% *} put_s=${put_s%% *} first=${first%% *} arrived=${arrived%% *}
-  last=${last%% *}
+  last=${last%% *} last_put=${last_put%% *}
   emit "queue emails=$N_QUEUE count interval_s=$QUEUE_INTERVAL"
-  emit "queue put_ok=$put_ok count"
+  emit "queue put_ok=$put_ok count connections=$QUEUE_CONNECTIONS"
   emit "queue put_rate=$(calc "$put_ok / $put_s" %.0f) req/s"
   emit "queue arrived=$arrived count timeout_s=$QUEUE_TIMEOUT"
   if ((arrived == N_QUEUE)); then
@@ -398,6 +400,8 @@ section_queue() {
     elapsed=$(calc "($last - $first) / 1e9" %.3f)
     emit "queue elapsed=$elapsed s"
     emit "queue rate=$(calc "$arrived / $elapsed" %.1f) emails/s"
+    # How far the sending lags behind the PUTs: ~0 when it keeps up.
+    emit "queue drained_after_last_put=$(calc "($last - $last_put) / 1e6" %.0f) ms"
   else
     # Not drained within the cap: the rate over the whole wait.
     emit "queue elapsed=$(calc "${W[elapsed_ms]} / 1000" %.3f) s (capped)"
