@@ -24,7 +24,7 @@ namespace commsvc::plugins::email {
 /// email_handler.hpp, where the options are declared).
 struct SenderSettings {
   std::chrono::seconds queueCheckInterval{60};  ///< how often the queue processor runs
-  std::int64_t queueBatchSize = 10;             ///< emails claimed per processor run at most
+  std::int64_t queueBatchSize = 50;             ///< emails claimed per processor run at most
   std::chrono::seconds claimLease{300};   ///< a `Wird_gesendet` claim older than this is recovered
   std::int64_t maxAttempts = 5;           ///< attempts before a transient failure becomes final
   std::chrono::seconds retryBackoff{30};  ///< wait before the 2nd attempt, doubled per attempt
