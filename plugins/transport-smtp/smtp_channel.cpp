@@ -453,8 +453,8 @@ DeliveryResult SmtpChannel::transact(Handle& handle, const MimeMessage& mime,
     Io io = pipelined ? Io::Ok : handle.sendAll(*commands[i], deadline, error);
     if (io == Io::Ok) io = handle.readReply(replies[i], deadline, error);
     if (io != Io::Ok) {
-      // Broken before the server accepted anything: nothing was delivered.
-      retryable = i == 0 || (i == 1 && replies[0].code == 421);
+      // Broken before the first reply: nothing was delivered.
+      retryable = i == 0;
       if (refusedAt < 0) return broken(io);
       handle.connected = false;  // a refusal, then the server hung up
       return refused(kVerbs[refusedAt], replies[refusedAt], false);
