@@ -29,17 +29,6 @@ void initCurlOnce() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-// The reply code at the start of an SMTP reply line, or 0.
-long replyCodeOf(std::string_view line) {
-  if (line.size() < 3) return 0;
-  long code = 0;
-  for (std::size_t i = 0; i < 3; ++i) {
-    if (line[i] < '0' || line[i] > '9') return 0;
-    code = code * 10 + (line[i] - '0');
-  }
-  return code;
-}
-
 // True for a reply that refuses the session, whatever the command: 421
 // closing, 530 authentication required, 534/535/538 authentication.
 bool refusesSession(int code) {
@@ -67,7 +56,7 @@ bool waitFor(curl_socket_t socket, short events, std::chrono::steady_clock::time
   }
 }
 
-// The three-digit verbs of a mail transaction, for details and stages.
+// The commands of a mail transaction, as named in details.
 constexpr std::string_view kMail = "MAIL";
 constexpr std::string_view kRcpt = "RCPT";
 constexpr std::string_view kData = "DATA";
@@ -106,10 +95,10 @@ struct SmtpChannel::Handle {
       for (char c : text.substr(0, std::min<std::size_t>(text.find_first_of(" \r\n"), 9))) {
         verb += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
       }
-      // Other lines continue the last command (an AUTH exchange's
-      // credentials): never recorded.
-      static constexpr std::string_view kVerbs[] = {"EHLO", "HELO", "STARTTLS", "AUTH", "MAIL",
-                                                    "RCPT", "DATA", "RSET",     "QUIT", "NOOP"};
+      // The commands of session setup, the only ones curl sends here. Other
+      // lines continue the last command (an AUTH exchange's credentials):
+      // never recorded.
+      static constexpr std::string_view kVerbs[] = {"EHLO", "HELO", "STARTTLS", "AUTH"};
       for (std::string_view known : kVerbs) {
         if (verb == known) self->command = verb;
       }
@@ -130,7 +119,7 @@ struct SmtpChannel::Handle {
     if (lineStart != std::string_view::npos) text.remove_prefix(lineStart + 1);
     if (text.empty()) return 0;
     self->lastReply.assign(text);
-    if (replyCodeOf(text) >= 400) {
+    if (replyCode(text) >= 400) {
       self->errorReply.assign(text);
       self->errorStage = self->command;
     }

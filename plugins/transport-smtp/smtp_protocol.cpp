@@ -1,11 +1,8 @@
 #include "smtp_protocol.hpp"
 
 namespace commsvc::plugins::transport_smtp {
-namespace {
 
-// The code of a reply line, or -1 when it does not start with three digits
-// followed by a space, a hyphen or the line's end.
-int lineCode(std::string_view line) {
+int replyCode(std::string_view line) {
   if (line.size() < 3) return -1;
   int code = 0;
   for (std::size_t i = 0; i < 3; ++i) {
@@ -15,8 +12,6 @@ int lineCode(std::string_view line) {
   if (line.size() > 3 && line[3] != ' ' && line[3] != '-') return -1;
   return code;
 }
-
-}  // namespace
 
 ReplyParse parseReply(std::string_view input, SmtpReply& reply, std::size_t& consumed) {
   std::size_t start = 0;
@@ -29,9 +24,9 @@ ReplyParse parseReply(std::string_view input, SmtpReply& reply, std::size_t& con
     if (end + 1 - start > kMaxReplyLine) return ReplyParse::Malformed;
     std::string_view line = input.substr(start, end - start);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const int lineCodeValue = lineCode(line);
-    if (lineCodeValue < 0 || (code >= 0 && lineCodeValue != code)) return ReplyParse::Malformed;
-    code = lineCodeValue;
+    const int lineCode = replyCode(line);
+    if (lineCode < 0 || (code >= 0 && lineCode != code)) return ReplyParse::Malformed;
+    code = lineCode;
     start = end + 1;
     if (line.size() == 3 || line[3] == ' ') {
       reply.code = code;
@@ -48,7 +43,7 @@ bool offersPipelining(std::string_view line) {
     line.remove_suffix(1);
   }
   constexpr std::string_view kKeyword = "PIPELINING";
-  if (line.size() != 4 + kKeyword.size() || lineCode(line) != 250) return false;
+  if (line.size() != 4 + kKeyword.size() || replyCode(line) != 250) return false;
   for (std::size_t i = 0; i < kKeyword.size(); ++i) {
     char c = line[4 + i];
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');

@@ -29,6 +29,10 @@ enum class ReplyParse {
   Malformed,   ///< not an SMTP reply (no code, codes differ, line or reply too long)
 };
 
+/// The code of one reply line: its three leading digits when a space, a
+/// hyphen or the line's end follows them; -1 otherwise.
+int replyCode(std::string_view line);
+
 /// Parses the reply at the start of `input`: lines "NNN-text" continuing it
 /// and a last line "NNN text" (or "NNN"), each ended by CRLF or LF. On
 /// Complete, `reply` holds it and `consumed` its length in bytes. One pass

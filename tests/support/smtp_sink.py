@@ -13,9 +13,9 @@ recipients and whether TLS was used ("TLS:yes"), plus "PIPELINED:yes" when the
 client sent RCPT in the same write as MAIL (RFC 2920 pipelining, which the
 sink offers in its EHLO reply unless --no-pipelining). The number of TCP
 connections seen is kept in --connections-file (rewritten atomically on each
-new connection) so tests can check connection reuse. With --port 0 the kernel picks a free port; it
-is printed on stdout and written to --port-file. SIGTERM/SIGINT stop it
-cleanly (exit 0). --tls starttls|implicit serves TLS with a fresh self-signed
+new connection) so tests can check connection reuse. With --port 0 the
+kernel picks a free port; it is printed on stdout and written to
+--port-file. SIGTERM/SIGINT stop it cleanly (exit 0). --tls starttls|implicit serves TLS with a fresh self-signed
 certificate (made with the openssl CLI) unless --tls-cert/--tls-key are given;
 --auth USER:PASSWORD requires AUTH. aiosmtpd itself refuses lines over 1000 octets with
 "500 Line too long", like strict production servers.

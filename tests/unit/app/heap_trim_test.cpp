@@ -46,39 +46,43 @@ TEST(HeapTrim, ResidentAnonymousMemoryFollowsTouchedAllocations) {
   EXPECT_GE(residentAnonymousBytes(), before + 15 * kMiB);
 }
 
-// A burst of 32 MB in 512-byte blocks of which every 16th stays alive
-// (until destruction): glibc keeps the freed ones in between, with no top
-// of the heap to shrink, until a trim.
+// A burst of 32 MB in 512-byte blocks, all allocated (and touched) before
+// any is freed. fragment() frees all but every 16th, which stay alive
+// until destruction: glibc keeps the freed ones in between, with no top of
+// the heap to shrink, until a trim.
 class FragmentedBurst {
  public:
-  FragmentedBurst() {
-    std::vector<void*> blocks(64 * 1024);  // all allocated before any is freed
-    for (void*& block : blocks) {
+  FragmentedBurst() : blocks_(64 * 1024) {
+    for (void*& block : blocks_) {
       block = std::malloc(512);
       std::memset(block, 1, 512);
     }
-    for (std::size_t i = 0; i < blocks.size(); ++i) {
-      if (i % 16 == 15) {
-        kept_.push_back(blocks[i]);
-      } else {
-        std::free(blocks[i]);
-      }
-    }
   }
   ~FragmentedBurst() {
-    for (void* block : kept_) std::free(block);
+    for (void* block : blocks_) std::free(block);
   }
   FragmentedBurst(const FragmentedBurst&) = delete;
   FragmentedBurst& operator=(const FragmentedBurst&) = delete;
 
+  // Frees 15 blocks of every 16.
+  void fragment() {
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      if (i % 16 != 15) {
+        std::free(blocks_[i]);
+        blocks_[i] = nullptr;
+      }
+    }
+  }
+
  private:
-  std::vector<void*> kept_;
+  std::vector<void*> blocks_;
 };
 
 TEST(HeapTrim, AQuietCheckAfterABurstGivesTheFreedMemoryBack) {
   if (!kGlibcMalloc) GTEST_SKIP() << "the sanitizer's allocator, not glibc's";
   HeapTrimmer trimmer({.minGrowth = 2 * kMiB, .maxBusy = 0.5});
-  const FragmentedBurst burst;
+  FragmentedBurst burst;
+  burst.fragment();
   const std::size_t grown = residentAnonymousBytes();
 
   std::this_thread::sleep_for(std::chrono::milliseconds(600));  // quiet
@@ -95,27 +99,21 @@ TEST(HeapTrim, AQuietCheckAfterABurstGivesTheFreedMemoryBack) {
 TEST(HeapTrim, MemoryFreedAfterATrimDuringTheBurstStillGoesBack) {
   if (!kGlibcMalloc) GTEST_SKIP() << "the sanitizer's allocator, not glibc's";
   HeapTrimmer trimmer({.minGrowth = 2 * kMiB, .maxBusy = 0.5});
-  std::vector<void*> blocks(64 * 1024);
-  for (void*& block : blocks) {
-    block = std::malloc(512);
-    std::memset(block, 1, 512);
-  }
+  FragmentedBurst burst;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // quiet, all in use
   EXPECT_LT(trimmer.check(), 2 * kMiB);
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    if (i % 16 != 15) std::free(blocks[i]);
-  }
+  burst.fragment();
   const std::size_t grown = residentAnonymousBytes();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_GE(trimmer.check(), 8 * kMiB);
   EXPECT_LE(residentAnonymousBytes(), grown - 8 * kMiB);
-  for (std::size_t i = 15; i < blocks.size(); i += 16) std::free(blocks[i]);
 }
 
 TEST(HeapTrim, NoTrimWhileTheProcessIsBusy) {
   if (!kGlibcMalloc) GTEST_SKIP() << "the sanitizer's allocator, not glibc's";
   HeapTrimmer trimmer({.minGrowth = 2 * kMiB, .maxBusy = 0.02});
-  const FragmentedBurst burst;
+  FragmentedBurst burst;
+  burst.fragment();
   const std::size_t grown = residentAnonymousBytes();
   // Two threads spinning: far above 0.02 cores however loaded the machine.
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
