@@ -77,6 +77,10 @@ struct SmtpChannel::Handle {
   bool pipelining = false;  // the server's last EHLO offered PIPELINING
   curl_socket_t socket = CURL_SOCKET_BAD;
   std::string inbox;  // bytes read, not yet taken as replies
+  // How long the last message content took from its write to the reply
+  // (zero: none yet on this session); deliverAll pipelines the next
+  // envelope only when that leaves room in its budget.
+  std::chrono::steady_clock::duration contentTime{};
   // Session setup, as seen through the debug callback:
   std::string lastReply;   // last reply line read from the server
   std::string errorReply;  // last 4xx/5xx reply line
@@ -137,6 +141,29 @@ struct SmtpChannel::Handle {
   // Ends the session (with QUIT when `sayQuit` and it is in sync) and frees
   // the curl handle; the Handle can open a new session.
   void close(bool sayQuit);
+
+  // The start of a mail transaction for `mime` on the set-up session:
+  // MAIL, RCPT and DATA (sent by the caller already when `envelopeSent`,
+  // pipelined after another message's content), and their replies by
+  // `deadline`. Nothing when DATA was accepted (354): the content follows
+  // through finishTransaction. Otherwise the message's result; the session
+  // is dropped when out of sync. `retryable` is set when it failed before
+  // the server accepted anything (no reply, or 421 first).
+  std::optional<DeliveryResult> openTransaction(const MimeMessage& mime,
+                                                std::chrono::steady_clock::time_point deadline,
+                                                bool envelopeSent, bool& retryable);
+  // Sends the content of `mime` (its transaction open), then `then` in the
+  // same write (the next message's envelope, or nothing), and reads the
+  // reply to the content by `deadline`: the message's result.
+  DeliveryResult finishTransaction(const MimeMessage& mime, std::string_view then,
+                                   std::chrono::steady_clock::time_point deadline);
+  // An exchange that broke during `stage`: the session is out of sync and
+  // dropped; a TransientFailure.
+  DeliveryResult broken(Io io, std::string_view stage, const std::string& error);
+  // A refusal of `verb`: the reply decides. The transaction is reset when
+  // `reset` (or the session dropped) so that the next message starts clean.
+  DeliveryResult refused(std::string_view verb, const SmtpReply& reply, bool reset,
+                         std::chrono::steady_clock::time_point deadline);
 };
 
 SmtpChannel::Handle::Io SmtpChannel::Handle::sendAll(std::string_view bytes,
@@ -225,6 +252,7 @@ void SmtpChannel::Handle::close(bool sayQuit) {
   pipelining = false;
   socket = CURL_SOCKET_BAD;
   inbox.clear();
+  contentTime = {};
 }
 
 namespace {
@@ -234,7 +262,112 @@ std::string repliedText(std::string_view verb, const SmtpReply& reply) {
   return "server replied to " + std::string(verb) + ": " + reply.lastLine;
 }
 
+// The commands that open a mail transaction for `mime`, in one piece for a
+// pipelining server.
+std::string envelopeOf(const MimeMessage& mime) {
+  return "MAIL FROM:<" + mime.envelopeFrom + ">\r\nRCPT TO:<" + mime.envelopeTo + ">\r\nDATA\r\n";
+}
+
 }  // namespace
+
+DeliveryResult SmtpChannel::Handle::broken(Io io, std::string_view stage,
+                                           const std::string& error) {
+  connected = false;
+  const std::string what = io == Io::TimedOut ? "timed out waiting for the reply to "
+                           : io == Io::Closed ? "connection closed by the server during "
+                                              : "connection failed during ";
+  return DeliveryResult::transient("SMTP " + what + std::string(stage) +
+                                   (error.empty() ? "" : ": " + error));
+}
+
+DeliveryResult SmtpChannel::Handle::refused(std::string_view verb, const SmtpReply& reply,
+                                            bool reset,
+                                            std::chrono::steady_clock::time_point deadline) {
+  const std::string detail = repliedText(verb, reply);
+  if (refusesSession(reply.code)) {
+    connected = false;
+    return DeliveryResult::channelFailure("SMTP session failed at " + std::string(verb) + ": " +
+                                          detail);
+  }
+  if (reset && connected) {
+    SmtpReply rset;
+    std::string ignored;
+    if (sendAll("RSET\r\n", deadline, ignored) != Io::Ok ||
+        readReply(rset, deadline, ignored) != Io::Ok || rset.code / 100 != 2) {
+      connected = false;
+    }
+  }
+  if (reply.code >= 500 && reply.code <= 599) return DeliveryResult::permanent(detail);
+  return DeliveryResult::transient(detail);
+}
+
+std::optional<DeliveryResult> SmtpChannel::Handle::openTransaction(
+    const MimeMessage& mime, std::chrono::steady_clock::time_point deadline, bool envelopeSent,
+    bool& retryable) {
+  std::string error;
+  // One at a time when the server does not pipeline.
+  const std::string commands[3] = {"MAIL FROM:<" + mime.envelopeFrom + ">\r\n",
+                                   "RCPT TO:<" + mime.envelopeTo + ">\r\n", "DATA\r\n"};
+  constexpr std::string_view kVerbs[3] = {kMail, kRcpt, kData};
+  constexpr int kExpectedClass[3] = {2, 2, 3};  // 250, 250, 354
+  // RFC 2920: with PIPELINING the envelope and DATA go in one write and the
+  // three replies are read after it; without, each command waits for its reply.
+  const bool pipelined = envelopeSent || pipelining;
+  if (pipelined && !envelopeSent) {
+    if (Io io = sendAll(envelopeOf(mime), deadline, error); io != Io::Ok) {
+      retryable = true;
+      return broken(io, kMail, error);
+    }
+  }
+  int refusedAt = -1;  // the first command whose reply refused
+  SmtpReply replies[3];
+  for (int i = 0; i < 3; ++i) {
+    Io io = pipelined ? Io::Ok : sendAll(commands[i], deadline, error);
+    if (io == Io::Ok) io = readReply(replies[i], deadline, error);
+    if (io != Io::Ok) {
+      // Broken before the first reply: nothing was delivered.
+      retryable = i == 0;
+      if (refusedAt < 0) return broken(io, kVerbs[i], error);
+      connected = false;  // a refusal, then the server hung up
+      return refused(kVerbs[refusedAt], replies[refusedAt], false, deadline);
+    }
+    if (i == 0 && replies[0].code == 421) retryable = true;  // a closing session's goodbye
+    if (replies[i].code / 100 != kExpectedClass[i] && refusedAt < 0) {
+      refusedAt = i;
+      if (!pipelined || refusesSession(replies[i].code)) break;
+    }
+  }
+  if (refusedAt < 0) return std::nullopt;
+  if (pipelined && refusedAt < 2 && replies[2].code == 354) {
+    // DATA accepted although the envelope was not: end an empty message.
+    SmtpReply ignored;
+    if (sendAll(".\r\n", deadline, error) != Io::Ok ||
+        readReply(ignored, deadline, error) != Io::Ok) {
+      connected = false;
+    }
+    return refused(kVerbs[refusedAt], replies[refusedAt], false, deadline);
+  }
+  return refused(kVerbs[refusedAt], replies[refusedAt], true, deadline);
+}
+
+DeliveryResult SmtpChannel::Handle::finishTransaction(
+    const MimeMessage& mime, std::string_view then,
+    std::chrono::steady_clock::time_point deadline) {
+  std::string error;
+  std::string payload = dataPayload(mime.data);
+  payload.append(then);
+  const auto sentAt = std::chrono::steady_clock::now();
+  if (Io io = sendAll(payload, deadline, error); io != Io::Ok) {
+    return broken(io, kEndOfData, error);
+  }
+  SmtpReply ending;
+  if (Io io = readReply(ending, deadline, error); io != Io::Ok) {
+    return broken(io, kEndOfData, error);
+  }
+  contentTime = std::chrono::steady_clock::now() - sentAt;
+  if (ending.code / 100 != 2) return refused(kEndOfData, ending, false, deadline);
+  return DeliveryResult::delivered();
+}
 
 void SmtpChannel::HandleDeleter::operator()(Handle* handle) const {
   handle->close(true);
@@ -359,12 +492,14 @@ void SmtpChannel::checkin(HandlePtr handle) {
   available_.notify_one();
 }
 
-DeliveryResult SmtpChannel::send(Handle& handle, const MimeMessage& mime) {
+std::optional<DeliveryResult> SmtpChannel::begin(Handle& handle, const MimeMessage& mime,
+                                                 Clock::time_point& deadline) const {
   // A kept session the server closed meanwhile fails before it accepted
   // anything; nothing was delivered then, so one retry on a fresh session
-  // is safe. Each attempt (session setup included) is bounded by the timeout.
+  // is safe. Each attempt (session setup included) is bounded by the
+  // timeout, and so is the message's content after it (same deadline).
   for (int attempt = 0;; ++attempt) {
-    const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
+    deadline = Clock::now() + settings_.timeout;
     bool reused = handle.connected;
     if (reused && !handle.stillOpen()) {
       handle.close(false);
@@ -378,143 +513,157 @@ DeliveryResult SmtpChannel::send(Handle& handle, const MimeMessage& mime) {
       }
     }
     bool retryable = false;
-    DeliveryResult result = transact(handle, mime, deadline, retryable);
+    std::optional<DeliveryResult> refused =
+        handle.openTransaction(mime, deadline, /*envelopeSent=*/false, retryable);
     if (!handle.connected) handle.close(false);
-    if (result.ok() || !reused || !retryable || attempt > 0) return result;
+    if (!refused || !reused || !retryable || attempt > 0) return refused;
   }
 }
 
-DeliveryResult SmtpChannel::transact(Handle& handle, const MimeMessage& mime,
-                                     std::chrono::steady_clock::time_point deadline,
-                                     bool& retryable) {
-  using Io = Handle::Io;
-  std::string error;
-  std::string_view stage = kMail;
-  // An exchange that broke: the session is out of sync and is dropped.
-  const auto broken = [&](Io io) {
-    handle.connected = false;
-    const std::string what = io == Io::TimedOut ? "timed out waiting for the reply to "
-                             : io == Io::Closed ? "connection closed by the server during "
-                                                : "connection failed during ";
-    return DeliveryResult::transient("SMTP " + what + std::string(stage) +
-                                     (error.empty() ? "" : ": " + error));
+std::vector<DeliveryResult> SmtpChannel::deliverAll(std::span<const Message> messages,
+                                                    std::chrono::milliseconds budget) {
+  std::vector<DeliveryResult> results;
+  if (messages.empty()) return results;
+  results.reserve(messages.size());
+  const auto started = Clock::now();
+  const auto startBy = started + budget;                 // later messages start only before it
+  const auto limit = started + worstCaseDeliveryTime();  // and everything ends by it
+
+  // The result of message results.size(); false when the call stops here.
+  // `mime` is null for an invalid message: nothing was tried on a session.
+  const auto finish = [&](const Message& message, const MimeMessage* mime, DeliveryResult result) {
+    report(message, mime, result);
+    results.push_back(std::move(result));
+    return results.back().status != DeliveryResult::Status::ChannelFailure;
   };
-  // A refusal: the server's reply decides. The transaction is reset when
-  // `reset` (or the session dropped) so the next message starts clean.
-  const auto refused = [&](std::string_view verb, const SmtpReply& reply, bool reset) {
-    const std::string detail = repliedText(verb, reply);
-    if (refusesSession(reply.code)) {
-      handle.connected = false;
-      return DeliveryResult::channelFailure("SMTP session failed at " + std::string(verb) + ": " +
-                                            detail);
+  // Builds the MIME form of `message`; an invalid one is its permanent failure.
+  const auto build = [&](const Message& message,
+                         MimeMessage& mime) -> std::optional<DeliveryResult> {
+    try {
+      mime = buildMimeMessage(message, settings_.sender);
+      return std::nullopt;
+    } catch (const InvalidMessage& e) {
+      return DeliveryResult::permanent(std::string("invalid message: ") + e.what());
     }
-    if (reset && handle.connected) {
-      SmtpReply rset;
-      std::string ignored;
-      if (handle.sendAll("RSET\r\n", deadline, ignored) != Io::Ok ||
-          handle.readReply(rset, deadline, ignored) != Io::Ok || rset.code / 100 != 2) {
-        handle.connected = false;
-      }
-    }
-    if (reply.code >= 500 && reply.code <= 599) return DeliveryResult::permanent(detail);
-    return DeliveryResult::transient(detail);
   };
 
-  const std::string mail = "MAIL FROM:<" + mime.envelopeFrom + ">\r\n";
-  const std::string rcpt = "RCPT TO:<" + mime.envelopeTo + ">\r\n";
-  const std::string data = "DATA\r\n";
-  const std::string* commands[3] = {&mail, &rcpt, &data};
-  constexpr std::string_view kVerbs[3] = {kMail, kRcpt, kData};
-  constexpr int kExpectedClass[3] = {2, 2, 3};  // 250, 250, 354
-  // RFC 2920: with PIPELINING the envelope and DATA go in one write and the
-  // three replies are read after it; without, each command waits for its reply.
-  const bool pipelined = handle.pipelining;
-  if (pipelined) {
-    if (Io io = handle.sendAll(mail + rcpt + data, deadline, error); io != Io::Ok) {
-      retryable = true;
-      return broken(io);
+  HandlePtr handle;
+  std::optional<MimeMessage> open;  // the message whose content goes next
+  bool followsAnother = false;      // its envelope went with the previous content
+  Clock::time_point deadline{};     // when the exchange that sends it must end
+  for (std::size_t k = 0; k < messages.size();) {
+    const Message& message = messages[k];
+    if (open && followsAnother && Clock::now() >= startBy) {
+      // The previous content took longer than the budget allowed for: this
+      // message's content would go after it. Its transaction is abandoned
+      // with the connection (a server never delivers a message whose end
+      // did not come), so the caller records first, as without pipelining.
+      handle->connected = false;
+      break;
     }
-  }
-  int refusedAt = -1;  // the first command whose reply refused
-  SmtpReply replies[3];
-  for (int i = 0; i < 3; ++i) {
-    stage = kVerbs[i];
-    Io io = pipelined ? Io::Ok : handle.sendAll(*commands[i], deadline, error);
-    if (io == Io::Ok) io = handle.readReply(replies[i], deadline, error);
-    if (io != Io::Ok) {
-      // Broken before the first reply: nothing was delivered.
-      retryable = i == 0;
-      if (refusedAt < 0) return broken(io);
-      handle.connected = false;  // a refusal, then the server hung up
-      return refused(kVerbs[refusedAt], replies[refusedAt], false);
-    }
-    if (i == 0 && replies[0].code == 421) retryable = true;  // a closing session's goodbye
-    if (replies[i].code / 100 != kExpectedClass[i] && refusedAt < 0) {
-      refusedAt = i;
-      if (!pipelined || refusesSession(replies[i].code)) break;
-    }
-  }
-  if (refusedAt >= 0) {
-    if (pipelined && refusedAt < 2 && replies[2].code == 354) {
-      // DATA accepted although the envelope was not: end an empty message.
-      SmtpReply ignored;
-      if (handle.sendAll(".\r\n", deadline, error) != Io::Ok ||
-          handle.readReply(ignored, deadline, error) != Io::Ok) {
-        handle.connected = false;
+    if (!open) {
+      // Message k starts afresh: its envelope in a write of its own.
+      if (k > 0) {
+        const auto now = Clock::now();
+        if (now >= startBy || now + settings_.timeout > limit) break;
+        if (handle && !handle->connected) break;
       }
-      return refused(kVerbs[refusedAt], replies[refusedAt], false);
+      MimeMessage mime;
+      if (std::optional<DeliveryResult> invalid = build(message, mime)) {
+        finish(message, nullptr, std::move(*invalid));
+        ++k;
+        continue;
+      }
+      std::optional<DeliveryResult> refused;
+      if (!handle) {
+        if (std::optional<std::string> blocked = blockedReason()) {
+          // Not counted again: the session failure that blocks it was.
+          results.push_back(DeliveryResult::channelFailure(std::move(*blocked)));
+          break;
+        }
+        handle = checkout();
+        if (!handle) {
+          finish(message, &mime,
+                 DeliveryResult::transient("no SMTP connection became free within the timeout"));
+          break;
+        }
+        refused = begin(*handle, mime, deadline);
+      } else {
+        deadline = Clock::now() + settings_.timeout;
+        bool retryable = false;
+        refused = handle->openTransaction(mime, deadline, /*envelopeSent=*/false, retryable);
+      }
+      if (refused) {
+        if (!finish(message, &mime, std::move(*refused))) break;
+        ++k;
+        continue;
+      }
+      open = std::move(mime);
+      followsAnother = false;
     }
-    return refused(kVerbs[refusedAt], replies[refusedAt], true);
-  }
 
-  stage = kEndOfData;
-  if (Io io = handle.sendAll(dataPayload(mime.data), deadline, error); io != Io::Ok) {
-    return broken(io);
+    // Message k's content; with it the next message's envelope (RFC 2920
+    // lets DATA end a group) when the next one's content would still go out
+    // within the budget even if this one took twice as long as the last one
+    // on this session did (a server slower than the budget thus gets one
+    // message per call, as without pipelining), and can get a whole timeout.
+    std::optional<MimeMessage> next;
+    const auto lastContent = handle->contentTime;
+    if (k + 1 < messages.size() && handle->pipelining && lastContent.count() > 0 &&
+        Clock::now() + 2 * lastContent < startBy && deadline + settings_.timeout <= limit) {
+      MimeMessage mime;
+      if (!build(messages[k + 1], mime)) next = std::move(mime);
+    }
+    DeliveryResult done =
+        handle->finishTransaction(*open, next ? envelopeOf(*next) : std::string(), deadline);
+    const bool goOn = finish(message, &*open, std::move(done)) && handle->connected;
+    open.reset();
+    ++k;
+    if (!goOn) break;  // the next envelope, if sent, was never answered: not attempted
+    if (next) {
+      bool retryable = false;
+      std::optional<DeliveryResult> refused =
+          handle->openTransaction(*next, deadline, /*envelopeSent=*/true, retryable);
+      if (refused) {
+        if (!finish(messages[k], &*next, std::move(*refused))) break;
+        ++k;
+        continue;
+      }
+      open = std::move(next);
+      followsAnother = true;
+      deadline = Clock::now() + settings_.timeout;
+    }
   }
-  SmtpReply ending;
-  if (Io io = handle.readReply(ending, deadline, error); io != Io::Ok) return broken(io);
-  if (ending.code / 100 != 2) return refused(kEndOfData, ending, false);
-  return DeliveryResult::delivered();
+  if (handle) {
+    if (!handle->connected) handle->close(false);
+    checkin(std::move(handle));
+  }
+  return results;
 }
 
 DeliveryResult SmtpChannel::deliver(const Message& message) {
-  DeliveryResult result;
-  MimeMessage mime;
-  try {
-    mime = buildMimeMessage(message, settings_.sender);
-  } catch (const InvalidMessage& e) {
-    result = DeliveryResult::permanent(std::string("invalid message: ") + e.what());
-  }
-  if (result.ok()) {
-    if (std::optional<std::string> blocked = blockedReason()) {
-      return DeliveryResult::channelFailure(std::move(*blocked));
-    }
-    HandlePtr handle = checkout();
-    if (!handle) {
-      result = DeliveryResult::transient("no SMTP connection became free within the timeout");
-    } else {
-      result = send(*handle, mime);
-      checkin(std::move(handle));
-    }
-    noteSession(result);
-  }
+  return deliverAll(std::span<const Message>(&message, 1), std::chrono::milliseconds(0)).front();
+}
 
+void SmtpChannel::report(const Message& message, const MimeMessage* mime,
+                         const DeliveryResult& result) {
+  if (mime != nullptr) noteSession(result);
+  const std::string messageId = mime != nullptr ? mime->messageId : std::string();
   if (result.ok()) {
     sent_.add();
     if (logger_.enabled(LogLevel::Debug)) {
-      logger_.debug("email sent", {{"id", message.id}, {"message_id", mime.messageId}});
+      logger_.debug("email sent", {{"id", message.id}, {"message_id", messageId}});
     }
-  } else {
-    failed_.add();
-    const char* status = "transient";
-    if (result.status == DeliveryResult::Status::PermanentFailure) status = "permanent";
-    if (result.status == DeliveryResult::Status::ChannelFailure) status = "channel";
-    logger_.warn("email not sent", {{"id", message.id},
-                                    {"message_id", mime.messageId},
-                                    {"status", status},
-                                    {"detail", result.detail}});
+    return;
   }
-  return result;
+  failed_.add();
+  const char* status = "transient";
+  if (result.status == DeliveryResult::Status::PermanentFailure) status = "permanent";
+  if (result.status == DeliveryResult::Status::ChannelFailure) status = "channel";
+  logger_.warn("email not sent", {{"id", message.id},
+                                  {"message_id", messageId},
+                                  {"status", status},
+                                  {"detail", result.detail}});
 }
 
 std::optional<std::string> SmtpChannel::blockedReason() {

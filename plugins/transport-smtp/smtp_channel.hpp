@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,17 @@ class SmtpChannel : public Channel {
   /// timeouts TransientFailure. Details carry the server's last reply line.
   DeliveryResult deliver(const Message& message) override;
 
+  /// Delivers `messages` over one pooled session, each as deliver() would:
+  /// with a server that offers PIPELINING, one message's content, its end
+  /// and the next message's envelope go in one write, so a message costs
+  /// one round trip. A next message starts only while less than `budget`
+  /// has passed and its content can still get a whole timeout within
+  /// worstCaseDeliveryTime(). Stops after a ChannelFailure or when the
+  /// session breaks (an envelope sent with the broken write was never
+  /// answered: that message is not attempted).
+  std::vector<DeliveryResult> deliverAll(std::span<const Message> messages,
+                                         std::chrono::milliseconds budget) override;
+
   /// Not ready from a session failure until a session succeeds again.
   ChannelState state() const override;
 
@@ -123,6 +135,7 @@ class SmtpChannel : public Channel {
   std::string url() const;
 
  private:
+  using Clock = std::chrono::steady_clock;
   struct Handle;
   struct HandleDeleter {
     void operator()(Handle* handle) const;
@@ -137,15 +150,16 @@ class SmtpChannel : public Channel {
   // Sets a session up on `handle` through libcurl (connect, TLS, greeting,
   // EHLO, STARTTLS, AUTH) by `deadline`; its failure is a ChannelFailure.
   DeliveryResult openSession(Handle& handle, std::chrono::steady_clock::time_point deadline) const;
-  // Sends `mime` on `handle`, opening a session when it has none and
-  // replacing a kept one the server closed.
-  DeliveryResult send(Handle& handle, const MimeMessage& mime);
-  // One mail transaction (MAIL, RCPT, DATA, the message) on the set-up
-  // session by `deadline`, pipelined when the server offers it. Drops the
-  // session when it is out of sync afterwards. `retryable` is set when it
-  // failed before the server accepted anything (no reply, or 421 first).
-  DeliveryResult transact(Handle& handle, const MimeMessage& mime,
-                          std::chrono::steady_clock::time_point deadline, bool& retryable);
+  // Opens the mail transaction of `mime` on `handle` (a session set up when
+  // it has none; a kept one the server closed is replaced, and one that
+  // fails before accepting anything is retried once on a fresh session).
+  // Nothing when its content may follow by `deadline` (set here: the
+  // attempt's); otherwise the message's result.
+  std::optional<DeliveryResult> begin(Handle& handle, const MimeMessage& mime,
+                                      Clock::time_point& deadline) const;
+  // Counts and logs the result of `message`; a result from a session
+  // (`mime` set) also updates the channel state.
+  void report(const Message& message, const MimeMessage* mime, const DeliveryResult& result);
   // While backing off after a session failure: why no session is tried.
   std::optional<std::string> blockedReason();
   // Updates the channel state from a delivery's result.

@@ -11,7 +11,8 @@ Each accepted message is written to DIR/msg-NNNN.eml (the raw DATA bytes,
 written atomically) with DIR/msg-NNNN.env holding "MAIL FROM" and the
 recipients and whether TLS was used ("TLS:yes"), plus "PIPELINED:yes" when the
 client sent RCPT in the same write as MAIL (RFC 2920 pipelining, which the
-sink offers in its EHLO reply unless --no-pipelining). The number of TCP
+sink offers in its EHLO reply unless --no-pipelining) and "FOLLOWED:yes" when
+the next message's MAIL came in the same write as this message's end. The number of TCP
 connections seen is kept in --connections-file (rewritten atomically on each
 new connection) so tests can check connection reuse. With --port 0 the
 kernel picks a free port; it is printed on stdout and written to
@@ -32,6 +33,7 @@ optional, override the command line while present:
   {"drop_on": "data"}                        close the connection without a reply at "mail",
                                             "rcpt" or "data" (DATA: after the content was
                                             received, before it is stored)
+  {"drop_after": 2}                          ... only once 2 messages were stored
   {"auth": "refuse"}                         AUTH answers 535 (with --auth); "temporary" = 454
 --journal FILE appends one JSON line per transaction outcome
 ({"t", "event": stored|failed|dropped|auth_refused, "code", "message_id", "subject"})
@@ -154,7 +156,7 @@ class SinkHandler:
         """The control file's verdict at `command`: a reply, "drop" (the
         connection was closed), or None to go on."""
         faults = self.control.get()
-        if faults.get("drop_on") == command:
+        if faults.get("drop_on") == command and self.stored >= int(faults.get("drop_after", 0)):
             self.journal("dropped", content=content)
             server.transport.abort()
             return "drop"
@@ -202,6 +204,9 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        # The next transaction's MAIL already waiting: sent with this content.
+        pending = bytes(getattr(getattr(server, "_reader", None), "_buffer", b""))
+        envelope.followed = pending.upper().startswith(b"MAIL")
         delay_ms = self.control.get().get("delay_ms", self.args.delay_ms)
         if delay_ms:
             await asyncio.sleep(float(delay_ms) / 1000.0)
@@ -223,7 +228,8 @@ class SinkHandler:
                          "MAIL FROM:" + str(envelope.mail_from) + "\n" +
                          "".join("RCPT TO:" + r + "\n" for r in envelope.rcpt_tos) +
                          f"TLS:{'yes' if tls else 'no'}\n" +
-                         ("PIPELINED:yes\n" if getattr(envelope, "pipelined", False) else ""))
+                         ("PIPELINED:yes\n" if getattr(envelope, "pipelined", False) else "") +
+                         ("FOLLOWED:yes\n" if envelope.followed else ""))
         write_atomically(base + ".eml", envelope.original_content or b"")
         self.journal("stored", code=250, content=envelope.original_content)
         return f"250 OK queued as {self.stored}"

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "commsvc/message.hpp"
 
@@ -52,6 +54,21 @@ class Channel {
   /// Delivers one message. Never throws for delivery problems: they are
   /// reported in the result. Must bound its own time (timeouts).
   virtual DeliveryResult deliver(const Message& message) = 0;
+
+  /// Delivers `messages` in order and returns the results of those it
+  /// attempted, in order: always the first; the next ones only while less
+  /// than `budget` has passed since the call began, and never past
+  /// worstCaseDeliveryTime() in all; none after a ChannelFailure. Callers
+  /// deliver the rest in later calls. A channel that can do better than one
+  /// message at a time overrides it (SMTP sends one message's end together
+  /// with the next one's envelope); the default delivers the first alone.
+  virtual std::vector<DeliveryResult> deliverAll(std::span<const Message> messages,
+                                                 std::chrono::milliseconds budget) {
+    (void)budget;
+    std::vector<DeliveryResult> results;
+    if (!messages.empty()) results.push_back(deliver(messages.front()));
+    return results;
+  }
 
   /// The channel's state as last observed (never does I/O; cheap; any
   /// thread). A channel that cannot tell reports ready.

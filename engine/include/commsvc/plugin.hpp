@@ -23,7 +23,7 @@ namespace commsvc {
 /// Version of the plugin ABI: the layout of PluginInfo and of every SDK
 /// interface. Raised on any incompatible change; the loader refuses
 /// plugins built for another version.
-inline constexpr std::uint32_t kAbiVersion = 10;
+inline constexpr std::uint32_t kAbiVersion = 11;
 
 /// What a plugin and the engine must share beyond the SDK's own layout
 /// (kAbiVersion): the C++ standard library's ABI, and the major version of

@@ -819,6 +819,112 @@ TEST_F(EmailTest, ASlowDeliveryIsRecordedBeforeTheNextOneStarts) {
   for (const auto id : ids) EXPECT_EQ(state(id).status, "Gesendet");
 }
 
+/// Queues `count` emails through `insert`, claims them with `sender` and
+/// sends them as one batch; `ids` gets their ids.
+template <typename Insert>
+BatchOutcome sendQueuedBatch(EmailSender& sender, int count, Insert insert,
+                             std::vector<std::int64_t>& ids) {
+  for (int i = 0; i < count; ++i) ids.push_back(insert());
+  std::vector<ClaimedEmail> batch;
+  for (auto& claim : sender.claimAll(ids)) batch.push_back(*claim.email);
+  return sender.sendAll(batch);
+}
+
+/// A ScriptedChannel that delivers up to `perCall` messages in one
+/// deliverAll call and records where each call began and its budget.
+struct SeveralAtOnceChannel : ScriptedChannel {
+  std::size_t perCall = 3;
+  std::vector<std::string> firstOfCall;
+  std::vector<milliseconds> budgets;
+  std::vector<DeliveryResult> deliverAll(std::span<const Message> messages,
+                                         milliseconds budget) override {
+    firstOfCall.push_back(messages.front().id);
+    budgets.push_back(budget);
+    std::vector<DeliveryResult> results;
+    for (const Message& message : messages.first(std::min(perCall, messages.size()))) {
+      results.push_back(deliver(message));
+      if (results.back().status == DeliveryResult::Status::ChannelFailure) break;
+    }
+    return results;
+  }
+};
+
+// A channel that delivers several emails per call gets the rest of the batch
+// from where it stopped, the rest of the record interval as its budget, and
+// each result is recorded as if delivered one at a time.
+TEST_F(EmailTest, AChannelDeliveringSeveralAtOnceHasEveryResultRecorded) {
+  SeveralAtOnceChannel channel;
+  channel.push(DeliveryResult::delivered());
+  channel.push(DeliveryResult::delivered());
+  channel.push(DeliveryResult::delivered());
+  channel.push(DeliveryResult::delivered());
+  channel.push(DeliveryResult::permanent("550 no such user"));
+  CountingDatabase counting(*pool_);
+  SenderSettings settings = fastSettings();
+  settings.recordInterval = seconds(10);
+  EmailSender sender(counting, channel, outbox_, context_.logger(), context_.metrics(), settings,
+                     shutdown_);
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 7; ++i) ids.push_back(insertEmail("In_Warteschlange"));
+  std::vector<ClaimedEmail> batch;
+  for (auto& claim : sender.claimAll(ids)) batch.push_back(*claim.email);
+  counting.count = 0;
+  const BatchOutcome done = sender.sendAll(batch);
+  EXPECT_FALSE(done.error);
+  EXPECT_EQ(channel.firstOfCall,
+            (std::vector<std::string>{std::to_string(ids[0]), std::to_string(ids[3]),
+                                      std::to_string(ids[6])}));
+  ASSERT_EQ(channel.budgets.size(), 3u);
+  EXPECT_EQ(channel.budgets[0], seconds(10)) << "nothing unrecorded yet: the whole interval";
+  EXPECT_LE(channel.budgets[2], channel.budgets[0]);
+  EXPECT_GT(channel.budgets[2], seconds(9));
+  EXPECT_EQ(counting.count.load(), 1) << "one result transaction for the batch";
+  EXPECT_EQ(channel.messages().size(), 7u);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(state(ids[i]).status, i == 4 ? "Fehlgeschlagen" : "Gesendet") << i;
+  }
+  EXPECT_EQ(outboxRows().size(), 6u);
+}
+
+// A channel failure within a call ends the batch there: what came before is
+// recorded, the failed email and the rest go back in the queue.
+TEST_F(EmailTest, AChannelFailureWithinACallHandsTheRestBack) {
+  SeveralAtOnceChannel channel;
+  channel.perCall = 4;
+  channel.push(DeliveryResult::delivered());
+  channel.push(DeliveryResult::channelFailure("421 closing"));
+  EmailSender sender(*pool_, channel, outbox_, context_.logger(), context_.metrics(),
+                     fastSettings(), shutdown_);
+  std::vector<std::int64_t> ids;
+  const BatchOutcome done = sendQueuedBatch(
+      sender, 5, [&] { return insertEmail("In_Warteschlange"); }, ids);
+  EXPECT_FALSE(done.error);
+  EXPECT_EQ(channel.messages().size(), 2u);
+  EXPECT_EQ(channel.firstOfCall.size(), 1u);
+  EXPECT_EQ(state(ids[0]).status, "Gesendet");
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    EXPECT_EQ(state(ids[i]).status, "In_Warteschlange") << i;
+    EXPECT_EQ(state(ids[i]).wiederholungsanzahl, 0) << "no attempt counted";
+  }
+}
+
+// A channel that attempts none of the emails (against its contract) cannot
+// stall the sender: the batch goes back in the queue.
+TEST_F(EmailTest, AChannelAttemptingNoneHandsTheBatchBack) {
+  struct NoneChannel : ScriptedChannel {
+    std::vector<DeliveryResult> deliverAll(std::span<const Message>, milliseconds) override {
+      return {};
+    }
+  } channel;
+  EmailSender sender(*pool_, channel, outbox_, context_.logger(), context_.metrics(),
+                     fastSettings(), shutdown_);
+  std::vector<std::int64_t> ids;
+  const BatchOutcome done = sendQueuedBatch(
+      sender, 2, [&] { return insertEmail("In_Warteschlange"); }, ids);
+  EXPECT_FALSE(done.error);
+  for (const auto id : ids) EXPECT_EQ(state(id).status, "In_Warteschlange") << id;
+}
+
 // A database that goes away mid-batch: nothing more is delivered once a
 // result cannot be recorded; what was delivered keeps its claim (recovered
 // by the lease, resent under the same Message-ID); what was not is put back

@@ -161,6 +161,179 @@ TEST_F(SmtpChannelTest, RefusedRecipientLeavesTheSessionUsable) {
   }
 }
 
+// ---- several messages per call (deliverAll) ----------------------------
+
+std::vector<Message> messagesNumbered(int first, int last) {
+  std::vector<Message> messages;
+  for (int n = first; n <= last; ++n) messages.push_back(messageNumber(n));
+  return messages;
+}
+
+/// A control file for the sink, removed at the end of the test.
+class SinkControl {
+ public:
+  SinkControl()
+      : path_(std::filesystem::temp_directory_path() /
+              ("smtp-control-" + std::to_string(::getpid()) + "-" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".json")) {
+    std::filesystem::remove(path_);
+  }
+  ~SinkControl() { std::filesystem::remove(path_); }
+  /// The sink's command-line arguments that make it read this file.
+  std::vector<std::string> args() const { return {"--control", path_.string()}; }
+  /// Replaces the faults atomically; the sink sees them at its next command.
+  void set(const std::string& json) const {
+    const std::filesystem::path staged = path_.string() + ".new";
+    std::ofstream(staged) << json;
+    std::filesystem::rename(staged, path_);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// With PIPELINING, a message's content, its end and the next message's
+// envelope go in one write: one round trip per message, one connection. The
+// first content of a session goes alone (the session has not timed one yet,
+// see the budget test), so the second message starts afresh; from then on
+// each end carries the next envelope, and every message arrives intact.
+TEST_F(SmtpChannelTest, DeliverAllSendsEachMessageEndWithTheNextEnvelope) {
+  SmtpSinkProcess sink;
+  SmtpSettings settings = settingsFor(sink.port());
+  settings.poolSize = 1;
+  SmtpChannel channel(settings, logger_, metrics_);
+  const auto messages = messagesNumbered(1, 5);
+  const auto results = channel.deliverAll(messages, std::chrono::seconds(10));
+  ASSERT_EQ(results.size(), 5u);
+  for (const auto& result : results) EXPECT_TRUE(result.ok()) << result.detail;
+
+  const auto envelopes = sink.envelopes();
+  ASSERT_EQ(envelopes.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_NE(envelopes[i].find("RCPT TO:user" + std::to_string(i + 1) + "@example.com\n"),
+              std::string::npos)
+        << envelopes[i];
+    EXPECT_NE(envelopes[i].find("PIPELINED:yes"), std::string::npos) << i;
+    const bool followed = envelopes[i].find("FOLLOWED:yes") != std::string::npos;
+    EXPECT_EQ(followed, i >= 1 && i <= 3) << i << ": " << envelopes[i];
+  }
+  for (int i = 0; i < 5; ++i) {
+    const Entity email = parseEntity(sink.messages()[i]);
+    EXPECT_EQ(decodeHeaderWords(email.header("subject")),
+              "Bestätigung Nr. " + std::to_string(i + 1));
+    const auto parts = partsOf(email);
+    ASSERT_EQ(parts.size(), 2u);
+    EXPECT_EQ(decodeQuotedPrintable(parts[0].body), "Hallo Jürgen,\r\nalles gut.\r\n");
+  }
+  EXPECT_EQ(sink.connections(), 1);
+  EXPECT_EQ(metrics_.counterValue("smtp_messages_sent_total"), 5);
+}
+
+// A next message starts only within the budget (zero: the first alone). No
+// content goes out after the budget, except the first: when the server
+// turns slow, a next envelope sent with a content that then took too long is
+// abandoned with its connection (the server never got its end), and a
+// session whose content took longer than half the budget sends no next
+// envelope with a content. So the caller records what was delivered before
+// more goes out, as without pipelining.
+TEST_F(SmtpChannelTest, DeliverAllStartsMessagesOnlyWithinTheBudget) {
+  SinkControl control;
+  SmtpSinkProcess sink(control.args());
+  SmtpSettings settings = settingsFor(sink.port());
+  settings.poolSize = 1;
+  SmtpChannel channel(settings, logger_, metrics_);
+  const auto none = channel.deliverAll(messagesNumbered(1, 3), milliseconds(0));
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_TRUE(none[0].ok()) << none[0].detail;
+  EXPECT_EQ(sink.messages().size(), 1u);
+
+  control.set(R"({"delay_ms": 150})");
+  const auto slowed = channel.deliverAll(messagesNumbered(2, 4), milliseconds(100));
+  ASSERT_EQ(slowed.size(), 1u) << "the second's content would go after the budget";
+  EXPECT_TRUE(slowed[0].ok()) << slowed[0].detail;
+  EXPECT_EQ(sink.messages().size(), 2u);
+
+  const auto slow = channel.deliverAll(messagesNumbered(3, 5), milliseconds(400));
+  EXPECT_EQ(slow.size(), 2u) << "two started within 400 ms, one after the other";
+  EXPECT_EQ(sink.connections(), 2) << "the abandoned transaction took its connection along";
+  const auto envelopes = sink.envelopes();
+  ASSERT_EQ(envelopes.size(), 4u);
+  EXPECT_NE(envelopes[1].find("FOLLOWED:yes"), std::string::npos) << envelopes[1];
+  EXPECT_EQ(envelopes[2].find("FOLLOWED:yes"), std::string::npos)
+      << "a content slower than half the budget carries no next envelope";
+}
+
+// Without PIPELINING deliverAll sends one command at a time, all messages
+// over the one session.
+TEST_F(SmtpChannelTest, DeliverAllWithoutPipeliningUsesOneSessionForAll) {
+  SmtpSinkProcess sink({"--no-pipelining"});
+  SmtpChannel channel(settingsFor(sink.port()), logger_, metrics_);
+  const auto results = channel.deliverAll(messagesNumbered(1, 4), std::chrono::seconds(10));
+  ASSERT_EQ(results.size(), 4u);
+  for (const auto& result : results) EXPECT_TRUE(result.ok()) << result.detail;
+  for (const auto& envelope : sink.envelopes()) {
+    EXPECT_EQ(envelope.find("PIPELINED:yes"), std::string::npos) << envelope;
+    EXPECT_EQ(envelope.find("FOLLOWED:yes"), std::string::npos) << envelope;
+  }
+  EXPECT_EQ(sink.connections(), 1);
+}
+
+// A refusal inside the call fails that message alone, whether its envelope
+// came after the previous message's end (RCPT, then RSET) or its content
+// was refused (the next envelope, sent with it, goes on): the others are
+// delivered over the same connection.
+TEST_F(SmtpChannelTest, DeliverAllRefusalFailsThatMessageAlone) {
+  for (const std::string stage : {"rcpt", "data"}) {
+    SinkControl control;
+    control.set(R"({"fail_code": 550, "fail_on": ")" + stage +
+                R"(", "fail_every": 4, "fail_text": "5.7.1 refused"})");
+    SmtpSinkProcess sink(control.args());
+    SmtpSettings settings = settingsFor(sink.port());
+    settings.poolSize = 1;
+    SmtpChannel channel(settings, logger_, metrics_);
+    const auto results = channel.deliverAll(messagesNumbered(1, 6), std::chrono::seconds(10));
+    ASSERT_EQ(results.size(), 6u) << stage;
+    for (int i = 0; i < 6; ++i) {
+      if (i == 3) {
+        EXPECT_EQ(results[i].status, Status::PermanentFailure) << stage;
+        EXPECT_NE(results[i].detail.find("550 5.7.1 refused"), std::string::npos)
+            << results[i].detail;
+      } else {
+        EXPECT_TRUE(results[i].ok()) << stage << " " << i << ": " << results[i].detail;
+      }
+    }
+    const auto envelopes = sink.envelopes();
+    ASSERT_EQ(envelopes.size(), 5u) << stage;
+    EXPECT_NE(envelopes[3].find("RCPT TO:user5@example.com"), std::string::npos) << envelopes[3];
+    EXPECT_EQ(sink.connections(), 1) << stage;
+    EXPECT_TRUE(channel.state().ready) << stage;
+  }
+}
+
+// A connection that breaks after a message's content was sent: that message
+// is a transient failure (it may have arrived), the next one, whose envelope
+// went in the same write unanswered, is not attempted, and the call ends.
+TEST_F(SmtpChannelTest, DeliverAllStopsWhereTheSessionBroke) {
+  SinkControl control;
+  control.set(R"({"drop_on": "data", "drop_after": 3})");
+  SmtpSinkProcess sink(control.args());
+  SmtpSettings settings = settingsFor(sink.port());
+  settings.poolSize = 1;
+  SmtpChannel channel(settings, logger_, metrics_);
+  const auto results = channel.deliverAll(messagesNumbered(1, 6), std::chrono::seconds(10));
+  ASSERT_EQ(results.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(results[i].ok()) << i << ": " << results[i].detail;
+  EXPECT_EQ(results[3].status, Status::TransientFailure);
+  EXPECT_NE(results[3].detail.find("end of data"), std::string::npos) << results[3].detail;
+  EXPECT_EQ(sink.messages().size(), 3u);
+
+  control.set("{}");
+  const auto next = channel.deliverAll(messagesNumbered(5, 6), std::chrono::seconds(10));
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_TRUE(next[0].ok() && next[1].ok()) << next[0].detail << next[1].detail;
+  EXPECT_EQ(sink.connections(), 2) << "a fresh session after the broken one";
+}
+
 TEST_F(SmtpChannelTest, InvalidHeadersFailPermanentlyWithoutAnyConnection) {
   SmtpSinkProcess sink;
   SmtpChannel channel(settingsFor(sink.port()), logger_, metrics_);  // must not connect
