@@ -4,7 +4,9 @@
 // a small pool. libcurl sets each session up (connect, TLS, EHLO, STARTTLS,
 // AUTH); the mail transactions run over it pipelined (RFC 2920) when the
 // server offers PIPELINING: the envelope and DATA in one write, so a
-// message costs two round trips instead of four.
+// message costs two round trips instead of four; one when several go
+// together (deliverAll: a message's end and the next one's envelope in one
+// write).
 
 #include <chrono>
 #include <condition_variable>
@@ -118,9 +120,11 @@ class SmtpChannel : public Channel {
   /// and the next message's envelope go in one write, so a message costs
   /// one round trip. A next message starts only while less than `budget`
   /// has passed and its content can still get a whole timeout within
-  /// worstCaseDeliveryTime(). Stops after a ChannelFailure or when the
-  /// session breaks (an envelope sent with the broken write was never
-  /// answered: that message is not attempted).
+  /// worstCaseDeliveryTime(); no content but the first goes out after the
+  /// budget (a next envelope whose content would is abandoned with the
+  /// connection). Stops after a ChannelFailure or when the session breaks
+  /// (an envelope sent with the broken write was never answered: that
+  /// message is not attempted).
   std::vector<DeliveryResult> deliverAll(std::span<const Message> messages,
                                          std::chrono::milliseconds budget) override;
 
