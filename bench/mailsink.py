@@ -47,25 +47,42 @@ class Sink:
         self.last_ns = 0
 
     def refresh(self, read=True):
-        """Lists the directory if it changed; returns the message count."""
+        """Lists the directory if it changed; returns the message count.
+
+        smtp-sink creates a message's file at MAIL and removes it when the
+        transaction ends without the message (the client closed the
+        connection after DATA, say): only files still there count, and such
+        a file is forgotten."""
         mtime = os.stat(self.dir).st_mtime_ns
         # mtime is as coarse as the kernel tick: a file added in the tick of
         # the last listing leaves it unchanged, so list again while recent.
         if mtime != self.dir_mtime or time.time_ns() - mtime < 100_000_000:
             self.dir_mtime = mtime
+            current = set()
             for entry in os.scandir(self.dir):
-                if entry.name in self.names or not entry.is_file():
+                if not entry.is_file():
                     continue
-                self.names.add(entry.name)
-                self.last_ns = max(self.last_ns, entry.stat().st_mtime_ns)
+                current.add(entry.name)
+                if entry.name in self.names:
+                    continue
+                try:
+                    self.last_ns = max(self.last_ns, entry.stat().st_mtime_ns)
+                except FileNotFoundError:
+                    current.discard(entry.name)
+                    continue
                 if read:
                     self.pending.add(entry.path)
+            self.names = current
         for path in list(self.pending):
-            with open(path, "rb") as f:
-                m = MESSAGE_ID.search(f.read(16384))
+            try:
+                with open(path, "rb") as f:
+                    m = MESSAGE_ID.search(f.read(16384))
+                if m:
+                    self.arrivals.setdefault(int(m.group(1)), os.stat(path).st_mtime_ns)
+            except FileNotFoundError:
+                m = True  # removed: that transaction delivered nothing
             if m:
                 self.pending.discard(path)
-                self.arrivals.setdefault(int(m.group(1)), os.stat(path).st_mtime_ns)
         return len(self.names)
 
 

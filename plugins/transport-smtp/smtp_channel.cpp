@@ -393,6 +393,11 @@ SmtpChannel::SmtpChannel(SmtpSettings settings, Logger& logger, Metrics& metrics
       sent_(metrics.counter("smtp_messages_sent_total", "emails accepted by the SMTP server")),
       failed_(metrics.counter("smtp_failures_total",
                               "emails the SMTP channel failed to deliver (any reason)")),
+      abandoned_(metrics.counter(
+          "smtp_transactions_abandoned_total",
+          "next-message transactions (envelope sent with the content before) dropped with their "
+          "connection because that content took longer than the caller's budget; the message "
+          "goes in a later call")),
       sessionFailures_(metrics.counter(
           "smtp_session_failures_total",
           "SMTP sessions that could not be set up (connect, TLS, greeting, EHLO, STARTTLS, AUTH)")),
@@ -559,6 +564,13 @@ std::vector<DeliveryResult> SmtpChannel::deliverAll(std::span<const Message> mes
       // with the connection (a server never delivers a message whose end
       // did not come), so the caller records first, as without pipelining.
       handle->connected = false;
+      abandoned_.add();
+      if (logger_.enabled(LogLevel::Debug)) {
+        logger_.debug(
+            "next message's transaction abandoned with its connection: the content "
+            "before it took longer than the budget",
+            {{"id", message.id}});
+      }
       break;
     }
     if (!open) {

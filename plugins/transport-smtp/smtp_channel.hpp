@@ -174,6 +174,7 @@ class SmtpChannel : public Channel {
   Logger& logger_;
   Counter& sent_;
   Counter& failed_;
+  Counter& abandoned_;
   Counter& sessionFailures_;
   Gauge& up_;
 

@@ -252,6 +252,7 @@ TEST_F(SmtpChannelTest, DeliverAllStartsMessagesOnlyWithinTheBudget) {
   ASSERT_EQ(slowed.size(), 1u) << "the second's content would go after the budget";
   EXPECT_TRUE(slowed[0].ok()) << slowed[0].detail;
   EXPECT_EQ(sink.messages().size(), 2u);
+  EXPECT_EQ(metrics_.counterValue("smtp_transactions_abandoned_total"), 1);
 
   const auto slow = channel.deliverAll(messagesNumbered(3, 5), milliseconds(400));
   EXPECT_EQ(slow.size(), 2u) << "two started within 400 ms, one after the other";
