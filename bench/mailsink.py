@@ -79,10 +79,9 @@ class Sink:
                     m = MESSAGE_ID.search(f.read(16384))
                 if m:
                     self.arrivals.setdefault(int(m.group(1)), os.stat(path).st_mtime_ns)
+                    self.pending.discard(path)
             except FileNotFoundError:
-                m = True  # removed: that transaction delivered nothing
-            if m:
-                self.pending.discard(path)
+                self.pending.discard(path)  # removed: that transaction delivered nothing
         return len(self.names)
 
 

@@ -307,17 +307,19 @@ BatchOutcome EmailSender::sendAll(std::vector<ClaimedEmail>& emails) {
     // The claims need no renewal meanwhile: one call is bounded by the
     // channel's worst-case delivery time, which the lease covers twice.
     if (pending.empty()) pendingSince = Clock::now();
-    messages.clear();
-    indices.clear();
-    for (std::size_t i = next; i < emails.size() && messages.size() < kMaxDeliveredTogether; ++i) {
-      if (out.outcomes[i]) continue;
-      messages.push_back(toMessage(emails[i]));
-      indices.push_back(i);
-    }
     const auto budget = std::max(
         std::chrono::milliseconds(0),
         settings_.recordInterval -
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - pendingSince));
+    // With no budget the channel attempts the first alone: copy no more.
+    const std::size_t most = budget.count() > 0 ? kMaxDeliveredTogether : 1;
+    messages.clear();
+    indices.clear();
+    for (std::size_t i = next; i < emails.size() && messages.size() < most; ++i) {
+      if (out.outcomes[i]) continue;
+      messages.push_back(toMessage(emails[i]));
+      indices.push_back(i);
+    }
     std::vector<DeliveryResult> results = channel_.deliverAll(messages, budget);
     if (results.empty()) {
       stopReason = "the channel attempted none of the emails: they go back in the queue";

@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -262,10 +263,16 @@ std::string repliedText(std::string_view verb, const SmtpReply& reply) {
   return "server replied to " + std::string(verb) + ": " + reply.lastLine;
 }
 
-// The commands that open a mail transaction for `mime`, in one piece for a
-// pipelining server.
+// The commands that open a mail transaction for `mime`: MAIL, RCPT, DATA.
+std::array<std::string, 3> envelopeCommands(const MimeMessage& mime) {
+  return {"MAIL FROM:<" + mime.envelopeFrom + ">\r\n", "RCPT TO:<" + mime.envelopeTo + ">\r\n",
+          "DATA\r\n"};
+}
+
+// The same in one piece, for a pipelining server.
 std::string envelopeOf(const MimeMessage& mime) {
-  return "MAIL FROM:<" + mime.envelopeFrom + ">\r\nRCPT TO:<" + mime.envelopeTo + ">\r\nDATA\r\n";
+  const std::array<std::string, 3> commands = envelopeCommands(mime);
+  return commands[0] + commands[1] + commands[2];
 }
 
 }  // namespace
@@ -305,15 +312,15 @@ std::optional<DeliveryResult> SmtpChannel::Handle::openTransaction(
     const MimeMessage& mime, std::chrono::steady_clock::time_point deadline, bool envelopeSent,
     bool& retryable) {
   std::string error;
-  // One at a time when the server does not pipeline.
-  const std::string commands[3] = {"MAIL FROM:<" + mime.envelopeFrom + ">\r\n",
-                                   "RCPT TO:<" + mime.envelopeTo + ">\r\n", "DATA\r\n"};
   constexpr std::string_view kVerbs[3] = {kMail, kRcpt, kData};
   constexpr int kExpectedClass[3] = {2, 2, 3};  // 250, 250, 354
   // RFC 2920: with PIPELINING the envelope and DATA go in one write and the
   // three replies are read after it; without, each command waits for its reply.
   const bool pipelined = envelopeSent || pipelining;
-  if (pipelined && !envelopeSent) {
+  std::array<std::string, 3> commands;  // to send one at a time
+  if (!pipelined) {
+    commands = envelopeCommands(mime);
+  } else if (!envelopeSent) {
     if (Io io = sendAll(envelopeOf(mime), deadline, error); io != Io::Ok) {
       retryable = true;
       return broken(io, kMail, error);

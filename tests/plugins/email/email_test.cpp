@@ -89,6 +89,16 @@ class EmailTest : public testing::PluginDatabaseTest {
                                          context_.metrics(), settings, shutdown_);
   }
 
+  /// Queues `count` emails and claims them with `sender`: the batch to send;
+  /// `ids` gets their ids.
+  std::vector<ClaimedEmail> queueAndClaim(EmailSender& sender, int count,
+                                          std::vector<std::int64_t>& ids) {
+    for (int i = 0; i < count; ++i) ids.push_back(insertEmail("In_Warteschlange"));
+    std::vector<ClaimedEmail> batch;
+    for (auto& claim : sender.claimAll(ids)) batch.push_back(*claim.email);
+    return batch;
+  }
+
   /// Inserts an email; therapist/patient 0 = NULL; queuedSecondsAgo < 0 = NULL.
   std::int64_t insertEmail(const std::string& status, std::int64_t therapist = 7,
                            std::int64_t patient = 0, double queuedSecondsAgo = 0) {
@@ -819,17 +829,6 @@ TEST_F(EmailTest, ASlowDeliveryIsRecordedBeforeTheNextOneStarts) {
   for (const auto id : ids) EXPECT_EQ(state(id).status, "Gesendet");
 }
 
-/// Queues `count` emails through `insert`, claims them with `sender` and
-/// sends them as one batch; `ids` gets their ids.
-template <typename Insert>
-BatchOutcome sendQueuedBatch(EmailSender& sender, int count, Insert insert,
-                             std::vector<std::int64_t>& ids) {
-  for (int i = 0; i < count; ++i) ids.push_back(insert());
-  std::vector<ClaimedEmail> batch;
-  for (auto& claim : sender.claimAll(ids)) batch.push_back(*claim.email);
-  return sender.sendAll(batch);
-}
-
 /// A ScriptedChannel that delivers up to `perCall` messages in one
 /// deliverAll call and records where each call began and its budget.
 struct SeveralAtOnceChannel : ScriptedChannel {
@@ -865,9 +864,7 @@ TEST_F(EmailTest, AChannelDeliveringSeveralAtOnceHasEveryResultRecorded) {
   EmailSender sender(counting, channel, outbox_, context_.logger(), context_.metrics(), settings,
                      shutdown_);
   std::vector<std::int64_t> ids;
-  for (int i = 0; i < 7; ++i) ids.push_back(insertEmail("In_Warteschlange"));
-  std::vector<ClaimedEmail> batch;
-  for (auto& claim : sender.claimAll(ids)) batch.push_back(*claim.email);
+  std::vector<ClaimedEmail> batch = queueAndClaim(sender, 7, ids);
   counting.count = 0;
   const BatchOutcome done = sender.sendAll(batch);
   EXPECT_FALSE(done.error);
@@ -896,8 +893,8 @@ TEST_F(EmailTest, AChannelFailureWithinACallHandsTheRestBack) {
   EmailSender sender(*pool_, channel, outbox_, context_.logger(), context_.metrics(),
                      fastSettings(), shutdown_);
   std::vector<std::int64_t> ids;
-  const BatchOutcome done = sendQueuedBatch(
-      sender, 5, [&] { return insertEmail("In_Warteschlange"); }, ids);
+  std::vector<ClaimedEmail> batch = queueAndClaim(sender, 5, ids);
+  const BatchOutcome done = sender.sendAll(batch);
   EXPECT_FALSE(done.error);
   EXPECT_EQ(channel.messages().size(), 2u);
   EXPECT_EQ(channel.firstOfCall.size(), 1u);
@@ -919,8 +916,8 @@ TEST_F(EmailTest, AChannelAttemptingNoneHandsTheBatchBack) {
   EmailSender sender(*pool_, channel, outbox_, context_.logger(), context_.metrics(),
                      fastSettings(), shutdown_);
   std::vector<std::int64_t> ids;
-  const BatchOutcome done = sendQueuedBatch(
-      sender, 2, [&] { return insertEmail("In_Warteschlange"); }, ids);
+  std::vector<ClaimedEmail> batch = queueAndClaim(sender, 2, ids);
+  const BatchOutcome done = sender.sendAll(batch);
   EXPECT_FALSE(done.error);
   for (const auto id : ids) EXPECT_EQ(state(id).status, "In_Warteschlange") << id;
 }
@@ -937,9 +934,7 @@ TEST_F(EmailTest, ADatabaseOutageMidBatchStopsDeliveringAndKeepsClaimsConsistent
   EmailSender sender(flaky, channel_, outbox_, context_.logger(), context_.metrics(), settings,
                      shutdown_);
   std::vector<std::int64_t> ids;
-  for (int i = 0; i < 4; ++i) ids.push_back(insertEmail("In_Warteschlange"));
-  std::vector<ClaimedEmail> batch;
-  for (auto& claim : sender.claimAll(ids)) batch.push_back(*claim.email);
+  std::vector<ClaimedEmail> batch = queueAndClaim(sender, 4, ids);
   flaky.failing_ = 1000;  // from the first result on
   const BatchOutcome done = sender.sendAll(batch);
   flaky.failing_ = 0;
